@@ -1,0 +1,361 @@
+"""Claude Code transcripts: `<config>/projects/<slug>/<session>.jsonl` plus subagent files.
+
+Accounting rules (formats.md §1.5): one API response is written as one line per content
+block, each repeating `usage`; it is counted once per (message.id, requestId), keeping the
+line with the largest token total. Usage nested in `progress` records or `toolUseResult`
+are copies of subagent calls and are never read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tokentrail.hookspecs import Adapter, hookimpl
+from tokentrail.logfile import as_dict, as_int, as_str, first_line, parse_ts, read_jsonl
+from tokentrail.model import (
+    AgentCommit,
+    Compaction,
+    Prompt,
+    Request,
+    Session,
+    SessionRef,
+    ToolCall,
+    Usage,
+    estimate_result_tokens,
+)
+from tokentrail.toolcalls import commits_in_output, describe_call, first_line_of, is_git_commit
+
+AGENT = "claude-code"
+# Streaming placeholders are 1-30 tokens (formats.md §1.5); a call that wrote more than
+# this many characters of content cannot have produced that little output.
+PLACEHOLDER_MAX_OUTPUT = 30
+PLACEHOLDER_MIN_CHARS = 400
+_SLUG_CHARS = re.compile(r"[^A-Za-z0-9]")
+
+
+def project_slug(path: Path | str) -> str:
+    """Claude Code's folder name for a working directory (lossy: every non-alphanumeric
+    character becomes `-`)."""
+    return _SLUG_CHARS.sub("-", str(path))
+
+
+def config_roots() -> list[Path]:
+    raw = os.environ.get("CLAUDE_CONFIG_DIR")
+    if raw:
+        return [Path(p).expanduser() / "projects" for p in raw.split(",") if p.strip()]
+    home = Path.home()
+    return [home / ".claude" / "projects", home / ".config" / "claude" / "projects"]
+
+
+class ClaudeCodeAdapter:
+    name = AGENT
+
+    def roots(self) -> list[Path]:
+        return config_roots()
+
+    def discover(self, repo: Path | None) -> Iterable[SessionRef]:
+        wanted = project_slug(repo) if repo else None
+        for root in self.roots():
+            try:
+                folders = sorted(p for p in root.iterdir() if p.is_dir())
+            except OSError:
+                continue
+            for folder in folders:
+                name = project_slug(folder.name)
+                if wanted and name != wanted and not name.startswith(wanted + "-"):
+                    continue
+                yield from _sessions_in(folder)
+
+    def parse(self, ref: SessionRef) -> Session:
+        return _Parser(ref).run()
+
+
+def _stat(path: Path) -> tuple[int, float]:
+    try:
+        st = path.stat()
+    except OSError:
+        return 0, 0.0
+    return st.st_size, st.st_mtime
+
+
+def _ref(session_id: str, paths: list[Path], cwd: str | None = None) -> SessionRef:
+    stats = [_stat(p) for p in paths]
+    return SessionRef(
+        agent=AGENT,
+        id=session_id,
+        path=paths[0],
+        extra_paths=tuple(paths[1:]),
+        cwd_hint=cwd,
+        size=sum(s for s, _ in stats),
+        mtime=max((m for _, m in stats), default=0.0),
+    )
+
+
+def _sessions_in(folder: Path) -> Iterator[SessionRef]:
+    """Main files with their `<id>/subagents/` files; 2.0-style flat `agent-*.jsonl` files
+    join the session named by their own `sessionId`; orphans become sessions of their own."""
+    mains: dict[str, list[Path]] = {}
+    flat_agents: list[Path] = []
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if entry.suffix == ".jsonl" and entry.is_file():
+            if entry.name.startswith("agent-"):
+                flat_agents.append(entry)
+            else:
+                mains.setdefault(entry.stem, []).insert(0, entry)
+    for entry in entries:
+        sub = entry / "subagents"
+        if entry.is_dir() and sub.is_dir():
+            files = sorted(sub.glob("agent-*.jsonl"))
+            if files:
+                mains.setdefault(entry.name, []).extend(files)
+    for path in flat_agents:
+        head = first_line(path) or {}
+        parent = head.get("sessionId")
+        mains.setdefault(as_str(parent) or path.stem, []).append(path)
+    for session_id, paths in mains.items():
+        yield _ref(session_id, paths)
+
+
+def _block_chars(block: dict[str, Any]) -> int:
+    kind = block.get("type")
+    if kind == "text":
+        return len(block.get("text") or "")
+    if kind == "thinking":
+        return len(block.get("thinking") or "")
+    if kind == "tool_use":
+        return len(str(block.get("input") or ""))
+    return 0
+
+
+def _result_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(b.get("text") or "")
+            for b in content
+            if isinstance(b, dict) and b.get("type") == "text"
+        )
+    return ""
+
+
+def _usage(raw: dict[str, Any]) -> Usage:
+    split = raw.get("cache_creation")
+    if isinstance(split, dict):
+        cw5 = as_int(split.get("ephemeral_5m_input_tokens"))
+        cw1 = as_int(split.get("ephemeral_1h_input_tokens"))
+    else:
+        cw5, cw1 = as_int(raw.get("cache_creation_input_tokens")), 0
+    server = raw.get("server_tool_use")
+    web = as_int(server.get("web_search_requests")) if isinstance(server, dict) else 0
+    return Usage(
+        input=as_int(raw.get("input_tokens")),
+        cache_read=as_int(raw.get("cache_read_input_tokens")),
+        cache_write_5m=cw5,
+        cache_write_1h=cw1,
+        output=as_int(raw.get("output_tokens")),
+        web_search_requests=web,
+    )
+
+
+class _Parser:
+    """One pass over a session's files, main file first."""
+
+    def __init__(self, ref: SessionRef) -> None:
+        self.ref = ref
+        self.session = Session(agent=AGENT, id=ref.id, paths=ref.paths)
+        self.by_key: dict[str, int] = {}
+        self.chars: list[int] = []  # content characters per request, for the placeholder check
+        self.calls: dict[str, ToolCall] = {}
+        self.file_index = 0
+
+    def run(self) -> Session:
+        for index, path in enumerate(self.ref.paths):
+            self.file_index = index
+            file_agent = path.stem[len("agent-") :] if path.name.startswith("agent-") else None
+            if file_agent:
+                self.session.subagent_files[file_agent] = str(path)
+            for rec in read_jsonl(path, self.session.issues, skip=b'"type":"progress"'):
+                self._record(rec, file_agent)
+        for request, chars in zip(self.session.requests, self.chars):
+            u = request.usage
+            request.output_lower_bound = (
+                u.output <= PLACEHOLDER_MAX_OUTPUT and chars > PLACEHOLDER_MIN_CHARS
+            )
+        return self.session
+
+    def _record(self, rec: dict[str, Any], file_agent: str | None) -> None:
+        kind = rec.get("type")
+        handler: Callable[[dict[str, Any], str | None], None] | None = {
+            "assistant": self._assistant,
+            "user": self._user,
+            "system": self._system,
+        }.get(kind)  # type: ignore[arg-type]
+        if handler is None:
+            return  # summary, progress, snapshots, queue operations and unknown types
+        s = self.session
+        ts = parse_ts(rec.get("timestamp"))
+        s.note_time(ts)
+        cwd, branch = as_str(rec.get("cwd")), as_str(rec.get("gitBranch"))
+        if (not rec.get("isSidechain") and file_agent is None) or (s.cwd is None and cwd):
+            s.note_place(cwd, branch or None)
+        handler(rec, file_agent)
+
+    def _subagent(self, rec: dict[str, Any], file_agent: str | None) -> str | None:
+        if file_agent:
+            return file_agent
+        if rec.get("isSidechain"):
+            agent_id = rec.get("agentId")
+            return agent_id if isinstance(agent_id, str) and agent_id else "sidechain"
+        return None
+
+    def _assistant(self, rec: dict[str, Any], file_agent: str | None) -> None:
+        msg = rec.get("message")
+        if not isinstance(msg, dict):
+            return
+        raw = msg.get("usage")
+        index = len(self.session.requests) - 1
+        content: list[Any] = msg["content"] if isinstance(msg.get("content"), list) else []
+        if isinstance(raw, dict):
+            index = self._request(rec, msg, raw, file_agent)
+            self.chars[index] += sum(_block_chars(as_dict(b)) for b in content)
+        if index < 0:
+            return
+        for block in content:
+            if isinstance(block, dict) and block.get("type") == "tool_use":
+                self._tool_use(block, index, rec, file_agent)
+
+    def _request(
+        self, rec: dict[str, Any], msg: dict[str, Any], raw: dict[str, Any], file_agent: str | None
+    ) -> int:
+        usage = _usage(raw)
+        message_id = as_str(msg.get("id"))
+        request_id = as_str(rec.get("requestId"))
+        key = None
+        if message_id:
+            key = f"{message_id}:{request_id}" if request_id else message_id
+            seen = self.by_key.get(key)
+            if seen is not None:
+                if usage.total > self.session.requests[seen].usage.total:
+                    self.session.requests[seen].usage = usage
+                return seen
+        model = as_str(msg.get("model")) or "unknown"
+        self.session.requests.append(
+            Request(
+                key=key,
+                timestamp=parse_ts(rec.get("timestamp")),
+                model=model,
+                usage=usage,
+                branch=as_str(rec.get("gitBranch")),
+                cwd=as_str(rec.get("cwd")),
+                subagent=self._subagent(rec, file_agent),
+                file_index=self.file_index,
+            )
+        )
+        self.chars.append(0)
+        index = len(self.session.requests) - 1
+        if key:
+            self.by_key[key] = index
+        return index
+
+    def _tool_use(
+        self, block: dict[str, Any], index: int, rec: dict[str, Any], file_agent: str | None
+    ) -> None:
+        call_id = block.get("id")
+        if not isinstance(call_id, str) or call_id in self.calls:
+            return
+        name = str(block.get("name") or "?")
+        args = as_dict(block.get("input"))
+        summary, command, files, writes = describe_call(name, args)
+        call = ToolCall(
+            id=call_id,
+            name=name,
+            request_index=index,
+            timestamp=parse_ts(rec.get("timestamp")),
+            summary=summary,
+            command=command,
+            files=files,
+            writes=writes,
+            subagent=self._subagent(rec, file_agent),
+        )
+        self.calls[call_id] = call
+        self.session.tool_calls.append(call)
+
+    def _user(self, rec: dict[str, Any], file_agent: str | None) -> None:
+        msg = rec.get("message")
+        if not isinstance(msg, dict):
+            return
+        content = msg.get("content")
+        ts = parse_ts(rec.get("timestamp"))
+        if isinstance(content, str):
+            if not (
+                rec.get("isMeta")
+                or rec.get("isCompactSummary")
+                or file_agent
+                or rec.get("isSidechain")
+            ):
+                self.session.prompts.append(Prompt(ts, len(content)))
+            return
+        if not isinstance(content, list):
+            return
+        typed = 0
+        for block in content:
+            if not isinstance(block, dict):
+                continue
+            if block.get("type") == "tool_result":
+                self._tool_result(block, ts)
+            elif block.get("type") == "text":
+                typed += len(block.get("text") or "")
+        if typed and not (
+            rec.get("isMeta") or rec.get("isCompactSummary") or file_agent or rec.get("isSidechain")
+        ):
+            self.session.prompts.append(Prompt(ts, typed))
+
+    def _tool_result(self, block: dict[str, Any], ts: Any) -> None:
+        call = self.calls.get(str(block.get("tool_use_id")))
+        if call is None:
+            return
+        text = _result_text(block.get("content"))
+        call.result_chars = len(text)
+        call.result_tokens = estimate_result_tokens(len(text))
+        call.is_error = bool(block.get("is_error"))
+        if call.is_error:
+            call.error_head = first_line_of(text)
+        if is_git_commit(call.command):
+            for branch, sha in commits_in_output(text):
+                self.session.commits.append(
+                    AgentCommit(
+                        sha=sha,
+                        branch=branch,
+                        timestamp=ts or call.timestamp,
+                        request_index=call.request_index,
+                        tool_call_id=call.id,
+                    )
+                )
+
+    def _system(self, rec: dict[str, Any], file_agent: str | None) -> None:
+        if rec.get("subtype") != "compact_boundary" or file_agent:
+            return
+        meta = as_dict(rec.get("compactMetadata"))
+        pre = meta.get("preTokens")
+        self.session.compactions.append(
+            Compaction(
+                timestamp=parse_ts(rec.get("timestamp")),
+                trigger=str(meta.get("trigger") or ""),
+                pre_tokens=as_int(pre) if pre is not None else None,
+                request_index=len(self.session.requests),
+            )
+        )
+
+
+@hookimpl
+def register_adapters(register: Callable[[Adapter], None]) -> None:
+    register(ClaudeCodeAdapter())

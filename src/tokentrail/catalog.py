@@ -1,0 +1,155 @@
+"""Discover → parse → dedup → price: the sessions on this machine, as the model has them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tokentrail.hookspecs import Adapter
+from tokentrail.model import (
+    AgentCommit,
+    Compaction,
+    ParseIssues,
+    Request,
+    Session,
+    SessionRef,
+    ToolCall,
+)
+from tokentrail.plugins import TokentrailPluginManager
+from tokentrail.pricing import price_sessions
+
+
+@dataclass
+class SessionFilter:
+    agent: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    repo: Path | None = None  # only sessions whose working directory is inside this folder
+
+    def keeps(self, session: Session) -> bool:
+        last = session.end or session.start
+        if self.since and last and last < self.since:
+            return False
+        if self.until and session.start and session.start > self.until:
+            return False
+        if self.repo is not None:
+            return any(_inside(cwd, self.repo) for cwd in session.cwds)
+        return True
+
+
+@dataclass
+class Catalog:
+    sessions: list[Session]
+    issues: ParseIssues = field(default_factory=ParseIssues)
+    adapters: list[str] = field(default_factory=list)
+    duplicate_requests: int = 0  # requests also present in an earlier session's file
+
+
+def _inside(cwd: str, repo: Path) -> bool:
+    try:
+        return Path(cwd).resolve().is_relative_to(repo)
+    except (OSError, ValueError):
+        return False
+
+
+def adapters(pm: TokentrailPluginManager) -> list[tuple[str, Adapter]]:
+    return pm.collect("register_adapters", Adapter)  # type: ignore[type-abstract]
+
+
+def discover(
+    pm: TokentrailPluginManager, flt: SessionFilter
+) -> list[tuple[str, Adapter, SessionRef]]:
+    """Cheap listing from every adapter: no file is parsed whole here."""
+    repo = flt.repo.resolve() if flt.repo else None
+    since_ts = flt.since.timestamp() if flt.since else None
+    found: list[tuple[str, Adapter, SessionRef]] = []
+    for plugin, adapter in adapters(pm):
+        if flt.agent and adapter.name != flt.agent:
+            continue
+        try:
+            refs = list(adapter.discover(repo))
+        except Exception as exc:
+            pm.report(plugin, "discover", exc)
+            continue
+        for ref in refs:
+            if since_ts is not None and ref.mtime and ref.mtime < since_ts:
+                continue  # not written since then, so it ended before then
+            found.append((plugin, adapter, ref))
+    return found
+
+
+def load(pm: TokentrailPluginManager, flt: SessionFilter, config: Mapping[str, Any]) -> Catalog:
+    catalog = Catalog(sessions=[], adapters=[a.name for _, a in adapters(pm)])
+    for plugin, adapter, ref in discover(pm, flt):
+        try:
+            session = adapter.parse(ref)
+        except Exception as exc:
+            pm.report(plugin, f"parse {ref.path}", exc)
+            continue
+        catalog.issues.add(session.issues)
+        if session.start is None and not session.requests:
+            continue  # nothing happened in it (e.g. a summary-only file)
+        if flt.keeps(session):
+            catalog.sessions.append(session)
+    catalog.sessions.sort(key=lambda s: (s.start is None, s.start or datetime.min, s.id))
+    catalog.duplicate_requests = _dedup_across_sessions(catalog.sessions)
+    price_sessions(catalog.sessions, pm, config)
+    return catalog
+
+
+def _dedup_across_sessions(sessions: Iterable[Session]) -> int:
+    """Resumed, forked and branched sessions copy earlier calls into new files: a call is
+    counted in the earliest session that has it."""
+    seen: set[tuple[str, str]] = set()
+    dropped = 0
+    for session in sessions:
+        keep = []
+        for request in session.requests:
+            if request.key is not None:
+                key = (session.agent, request.key)
+                if key in seen:
+                    dropped += 1
+                    continue
+                seen.add(key)
+            keep.append(request)
+        if len(keep) != len(session.requests):
+            _reindex(session, keep)
+    return dropped
+
+
+def _reindex(session: Session, keep: list[Request]) -> None:
+    position = {id(r): i for i, r in enumerate(keep)}
+    mapping = []
+    last = 0
+    for r in session.requests:
+        last = position.get(id(r), last)
+        mapping.append(last)
+    items: list[ToolCall | AgentCommit | Compaction] = [
+        *session.tool_calls,
+        *session.commits,
+        *session.compactions,
+    ]
+    for item in items:
+        if item.request_index < len(mapping):
+            item.request_index = mapping[item.request_index]
+    session.requests = keep
+
+
+def searched_places(pm: TokentrailPluginManager) -> list[dict[str, Any]]:
+    """Where each adapter looks (adapters may expose `roots()`), and whether it exists."""
+    places = []
+    for _, adapter in adapters(pm):
+        roots = getattr(adapter, "roots", None)
+        if not callable(roots):
+            continue
+        try:
+            for root in roots():
+                places.append(
+                    {"agent": adapter.name, "path": str(root), "exists": Path(root).is_dir()}
+                )
+        except Exception:
+            continue
+    return places

@@ -1,0 +1,25 @@
+"""The `tokentrail` command. Exit codes: 0 ok, 1 error (see docs/cli.md), 2 bad usage."""
+
+from __future__ import annotations
+
+import click
+
+from tokentrail import __version__
+from tokentrail.commands.demo import demo
+from tokentrail.commands.plugins import plugins_command
+from tokentrail.commands.session import session
+from tokentrail.commands.sessions import sessions
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tokentrail")
+def cli() -> None:
+    """What the AI coding-agent sessions behind your branch cost, and where the waste was."""
+
+
+for command in (sessions, session, plugins_command, demo):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli()

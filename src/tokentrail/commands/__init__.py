@@ -1,0 +1,1 @@
+"""One module per sub-command, like pre-commit's `commands/`."""

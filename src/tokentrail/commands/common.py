@@ -1,0 +1,115 @@
+"""What every command shares: option parsing, JSON and error output, rendering."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from tokentrail.catalog import Catalog
+from tokentrail.errors import TokentrailError
+from tokentrail.figures import envelope
+from tokentrail.hookspecs import Renderer
+from tokentrail.plugins import TokentrailPluginManager, get_plugin_manager
+
+F = TypeVar("F", bound=Callable[..., Any])
+_RELATIVE = re.compile(r"^(\d+)([dhm])$")
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (schema_version 1).")
+
+
+def parse_when(value: str | None, *, end_of_day: bool = False) -> datetime | None:
+    """`2026-02-23`, an ISO datetime, or relative `7d` / `12h` / `30m` (ago)."""
+    if not value:
+        return None
+    rel = _RELATIVE.match(value)
+    if rel:
+        unit = {"d": "days", "h": "hours", "m": "minutes"}[rel.group(2)]
+        return datetime.now(timezone.utc) - timedelta(**{unit: int(rel.group(1))})
+    text = value[:-1] + "+00:00" if value.endswith("Z") else value
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        raise TokentrailError(
+            "bad_time", f"cannot read time {value!r}: use 2026-02-23, an ISO datetime or 7d/12h"
+        ) from None
+    if end_of_day and len(value) == 10:
+        ts += timedelta(days=1) - timedelta(microseconds=1)
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+
+
+def dump_json(doc: Mapping[str, Any]) -> str:
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+
+
+def handle_errors(fn: F) -> F:
+    """Turn errors into a clear message (or a JSON error document) and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json"))
+        try:
+            return fn(*args, **kwargs)
+        except TokentrailError as exc:
+            code, message = exc.code, exc.message
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # never a traceback for the user
+            if os.environ.get("TOKENTRAIL_DEBUG"):
+                raise
+            code = "internal_error"
+            message = f"{type(exc).__name__}: {exc} (set TOKENTRAIL_DEBUG=1 for a traceback)"
+        if as_json:
+            click.echo(
+                dump_json({"schema_version": 1, "error": {"code": code, "message": message}})
+            )
+        else:
+            click.echo(f"tokentrail: error: {message}", err=True)
+        sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def renderer(pm: TokentrailPluginManager, name: str) -> Renderer:
+    found = {r.name: r for _, r in pm.collect("register_renderers", Renderer)}  # type: ignore[type-abstract]
+    if name not in found:
+        raise TokentrailError(
+            "unknown_format", f"no renderer named {name!r}; available: {', '.join(sorted(found))}"
+        )
+    return found[name]
+
+
+def emit(doc: dict[str, Any], as_json: bool, fmt: str | None = None) -> None:
+    pm = get_plugin_manager()
+    name = "json" if as_json else (fmt or "text")
+    click.echo(renderer(pm, name).render(envelope(**doc)).rstrip("\n"))
+
+
+def warn_about(catalog: Catalog | None, pm: TokentrailPluginManager, as_json: bool) -> list[str]:
+    """Problems worth telling the user, on stderr in text mode and in `warnings` for JSON."""
+    lines = []
+    if catalog is not None:
+        issues = catalog.issues
+        if issues.bad_lines or issues.truncated_lines:
+            lines.append(
+                f"skipped {issues.bad_lines} garbled and {issues.truncated_lines} truncated "
+                "log line(s); totals exclude them"
+            )
+        lines.extend(issues.warnings)
+    lines.extend(f"plugin {p.plugin} failed in {p.stage}: {p.message}" for p in pm.problems)
+    if not as_json:
+        shown = (
+            lines
+            if len(lines) <= 6
+            else [*lines[:5], f"... and {len(lines) - 5} more (see --json)"]
+        )
+        for line in shown:
+            click.echo(f"tokentrail: warning: {line}", err=True)
+    return lines

@@ -1,0 +1,85 @@
+"""`.tokentrail.yml`: found by walking up from the working directory, validated on load."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tokentrail.errors import TokentrailError
+
+CONFIG_NAME = ".tokentrail.yml"
+PRICE_FIELDS = ("input", "cache_read", "cache_write_5m", "cache_write_1h", "output")
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    explicit = os.environ.get("TOKENTRAIL_CONFIG")
+    if explicit:
+        return Path(explicit)
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(path: Path | None = None) -> dict[str, Any]:
+    """Read and validate the config; an empty dict when there is none."""
+    path = path or find_config()
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TokentrailError("config_unreadable", f"cannot read {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise TokentrailError("config_invalid", f"{path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise TokentrailError("config_invalid", f"{path}: the top level must be a mapping")
+    data["prices"] = _validate_prices(path, data.get("prices") or {})
+    data["_path"] = str(path)
+    return data
+
+
+def _validate_prices(path: Path, prices: Any) -> dict[str, dict[str, float]]:
+    """Per model: USD per million tokens for each token kind. `input` and `output` are
+    required; cache prices default to what the Anthropic ratios give (read 0.1x,
+    5m write 1.25x, 1h write 2x input) so a half-filled entry never prices at $0."""
+    if not isinstance(prices, dict):
+        raise TokentrailError("config_invalid", f"{path}: `prices` must map model -> prices")
+    out: dict[str, dict[str, float]] = {}
+    for model, entry in prices.items():
+        if not isinstance(entry, dict):
+            raise TokentrailError("config_invalid", f"{path}: prices.{model} must be a mapping")
+        unknown = set(entry) - set(PRICE_FIELDS)
+        if unknown:
+            raise TokentrailError(
+                "config_invalid",
+                f"{path}: prices.{model} has unknown keys {sorted(unknown)}; "
+                f"allowed: {', '.join(PRICE_FIELDS)}",
+            )
+        values: dict[str, float] = {}
+        for key in PRICE_FIELDS:
+            if key not in entry:
+                continue
+            value = entry[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise TokentrailError(
+                    "config_invalid", f"{path}: prices.{model}.{key} must be a number >= 0"
+                )
+            values[key] = float(value)
+        if "input" not in values or "output" not in values:
+            raise TokentrailError(
+                "config_invalid", f"{path}: prices.{model} needs at least `input` and `output`"
+            )
+        base = values["input"]
+        values.setdefault("cache_read", base * 0.1)
+        values.setdefault("cache_write_5m", base * 1.25)
+        values.setdefault("cache_write_1h", base * 2)
+        out[str(model)] = values
+    return out

@@ -1,0 +1,216 @@
+"""The normalized model every adapter produces and every later stage reads.
+
+Adapters turn an agent's own log format into these types; nothing after the parse step
+looks at raw log records. The model deliberately holds sizes, names, paths and commands,
+not prompt text, file contents or tool output: what is not kept cannot leak.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+# Real tool results tokenise at about 2.85 characters per token (code, logs, paths), and
+# each result carries roughly 100 tokens of framing; chars / 4 underestimates by a third.
+CHARS_PER_TOKEN = 2.85
+RESULT_FRAMING_TOKENS = 100
+
+
+def estimate_result_tokens(chars: int) -> int:
+    """Calibrated token size of a tool result of `chars` characters (see design.md)."""
+    if chars <= 0:
+        return 0
+    return round(chars / CHARS_PER_TOKEN) + RESULT_FRAMING_TOKENS
+
+
+@dataclass(slots=True)
+class Usage:
+    """Tokens of one billed API call, split by how they are priced.
+
+    `input` is uncached input only; `reasoning` is part of `output` (priced as output,
+    reported beside it).
+    """
+
+    input: int = 0
+    cache_read: int = 0
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
+    output: int = 0
+    reasoning: int = 0
+    web_search_requests: int = 0
+
+    @property
+    def cache_write(self) -> int:
+        return self.cache_write_5m + self.cache_write_1h
+
+    @property
+    def total(self) -> int:
+        """Input-side plus output tokens, as ccusage and the corpus MANIFEST count them."""
+        return self.input + self.cache_read + self.cache_write + self.output
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Everything sent to the model on this call (the context size)."""
+        return self.input + self.cache_read + self.cache_write
+
+    def add(self, other: Usage) -> None:
+        self.input += other.input
+        self.cache_read += other.cache_read
+        self.cache_write_5m += other.cache_write_5m
+        self.cache_write_1h += other.cache_write_1h
+        self.output += other.output
+        self.reasoning += other.reasoning
+        self.web_search_requests += other.web_search_requests
+
+
+@dataclass(slots=True)
+class Price:
+    """The price of one request and where it came from (a plugin name)."""
+
+    cost_usd: float
+    source: str
+
+
+@dataclass(slots=True)
+class Request:
+    """One billed API call."""
+
+    key: str | None  # dedup key across files; None when the log gives no id
+    timestamp: datetime | None
+    model: str
+    usage: Usage
+    branch: str | None = None
+    cwd: str | None = None
+    subagent: str | None = None  # agentId, "sidechain" for inline sidechains, None for main
+    file_index: int = 0  # which of Session.paths it was read from
+    output_lower_bound: bool = False  # the log kept a streaming placeholder for output
+    cost_usd: float | None = None  # None: unpriced
+    price_source: str | None = None
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """One tool invocation and the size of what it put into the context."""
+
+    id: str
+    name: str
+    request_index: int  # index into Session.requests of the call that asked for it
+    timestamp: datetime | None
+    summary: str = ""  # short argument summary: a path, a command, a pattern
+    command: str | None = None  # shell command, when the tool runs one
+    files: tuple[str, ...] = ()
+    result_chars: int = 0
+    result_tokens: int = 0
+    is_error: bool = False
+    error_head: str = ""  # first line of an error result (no other output is kept)
+    subagent: str | None = None
+    writes: bool = False  # the tool changes `files` (Edit, Write, apply_patch)
+
+
+@dataclass(slots=True)
+class Prompt:
+    """A prompt typed by the user: when, and how long. The text itself is not kept."""
+
+    timestamp: datetime | None
+    chars: int
+
+
+@dataclass(slots=True)
+class Compaction:
+    timestamp: datetime | None
+    trigger: str  # "auto", "manual" or "" when unknown
+    pre_tokens: int | None
+    request_index: int  # requests before this index were summarised away
+
+
+@dataclass(slots=True)
+class AgentCommit:
+    """A commit the agent made itself, as its own `git commit` output names it."""
+
+    sha: str  # abbreviated as printed by git
+    branch: str
+    timestamp: datetime | None
+    request_index: int
+    tool_call_id: str
+
+
+@dataclass(slots=True)
+class SessionRef:
+    """A candidate session found by discovery, before it is parsed."""
+
+    agent: str
+    id: str
+    path: Path
+    extra_paths: tuple[Path, ...] = ()  # subagent files that belong to the session
+    cwd_hint: str | None = None  # when discovery could read it cheaply
+    size: int = 0
+    mtime: float = 0.0
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        return (self.path, *self.extra_paths)
+
+
+@dataclass(slots=True)
+class ParseIssues:
+    """What the parser skipped, so a report can say it rather than hide it."""
+
+    bad_lines: int = 0  # garbled JSON in the middle of a file
+    truncated_lines: int = 0  # a partial last line (the file was being written)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, other: ParseIssues) -> None:
+        self.bad_lines += other.bad_lines
+        self.truncated_lines += other.truncated_lines
+        self.warnings.extend(other.warnings)
+
+
+@dataclass(slots=True)
+class Session:
+    """One agent session with its subagents, in the order things happened."""
+
+    agent: str
+    id: str
+    paths: tuple[Path, ...]
+    cwd: str | None = None
+    cwds: list[str] = field(default_factory=list)
+    branches: list[str] = field(default_factory=list)
+    start: datetime | None = None
+    end: datetime | None = None
+    parent_id: str | None = None
+    requests: list[Request] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    prompts: list[Prompt] = field(default_factory=list)
+    compactions: list[Compaction] = field(default_factory=list)
+    commits: list[AgentCommit] = field(default_factory=list)
+    issues: ParseIssues = field(default_factory=ParseIssues)
+    subagent_files: dict[str, str] = field(default_factory=dict)  # subagent id -> file path
+
+    @property
+    def model_mix(self) -> dict[str, int]:
+        """Requests per model, most used first."""
+        return dict(Counter(r.model for r in self.requests).most_common())
+
+    def usage(self) -> Usage:
+        total = Usage()
+        for request in self.requests:
+            total.add(request.usage)
+        return total
+
+    def note_time(self, ts: datetime | None) -> None:
+        if ts is None:
+            return
+        if self.start is None or ts < self.start:
+            self.start = ts
+        if self.end is None or ts > self.end:
+            self.end = ts
+
+    def note_place(self, cwd: str | None, branch: str | None) -> None:
+        if cwd and (not self.cwds or self.cwds[-1] != cwd) and cwd not in self.cwds:
+            self.cwds.append(cwd)
+            if self.cwd is None:
+                self.cwd = cwd
+        if branch and branch not in self.branches:
+            self.branches.append(branch)

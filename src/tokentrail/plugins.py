@@ -1,0 +1,128 @@
+"""The plugin manager: built-ins first, then third-party entry points, each isolated.
+
+A third-party plugin that fails to import or raises inside a hook is recorded in
+`problems` and skipped; it never breaks a run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import entry_points
+from typing import Any, TypeVar
+
+import pluggy
+
+from tokentrail import hookspecs
+
+BUILTIN_PLUGINS = (
+    "tokentrail.builtin.claude_code",
+    "tokentrail.builtin.codex",
+    "tokentrail.builtin.price_overrides",
+    "tokentrail.builtin.price_genai",
+    "tokentrail.builtin.render_json",
+    "tokentrail.builtin.render_text",
+)
+ENTRY_POINT_GROUP = "tokentrail"
+
+T = TypeVar("T")
+
+
+@dataclass
+class PluginProblem:
+    plugin: str
+    stage: str  # "load" or the hook name
+    message: str
+
+
+class TokentrailPluginManager(pluggy.PluginManager):
+    def __init__(self) -> None:
+        super().__init__("tokentrail")
+        self.add_hookspecs(hookspecs)
+        self.problems: list[PluginProblem] = []
+        self.versions: dict[str, str] = {}
+        self._disabled: set[str] = set()
+
+    def collect(self, hook_name: str, kind: type[T]) -> list[tuple[str, T]]:
+        """Call a `register_*` hook plugin by plugin, so one failure cannot hide the rest."""
+        found: list[tuple[str, T]] = []
+        for impl in getattr(self.hook, hook_name).get_hookimpls():
+            items: list[Any] = []
+            try:
+                impl.function(*[{"register": items.append}[a] for a in impl.argnames])
+            except Exception as exc:  # a plugin's bug must not stop the run
+                self.report(impl.plugin_name, hook_name, exc)
+                continue
+            for item in items:
+                if isinstance(item, kind):
+                    found.append((impl.plugin_name, item))
+                else:
+                    self.problems.append(
+                        PluginProblem(
+                            impl.plugin_name,
+                            hook_name,
+                            f"registered {item!r}, which is not a {kind.__name__}",
+                        )
+                    )
+        return found
+
+    def first_result(self, hook_name: str, **kwargs: Any) -> tuple[str, Any] | None:
+        """pluggy's firstresult call order, but a plugin that raises is reported once and
+        left out for the rest of the run instead of aborting the call."""
+        for impl in reversed(getattr(self.hook, hook_name).get_hookimpls()):
+            if impl.plugin_name in self._disabled:
+                continue
+            try:
+                result = impl.function(*[kwargs[a] for a in impl.argnames])
+            except Exception as exc:
+                self.report(impl.plugin_name, hook_name, exc)
+                self._disabled.add(impl.plugin_name)
+                continue
+            if result is not None:
+                return impl.plugin_name, result
+        return None
+
+    def report(self, plugin: str, stage: str, exc: BaseException) -> None:
+        self.problems.append(PluginProblem(plugin, stage, f"{type(exc).__name__}: {exc}"))
+
+
+def _allowed_third_party() -> set[str] | None:
+    """TOKENTRAIL_PLUGINS="a,b" loads only those entry points; "" loads none."""
+    raw = os.environ.get("TOKENTRAIL_PLUGINS")
+    if raw is None:
+        return None
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+@cache
+def get_plugin_manager() -> TokentrailPluginManager:
+    pm = TokentrailPluginManager()
+    for module_name in BUILTIN_PLUGINS:
+        pm.register(importlib.import_module(module_name), name=module_name)
+    allowed = _allowed_third_party()
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist.name if ep.dist else ep.name
+        if allowed is not None and ep.name not in allowed and dist not in allowed:
+            continue
+        try:
+            pm.register(ep.load(), name=ep.name)
+        except Exception as exc:
+            pm.report(ep.name, "load", exc)
+            continue
+        if ep.dist:
+            pm.versions[ep.name] = ep.dist.version
+    return pm
+
+
+def safe_call(
+    pm: TokentrailPluginManager, plugin: str, stage: str, fn: Callable[[], T]
+) -> T | None:
+    """Run one plugin-provided callable; report and return None if it raises."""
+    try:
+        return fn()
+    except Exception as exc:
+        pm.report(plugin, stage, exc)
+        return None

@@ -1,0 +1,91 @@
+"""Agent-neutral reading of tool calls: what a call touched, and commits in git's output."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+SUMMARY_LIMIT = 200
+
+# `git commit` prints "[branch abc1234] subject" (or "[branch (root-commit) abc1234]").
+_COMMIT_LINE = re.compile(
+    r"^\[(?P<branch>[^\s\]]+)(?: \(root-commit\))? (?P<sha>[0-9a-f]{7,40})\] ", re.MULTILINE
+)
+_GIT_COMMIT = re.compile(r"\bgit\b(?:\s+-[Cc]\s+\S+|\s+--?[\w-]+(?:=\S+)?)*\s+commit\b")
+
+_PATH_KEYS = ("file_path", "notebook_path", "path", "filename")
+_WRITE_TOOLS = {
+    "Edit",
+    "Write",
+    "MultiEdit",
+    "NotebookEdit",
+    "apply_patch",
+    "write_file",
+    "edit_file",
+    "str_replace_based_edit_tool",
+}
+_PATCH_FILE = re.compile(r"^\*\*\* (?:Update|Add|Delete) File: (.+)$", re.MULTILINE)
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"
+
+
+def shell_command(value: Any) -> str | None:
+    """A shell command given as a string or an argv list (`["bash", "-lc", "..."]`)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        if len(value) >= 3 and value[1] in ("-c", "-lc") and value[0].endswith("sh"):
+            return str(value[2])
+        return shlex.join(value)
+    return None
+
+
+def describe_call(
+    name: str, args: Mapping[str, Any]
+) -> tuple[str, str | None, tuple[str, ...], bool]:
+    """(argument summary, shell command, files touched, writes files) for one tool call."""
+    command = None
+    for key in ("command", "cmd"):
+        if key in args:
+            command = shell_command(args[key])
+            if command:
+                break
+    files = tuple(str(args[k]) for k in _PATH_KEYS if isinstance(args.get(k), str))
+    patch = args.get("input") if name == "apply_patch" else args.get("patch")
+    if isinstance(patch, str):
+        files = files + tuple(m.strip() for m in _PATCH_FILE.findall(patch))
+    writes = name in _WRITE_TOOLS or (name == "apply_patch")
+    if command:
+        summary = command
+    elif files:
+        summary = ", ".join(files)
+    else:
+        parts = [
+            str(args[k])
+            for k in ("pattern", "query", "url", "description", "subagent_type")
+            if isinstance(args.get(k), str)
+        ]
+        summary = " ".join(parts)
+    return _short(summary), command, files, writes
+
+
+def is_git_commit(command: str | None) -> bool:
+    return bool(command and _GIT_COMMIT.search(command))
+
+
+def commits_in_output(text: str) -> list[tuple[str, str]]:
+    """(branch, sha) for each commit line git printed."""
+    return [(m["branch"], m["sha"]) for m in _COMMIT_LINE.finditer(text)]
+
+
+def first_line_of(text: str, limit: int = 160) -> str:
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            return line[:limit]
+    return ""
