@@ -1,0 +1,5 @@
+"""`python -m tokentrail`."""
+
+from tokentrail.cli import main
+
+main()
