@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -60,11 +61,12 @@ class TokentrailPluginManager(pluggy.PluginManager):
                 if isinstance(item, kind):
                     found.append((impl.plugin_name, item))
                 else:
-                    self.problems.append(
+                    self.add_problem(
                         PluginProblem(
                             impl.plugin_name,
                             hook_name,
-                            f"registered {item!r}, which is not a {kind.__name__}",
+                            f"registered a {type(item).__name__} "
+                            f"{getattr(item, 'name', '')!r}, which is not a {kind.__name__}",
                         )
                     )
         return found
@@ -86,15 +88,38 @@ class TokentrailPluginManager(pluggy.PluginManager):
         return None
 
     def report(self, plugin: str, stage: str, exc: BaseException) -> None:
-        self.problems.append(PluginProblem(plugin, stage, f"{type(exc).__name__}: {exc}"))
+        self.add_problem(PluginProblem(plugin, stage, f"{type(exc).__name__}: {exc}"))
+
+    def add_problem(self, problem: PluginProblem) -> None:
+        """Record a failure once: `register_*` hooks run several times in one command."""
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+
+def _normal(name: str) -> str:
+    """Distribution names compare like pip compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _allowed_third_party() -> set[str] | None:
-    """TOKENTRAIL_PLUGINS="a,b" loads only those entry points; "" loads none."""
+    """TOKENTRAIL_PLUGINS="a,b" loads only those entry points (or distributions); "" loads
+    none."""
     raw = os.environ.get("TOKENTRAIL_PLUGINS")
     if raw is None:
         return None
     return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def _unusable(pm: TokentrailPluginManager, plugin: object) -> str | None:
+    """What pluggy accepts but tokentrail cannot run: our calls bypass pluggy's wrapper
+    machinery, and a misspelt hook name would otherwise be silently ignored."""
+    for caller in pm.get_hookcallers(plugin) or []:
+        if not caller.has_spec():
+            return f"implements {caller.name}, which is not a tokentrail hook"
+        for impl in caller.get_hookimpls():
+            if impl.plugin is plugin and (impl.hookwrapper or impl.wrapper):
+                return f"{caller.name}: hook wrappers are not supported"
+    return None
 
 
 @cache
@@ -103,17 +128,30 @@ def get_plugin_manager() -> TokentrailPluginManager:
     for module_name in BUILTIN_PLUGINS:
         pm.register(importlib.import_module(module_name), name=module_name)
     allowed = _allowed_third_party()
+    wanted = {_normal(name) for name in allowed or ()}
+    missing = set(wanted)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        dist = ep.dist.name if ep.dist else ep.name
-        if allowed is not None and ep.name not in allowed and dist not in allowed:
+        names = {_normal(ep.name), _normal(ep.dist.name) if ep.dist else ""}
+        if allowed is not None and not names & wanted:
             continue
+        missing -= names
+        plugin: object = None
         try:
-            pm.register(ep.load(), name=ep.name)
+            plugin = ep.load()
+            pm.register(plugin, name=ep.name)
+            problem = _unusable(pm, plugin)
+            if problem:
+                raise pluggy.PluginValidationError(plugin, problem)
         except Exception as exc:
+            # pluggy keeps the hooks it registered before one that failed validation
+            if plugin is not None and pm.get_plugin(ep.name) is plugin:
+                pm.unregister(name=ep.name)
             pm.report(ep.name, "load", exc)
             continue
         if ep.dist:
             pm.versions[ep.name] = ep.dist.version
+    for name in sorted(missing):
+        pm.add_problem(PluginProblem(name, "load", "named in TOKENTRAIL_PLUGINS but not installed"))
     return pm
 
 

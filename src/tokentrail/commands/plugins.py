@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from tokentrail.commands.common import emit, handle_errors, json_option
+from tokentrail.hookspecs import Adapter, Detector, Renderer
 from tokentrail.plugins import BUILTIN_PLUGINS, get_plugin_manager
 
 
@@ -18,6 +19,14 @@ def plugins_command(as_json: bool) -> None:
     from tokentrail import __version__
 
     pm = get_plugin_manager()
+    # Registration hooks only run when something needs what they register; run them here
+    # too, so a plugin that fails inside one shows up in the listing, not only later.
+    for hook_name, kind in (
+        ("register_adapters", Adapter),
+        ("register_detectors", Detector),
+        ("register_renderers", Renderer),
+    ):
+        pm.collect(hook_name, kind)
     rows: list[dict[str, Any]] = []
     for name, plugin in pm.list_name_plugin():
         if plugin is None:
