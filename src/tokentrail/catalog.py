@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tokentrail.cache import SessionCache, cache_dir
 from tokentrail.hookspecs import Adapter
 from tokentrail.model import (
     AgentCommit,
@@ -46,6 +47,7 @@ class Catalog:
     issues: ParseIssues = field(default_factory=ParseIssues)
     adapters: list[str] = field(default_factory=list)
     duplicate_requests: int = 0  # requests also present in an earlier session's file
+    cache: SessionCache | None = None
 
 
 def _inside(cwd: str, repo: Path) -> bool:
@@ -81,14 +83,31 @@ def discover(
     return found
 
 
-def load(pm: TokentrailPluginManager, flt: SessionFilter, config: Mapping[str, Any]) -> Catalog:
-    catalog = Catalog(sessions=[], adapters=[a.name for _, a in adapters(pm)])
+def parser_version(pm: TokentrailPluginManager, plugin: str, adapter: Adapter) -> str:
+    """What a cached parse depends on: the adapter's declared `parser_version`, else the
+    version of the package that provides it."""
+    declared = getattr(adapter, "parser_version", None)
+    return f"{plugin}:{declared or pm.versions.get(plugin, '')}"
+
+
+def load(
+    pm: TokentrailPluginManager,
+    flt: SessionFilter,
+    config: Mapping[str, Any],
+    cache: SessionCache | None = None,
+) -> Catalog:
+    cache = cache or SessionCache(cache_dir())
+    catalog = Catalog(sessions=[], adapters=[a.name for _, a in adapters(pm)], cache=cache)
     for plugin, adapter, ref in discover(pm, flt):
-        try:
-            session = adapter.parse(ref)
-        except Exception as exc:
-            pm.report(plugin, f"parse {ref.path}", exc)
-            continue
+        version = parser_version(pm, plugin, adapter)
+        session = cache.get(ref, version)
+        if session is None:
+            try:
+                session = adapter.parse(ref)
+            except Exception as exc:
+                pm.report(plugin, f"parse {ref.path}", exc)
+                continue
+            cache.put(ref, version, session)
         catalog.issues.add(session.issues)
         if session.start is None and not session.requests:
             continue  # nothing happened in it (e.g. a summary-only file)

@@ -53,6 +53,7 @@ def config_roots() -> list[Path]:
 
 class ClaudeCodeAdapter:
     name = AGENT
+    parser_version = "claude-code/1"  # bump when parse() output changes (cache key)
 
     def roots(self) -> list[Path]:
         return config_roots()

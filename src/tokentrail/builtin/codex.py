@@ -58,6 +58,7 @@ def _inside(cwd: str, repo: Path) -> bool:
 
 class CodexAdapter:
     name = AGENT
+    parser_version = "codex/1"  # bump when parse() output changes (cache key)
 
     def roots(self) -> list[Path]:
         return [codex_home() / "sessions", codex_home() / "archived_sessions"]
