@@ -88,7 +88,8 @@ class TokentrailPluginManager(pluggy.PluginManager):
         return None
 
     def report(self, plugin: str, stage: str, exc: BaseException) -> None:
-        self.add_problem(PluginProblem(plugin, stage, f"{type(exc).__name__}: {exc}"))
+        text = " ".join(str(exc).split())  # one line: it becomes one warning line
+        self.add_problem(PluginProblem(plugin, stage, f"{type(exc).__name__}: {text}"))
 
     def add_problem(self, problem: PluginProblem) -> None:
         """Record a failure once: `register_*` hooks run several times in one command."""

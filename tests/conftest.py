@@ -1,0 +1,66 @@
+"""Shared pytest fixtures.
+
+Only the plugin fixtures live here so far (the fake third-party plugin package and an
+environment that sees it); other fixtures go here too as they become shared.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli_run import isolated_env
+
+FAKE_PLUGIN_SRC = Path(__file__).parent / "fake_plugin"
+
+
+@pytest.fixture(scope="session")
+def fake_plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/fake_plugin installed with pip into a private folder, never into the venv.
+
+    Built from a copy so setuptools' build/ and *.egg-info never land in the work tree.
+    """
+    base = tmp_path_factory.mktemp("fake_plugin")
+    source = base / "src"
+    shutil.copytree(FAKE_PLUGIN_SRC, source)
+    site = base / "site"
+    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+    proc = subprocess.run(
+        [*cmd, "--target", str(site), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
+    if proc.returncode != 0:
+        raise AssertionError(
+            "could not build tests/fake_plugin (needs setuptools>=70.1: "
+            f"pip install -e '.[test]'):\n{proc.stdout}\n{proc.stderr}"
+        )
+    return site
+
+
+@pytest.fixture
+def plugin_env(fake_plugin_site: Path, tmp_path: Path) -> dict[str, str]:
+    """An isolated CLI environment that sees the fake plugin, with every plugin enabled.
+
+    Claude Code and Codex roots are empty folders; the fake adapter reads tmp_path/fake.
+    """
+    for folder in ("home", "claude", "codex", "fake"):
+        (tmp_path / folder).mkdir()
+    env = isolated_env(
+        tmp_path / "home",
+        CLAUDE_CONFIG_DIR=tmp_path / "claude",
+        CODEX_HOME=tmp_path / "codex",
+        FAKE_AGENT_DIR=tmp_path / "fake",
+        PYTHONPATH=os.pathsep.join(
+            p for p in (str(fake_plugin_site), os.environ.get("PYTHONPATH", "")) if p
+        ),
+    )
+    del env["TOKENTRAIL_PLUGINS"]  # unset: every installed plugin loads
+    return env
