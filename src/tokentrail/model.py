@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 # Real tool results tokenise at about 2.85 characters per token (code, logs, paths), and
 # each result carries roughly 100 tokens of framing; chars / 4 underestimates by a third.
@@ -214,3 +215,63 @@ class Session:
                 self.cwd = cwd
         if branch and branch not in self.branches:
             self.branches.append(branch)
+
+
+@dataclass(slots=True)
+class Finding:
+    """One piece of waste a detector found, with evidence a reviewer can check.
+
+    `claims` names the billed resources the waste figure is made of (e.g. "carry:<call id>",
+    "request:<index>") with the tokens and dollars taken from each; the detect step uses it
+    so that a token is counted as waste by at most one finding.
+    """
+
+    detector: str
+    title: str
+    session: str
+    evidence: list[dict[str, Any]]
+    wasted_tokens: int
+    wasted_usd: float
+    confidence: float
+    measured: bool
+    lesson: str
+    claims: dict[str, tuple[int, float]] = field(default_factory=dict)
+    id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "detector": self.detector,
+            "title": self.title,
+            "session": self.session,
+            "evidence": self.evidence,
+            "wasted_tokens": self.wasted_tokens,
+            "wasted_usd": round(self.wasted_usd, 6),
+            "confidence": round(self.confidence, 2),
+            "measured": self.measured,
+            "lesson": self.lesson,
+        }
+
+
+@dataclass(slots=True)
+class Lesson:
+    """A reusable rule learned from findings, ranked by the money following it saves."""
+
+    id: str
+    text: str
+    saved_usd: float = 0.0
+    saved_tokens: int = 0
+    count: int = 0  # findings behind it
+    detectors: list[str] = field(default_factory=list)
+    sessions: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "saved_usd": round(self.saved_usd, 6),
+            "saved_tokens": self.saved_tokens,
+            "count": self.count,
+            "detectors": self.detectors,
+            "sessions": self.sessions,
+        }

@@ -26,6 +26,16 @@ BUILTIN_PLUGINS = (
     "tokentrail.builtin.price_genai",
     "tokentrail.builtin.render_json",
     "tokentrail.builtin.render_text",
+    "tokentrail.builtin.detectors.retry_loop",
+    "tokentrail.builtin.detectors.reread",
+    "tokentrail.builtin.detectors.noisy_output",
+    "tokentrail.builtin.detectors.generated_read",
+    "tokentrail.builtin.detectors.edit_cascade",
+    "tokentrail.builtin.detectors.error_churn",
+    "tokentrail.builtin.detectors.broad_exploration",
+    "tokentrail.builtin.detectors.cache_rewrite",
+    "tokentrail.builtin.detectors.model_rightsizing",
+    "tokentrail.builtin.detectors.context_bloat",
 )
 ENTRY_POINT_GROUP = "tokentrail"
 

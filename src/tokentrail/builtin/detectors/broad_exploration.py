@@ -1,0 +1,59 @@
+"""Broad exploration: many files read or searched in the main thread that the session
+never edits. Reads beyond an ordinary orientation allowance are the estimate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from tokentrail.builtin.detectors import carry_of, evidence, read_targets, threads
+from tokentrail.hookspecs import Detector, hookimpl
+from tokentrail.model import Finding, Session, ToolCall
+
+LESSON = (
+    "Explore with a subagent or grep for the symbol instead of reading many files into the "
+    "main context; only what you will change needs to be read whole."
+)
+
+
+class BroadExploration:
+    name = "broad_exploration"
+
+    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[Finding]:
+        carry, th = context["carry"], context["thresholds"]
+        written = {f for c in session.tool_calls if c.writes and not c.is_error for f in c.files}
+        calls = threads(session).get(None, [])
+        reads: dict[str, ToolCall] = {}
+        for call in calls:
+            for f in read_targets(call):
+                reads.setdefault(f, call)
+        unused = {f: c for f, c in reads.items() if f not in written}
+        if len(unused) < th.broad_min_unused_files or not reads:
+            return
+        if len(unused) / len(reads) < th.broad_unused_share:
+            return
+        beyond = list(unused.values())[th.broad_min_unused_files :]
+        claims = {
+            f"carry:{c.id}": (item.carry_tokens, item.carry_usd)
+            for c in beyond
+            if (item := carry_of(carry, c)) is not None
+        }
+        if not claims:
+            return
+        yield Finding(
+            detector=self.name,
+            title=f"{len(unused)} of {len(reads)} files read in the main thread were never edited",
+            session=session.id,
+            evidence=[evidence(c) for c in beyond[:5]],
+            wasted_tokens=sum(t for t, _ in claims.values()),
+            wasted_usd=sum(u for _, u in claims.values()),
+            confidence=0.3,
+            measured=False,
+            lesson=LESSON,
+            claims=claims,
+        )
+
+
+@hookimpl
+def register_detectors(register: Callable[[Detector], None]) -> None:
+    register(BroadExploration())

@@ -1,0 +1,57 @@
+"""Edit cascade: repeated failed edits on the same file (editing blind)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from tokentrail.builtin.detectors import carry_of, evidence, threads
+from tokentrail.hookspecs import Detector, hookimpl
+from tokentrail.model import Finding, Session, ToolCall
+
+LESSON = (
+    "After an edit fails, re-read the lines you are changing before the next edit; "
+    "never retry an edit blind."
+)
+
+
+class EditCascade:
+    name = "edit_cascade"
+
+    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[Finding]:
+        carry, th = context["carry"], context["thresholds"]
+        for calls in threads(session).values():
+            failed: dict[str, list[ToolCall]] = {}
+            for call in calls:
+                if not call.writes:
+                    continue
+                for f in call.files[:1]:
+                    if call.is_error:
+                        failed.setdefault(f, []).append(call)
+                    elif len(failed.get(f, ())) < th.edit_cascade_min_failures:
+                        failed.pop(f, None)  # an edit landed before the cascade built up
+            for path, fails in failed.items():
+                if len(fails) < th.edit_cascade_min_failures:
+                    continue
+                claims = {
+                    f"carry:{c.id}": (item.carry_tokens, item.carry_usd)
+                    for c in fails[1:]
+                    if (item := carry_of(carry, c)) is not None
+                }
+                yield Finding(
+                    detector=self.name,
+                    title=f"{len(fails)} failed edits on {path.rsplit('/', 1)[-1]}",
+                    session=session.id,
+                    evidence=[evidence(c) for c in fails[:6]],
+                    wasted_tokens=sum(t for t, _ in claims.values()),
+                    wasted_usd=sum(u for _, u in claims.values()),
+                    confidence=0.7,
+                    measured=False,  # the failed edits' own arguments are not in the log model
+                    lesson=LESSON,
+                    claims=claims,
+                )
+
+
+@hookimpl
+def register_detectors(register: Callable[[Detector], None]) -> None:
+    register(EditCascade())

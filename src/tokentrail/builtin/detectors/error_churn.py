@@ -1,0 +1,76 @@
+"""Error churn: the same class of error on consecutive calls (different arguments, same
+wall), i.e. varying the attempt instead of changing the approach."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from tokentrail.builtin.detectors import carry_of, evidence, redact, threads
+from tokentrail.hookspecs import Detector, hookimpl
+from tokentrail.model import Finding, Session, ToolCall
+
+LESSON = (
+    "When the same error comes back three times, stop and change the approach (read the "
+    "code or docs behind it) instead of trying variations."
+)
+_VARIABLE = re.compile(r"(['\"`]).*?\1|/\S+|\b\d+\b|0x[0-9a-f]+", re.IGNORECASE)
+
+
+# Errors that are a consequence of another call failing, not an error of their own.
+_KNOCK_ON = ("sibling tool call errored", "user doesn't want to proceed", "interrupted")
+
+
+def error_class(call: ToolCall) -> str:
+    """The error without its specifics (paths, quoted names, numbers); "" when the error
+    only echoes another call's failure."""
+    if any(k in (call.error_head or "").lower() for k in _KNOCK_ON):
+        return ""
+    head = _VARIABLE.sub("…", call.error_head or "")
+    return " ".join(head.split())[:80].lower()
+
+
+class ErrorChurn:
+    name = "error_churn"
+
+    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[Finding]:
+        carry, th = context["carry"], context["thresholds"]
+        for calls in threads(session).values():
+            run: list[ToolCall] = []
+            for call in [*calls, None]:
+                if (
+                    call is not None
+                    and call.is_error
+                    and run
+                    and error_class(call) == error_class(run[0])
+                ):
+                    run.append(call)
+                    continue
+                if len(run) >= th.error_churn_min_run and error_class(run[0]):
+                    yield self._finding(session, carry, run)
+                run = [call] if call is not None and call.is_error else []
+
+    def _finding(self, session: Session, carry: Any, run: list[ToolCall]) -> Finding:
+        claims = {
+            f"carry:{c.id}": (item.carry_tokens, item.carry_usd)
+            for c in run[1:]
+            if (item := carry_of(carry, c)) is not None
+        }
+        return Finding(
+            detector=self.name,
+            title=f"{len(run)} consecutive calls failed with: {redact(error_class(run[0]), 60)}",
+            session=session.id,
+            evidence=[evidence(c) for c in run[:6]],
+            wasted_tokens=sum(t for t, _ in claims.values()),
+            wasted_usd=sum(u for _, u in claims.values()),
+            confidence=0.6,
+            measured=False,
+            lesson=LESSON,
+            claims=claims,
+        )
+
+
+@hookimpl
+def register_detectors(register: Callable[[Detector], None]) -> None:
+    register(ErrorChurn())

@@ -1,0 +1,63 @@
+"""Retry loop: the same call with identical arguments failing again, nothing new between."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from tokentrail.builtin.detectors import carry_of, command_head, evidence, sum_claims, threads
+from tokentrail.hookspecs import Detector, hookimpl
+from tokentrail.model import Finding, Session, ToolCall
+
+
+def _key(call: ToolCall) -> tuple[str, str]:
+    return call.name, call.command or call.summary
+
+
+class RetryLoop:
+    name = "retry_loop"
+
+    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[Finding]:
+        carry, th = context["carry"], context["thresholds"]
+        for calls in threads(session).values():
+            run: list[ToolCall] = []
+            for call in [*calls, None]:
+                if call is not None and call.writes:
+                    continue  # failed edits are edit_cascade's
+                if call is not None and call.is_error and run and _key(call) == _key(run[0]):
+                    run.append(call)
+                    continue
+                if len(run) >= th.retry_min_failures and _key(run[0])[1]:
+                    yield self._finding(session, carry, run)
+                run = [call] if call is not None and call.is_error else []
+
+    def _finding(self, session: Session, carry: Any, run: list[ToolCall]) -> Finding:
+        first = run[0]
+        repeats = run[1:]
+        tokens, usd, claims = sum_claims(
+            (f"carry:{c.id}", item.carry_tokens, item.carry_usd)
+            for c in repeats
+            if (item := carry_of(carry, c)) is not None
+        )
+        measured = all((i := carry.item(c.id)) is not None and i.measured for c in repeats)
+        what = command_head(first.command) if first.command else first.name
+        return Finding(
+            detector=self.name,
+            title=f"{first.name} `{what}` failed {len(run)} times in a row unchanged",
+            session=session.id,
+            evidence=[evidence(c) | {"error": bool(c.is_error)} for c in run[:5]],
+            wasted_tokens=tokens,
+            wasted_usd=usd,
+            confidence=0.9,
+            measured=measured,
+            lesson=(
+                f"When `{what}` fails, read the error and change something before running "
+                "it again; never re-run a failing call unchanged."
+            ),
+            claims=claims,
+        )
+
+
+@hookimpl
+def register_detectors(register: Callable[[Detector], None]) -> None:
+    register(RetryLoop())

@@ -1,0 +1,225 @@
+"""The detect step: run every detector plugin over sessions and keep the waste honest.
+
+One entry point for the report and the lessons command: `analyze(sessions, pm, config)`.
+A token is counted as waste by at most one finding (findings name what they claim; the
+biggest finding keeps a contested claim), and a session's waste never exceeds its bill.
+A detector that raises is reported through `pm.report` and skipped for that session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from tokentrail import carry as carry_mod
+from tokentrail.carry import SessionCarry
+from tokentrail.hookspecs import Detector
+from tokentrail.model import Finding, Lesson, Session
+from tokentrail.plugins import TokentrailPluginManager
+from tokentrail.thresholds import Thresholds, load_thresholds
+
+REQUIRED = ("detector", "title", "evidence", "wasted_tokens", "wasted_usd", "confidence", "lesson")
+# A driver is "the" cause only when it holds at least this share of the bill.
+DOMINANT_SHARE = 0.25
+
+
+@dataclass
+class Analysis:
+    findings: list[Finding] = field(default_factory=list)
+    lessons: list[Lesson] = field(default_factory=list)
+    likely_cause: str = ""
+    carry: dict[str, SessionCarry] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "likely_cause": self.likely_cause,
+            "findings": [f.to_dict() for f in self.findings],
+            "lessons": [lesson.to_dict() for lesson in self.lessons],
+            "carry": carry_summary(self.carry.values()),
+        }
+
+
+def detectors(pm: TokentrailPluginManager) -> list[tuple[str, Detector]]:
+    return pm.collect("register_detectors", Detector)  # type: ignore[type-abstract]
+
+
+def finding_id(f: Finding) -> str:
+    raw = orjson.dumps([f.detector, f.session, f.title, f.evidence], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha1(raw).hexdigest()[:12]
+
+
+def coerce(item: Any, plugin: str, session: Session) -> Finding:
+    """A Finding, or a mapping with the documented keys (third parties need not import us)."""
+    if isinstance(item, Finding):
+        f = item
+    elif isinstance(item, Mapping):
+        missing = [k for k in REQUIRED if k not in item]
+        if missing:
+            raise ValueError(f"finding lacks {', '.join(missing)}")
+        f = Finding(
+            detector=str(item["detector"]),
+            title=str(item["title"]),
+            session=str(item.get("session") or session.id),
+            evidence=[dict(e) for e in item["evidence"]],
+            wasted_tokens=int(item["wasted_tokens"]),
+            wasted_usd=float(item["wasted_usd"]),
+            confidence=float(item["confidence"]),
+            measured=bool(item.get("measured", False)),
+            lesson=str(item["lesson"]),
+            claims={str(k): (int(v[0]), float(v[1])) for k, v in item.get("claims", {}).items()},
+        )
+    else:
+        raise TypeError(f"yielded {type(item).__name__}, not a Finding or mapping")
+    f.session = f.session or session.id
+    f.wasted_tokens = max(int(f.wasted_tokens), 0)
+    f.wasted_usd = max(float(f.wasted_usd), 0.0)
+    f.confidence = min(max(float(f.confidence), 0.0), 1.0)
+    if not f.claims:  # nothing to share: it owns exactly what it says
+        f.claims = {f"{plugin}:{f.title}": (f.wasted_tokens, f.wasted_usd)}
+    return f
+
+
+def settle(findings: list[Finding], billed_tokens: int, billed_usd: float) -> list[Finding]:
+    """Each claimed resource counts once (the biggest finding keeps it); the session's
+    waste is capped at its bill."""
+    taken: set[str] = set()
+    kept: list[Finding] = []
+    tokens_left, usd_left = billed_tokens, billed_usd
+    for f in sorted(findings, key=lambda f: (-f.wasted_usd, -f.wasted_tokens, f.detector)):
+        lost_t, lost_u = 0, 0.0
+        for key, (t, u) in f.claims.items():
+            if key in taken:
+                lost_t, lost_u = lost_t + t, lost_u + u
+            else:
+                taken.add(key)
+        tokens = min(f.wasted_tokens - lost_t, tokens_left)
+        usd = min(f.wasted_usd - lost_u, usd_left)
+        if tokens <= 0:
+            continue
+        f.wasted_tokens, f.wasted_usd = tokens, max(usd, 0.0)
+        tokens_left -= tokens
+        usd_left -= f.wasted_usd
+        kept.append(f)
+    return kept
+
+
+def detect_session(
+    session: Session,
+    pm: TokentrailPluginManager,
+    found: Sequence[tuple[str, Detector]],
+    config: Mapping[str, Any],
+    thresholds: Thresholds,
+) -> tuple[list[Finding], SessionCarry]:
+    carry = carry_mod.compute(session)
+    context = {"carry": carry, "thresholds": thresholds, "config": config}
+    findings: list[Finding] = []
+    for plugin, detector in found:
+        try:
+            produced = [coerce(i, plugin, session) for i in detector.detect(session, context)]
+        except Exception as exc:  # a detector's bug must not stop the report
+            pm.report(plugin, f"detect {session.id}", exc)
+            continue
+        findings.extend(produced)
+    for f in findings:
+        f.id = f.id or finding_id(f)
+    return settle(findings, carry.billed_tokens, carry.billed_usd), carry
+
+
+def analyze(
+    sessions: Iterable[Session], pm: TokentrailPluginManager, config: Mapping[str, Any]
+) -> Analysis:
+    """Findings, lessons, the likely cause and the carry model for these sessions."""
+    from tokentrail.lessons import build_lessons
+
+    thresholds = load_thresholds(config)
+    found = detectors(pm)
+    out = Analysis()
+    for session in sessions:
+        findings, carry = detect_session(session, pm, found, config, thresholds)
+        out.findings.extend(findings)
+        out.carry[session.id] = carry
+    out.findings.sort(key=lambda f: (-f.wasted_usd, f.session, f.id))
+    out.lessons = build_lessons(out.findings)
+    out.likely_cause = likely_cause(out.findings, list(out.carry.values()))
+    return out
+
+
+def carry_summary(carries: Iterable[SessionCarry], top: int = 5) -> dict[str, Any]:
+    """Which files and commands burned the context, and the rest."""
+    carries = list(carries)
+    items = sorted(
+        (i for c in carries for i in c.items), key=lambda i: (-i.carry_usd, -i.carry_tokens)
+    )
+    billed = sum(c.billed_tokens for c in carries)
+    carried = sum(c.carried_tokens for c in carries)
+    return {
+        "billed_tokens": billed,
+        "billed_usd": round(sum(c.billed_usd for c in carries), 6),
+        "carried_tokens": carried,
+        "carried_usd": round(sum(c.carried_usd for c in carries), 6),
+        "remainder_tokens": billed - carried,
+        "remainder_usd": round(sum(c.remainder_usd for c in carries), 6),
+        "top_items": [
+            {
+                "session": next((c.session_id for c in carries if i.call.id in c.by_call), ""),
+                "tool": i.call.name,
+                "what": i.call.command or ", ".join(i.call.files) or i.call.summary,
+                "turn": i.call.request_index,
+                "size_tokens": i.size_tokens,
+                "measured": i.measured,
+                "carried_requests": i.carried_requests,
+                "carry_tokens": i.carry_tokens,
+                "carry_usd": round(i.carry_usd, 6),
+            }
+            for i in items[:top]
+            if i.carry_tokens > 0
+        ],
+    }
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.0f} %" if whole > 0 else "0 %"
+
+
+def likely_cause(findings: Sequence[Finding], carries: Sequence[SessionCarry]) -> str:
+    """The single biggest driver in one sentence with its number, or an honest 'none'."""
+    billed_usd = sum(c.billed_usd for c in carries)
+    input_side = sum(c.input_side_tokens for c in carries)
+    if not carries or (billed_usd <= 0 and input_side <= 0):
+        return "nothing was billed, so there is no cost driver"
+    by_detector: dict[str, tuple[float, int, str]] = {}
+    for f in findings:
+        usd, n, title = by_detector.get(f.detector, (0.0, 0, f.title))
+        by_detector[f.detector] = (usd + f.wasted_usd, n + 1, title)
+    carried = sum(c.carried_tokens for c in carries)
+    items = [i for c in carries for i in c.items]
+    largest = max(items, key=lambda i: i.carry_tokens, default=None)
+    largest_share = _pct(largest.carry_tokens, input_side) if largest else "0 %"
+    if by_detector and billed_usd > 0:
+        name, (usd, n, title) = max(by_detector.items(), key=lambda kv: kv[1][0])
+        if usd >= DOMINANT_SHARE * billed_usd:
+            what = title if n == 1 else f"{n} {name.replace('_', ' ')} findings"
+            return (
+                f"{what}: ${usd:.2f} of ${billed_usd:.2f} billed ({_pct(usd, billed_usd)}) "
+                "was avoidable"
+            )
+    if largest and input_side and largest.carry_tokens >= DOMINANT_SHARE * input_side:
+        what = largest.call.command or ", ".join(largest.call.files) or largest.call.name
+        return (
+            f"one tool result ({largest.call.name} {what[:60]}) was re-sent "
+            f"{largest.carried_requests} times: {largest_share} of input-side tokens"
+        )
+    if input_side and carried >= 0.5 * input_side:
+        return (
+            f"accumulated tool output: {_pct(carried, input_side)} of input-side tokens, "
+            f"largest item {largest_share}; no single item or mistake dominates"
+        )
+    return (
+        f"no single driver dominates: tool output carried is {_pct(carried, input_side)} "
+        f"of input-side tokens (largest item {largest_share}); the rest is conversation "
+        "and work"
+    )
