@@ -6,6 +6,7 @@ import click
 
 from tokentrail import __version__
 from tokentrail.commands.demo import demo
+from tokentrail.commands.lessons import lessons
 from tokentrail.commands.plugins import plugins_command
 from tokentrail.commands.session import session
 from tokentrail.commands.sessions import sessions
@@ -19,6 +20,7 @@ def cli() -> None:
 
 for command in (sessions, session, plugins_command, demo):
     cli.add_command(command)
+cli.add_command(lessons)
 
 
 def main() -> None:

@@ -22,7 +22,19 @@ from tokentrail.model import Finding, Lesson, Session
 from tokentrail.plugins import TokentrailPluginManager
 from tokentrail.thresholds import Thresholds, load_thresholds
 
-REQUIRED = ("detector", "title", "evidence", "wasted_tokens", "wasted_usd", "confidence", "lesson")
+FINDING_KEYS = (
+    "id",
+    "detector",
+    "title",
+    "session",
+    "evidence",
+    "wasted_tokens",
+    "wasted_usd",
+    "confidence",
+    "measured",
+    "lesson",
+    "claims",
+)
 # A driver is "the" cause only when it holds at least this share of the bill.
 DOMINANT_SHARE = 0.25
 
@@ -53,23 +65,27 @@ def finding_id(f: Finding) -> str:
 
 
 def coerce(item: Any, plugin: str, session: Session) -> Finding:
-    """A Finding, or a mapping with the documented keys (third parties need not import us)."""
+    """A Finding, or a mapping (third parties need not import us): missing figures mean
+    "no waste claimed", other scalar keys become evidence."""
     if isinstance(item, Finding):
         f = item
     elif isinstance(item, Mapping):
-        missing = [k for k in REQUIRED if k not in item]
-        if missing:
-            raise ValueError(f"finding lacks {', '.join(missing)}")
+        extra = {
+            k: v
+            for k, v in item.items()
+            if k not in FINDING_KEYS and isinstance(v, (str, int, float, bool))
+        }
+        evidence = item.get("evidence")
         f = Finding(
-            detector=str(item["detector"]),
-            title=str(item["title"]),
+            detector=str(item.get("detector") or plugin),
+            title=str(item.get("title") or item.get("message") or item.get("detector") or plugin),
             session=str(item.get("session") or session.id),
-            evidence=[dict(e) for e in item["evidence"]],
-            wasted_tokens=int(item["wasted_tokens"]),
-            wasted_usd=float(item["wasted_usd"]),
-            confidence=float(item["confidence"]),
+            evidence=[dict(e) for e in evidence] if evidence else ([extra] if extra else []),
+            wasted_tokens=int(item.get("wasted_tokens") or 0),
+            wasted_usd=float(item.get("wasted_usd") or 0.0),
+            confidence=float(item.get("confidence", 0.5)),
             measured=bool(item.get("measured", False)),
-            lesson=str(item["lesson"]),
+            lesson=str(item.get("lesson") or ""),
             claims={str(k): (int(v[0]), float(v[1])) for k, v in item.get("claims", {}).items()},
         )
     else:
@@ -98,8 +114,9 @@ def settle(findings: list[Finding], billed_tokens: int, billed_usd: float) -> li
                 taken.add(key)
         tokens = min(f.wasted_tokens - lost_t, tokens_left)
         usd = min(f.wasted_usd - lost_u, usd_left)
-        if tokens <= 0:
-            continue
+        if tokens <= 0 and f.wasted_tokens > 0:
+            continue  # everything it claimed was already counted by a bigger finding
+        tokens = max(tokens, 0)
         f.wasted_tokens, f.wasted_usd = tokens, max(usd, 0.0)
         tokens_left -= tokens
         usd_left -= f.wasted_usd
