@@ -6,10 +6,15 @@ import click
 
 from tokentrail import __version__
 from tokentrail.commands.demo import demo
+from tokentrail.commands.install import install, uninstall
 from tokentrail.commands.lessons import lessons
+from tokentrail.commands.note import note
+from tokentrail.commands.notes import notes_group
 from tokentrail.commands.plugins import plugins_command
+from tokentrail.commands.report import report
 from tokentrail.commands.session import session
 from tokentrail.commands.sessions import sessions
+from tokentrail.commands.show import show
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,7 +23,10 @@ def cli() -> None:
     """What the AI coding-agent sessions behind your branch cost, and where the waste was."""
 
 
-for command in (sessions, session, plugins_command, demo):
+for command in (
+    sessions, session, plugins_command, demo,
+    report, note, show, notes_group, install, uninstall,
+):
     cli.add_command(command)
 cli.add_command(lessons)
 

@@ -1,0 +1,177 @@
+"""`tokentrail report`: the branch receipt — what the sessions behind this branch cost,
+commit by commit, with what is still pending."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tokentrail import catalog as catalog_mod
+from tokentrail.attribute import attribute
+from tokentrail.builtin.render_text import TOKEN_HEADERS, money, output, table, token_cells, tokens
+from tokentrail.commands.common import emit, handle_errors, json_option, warn_about
+from tokentrail.config import load_config
+from tokentrail.figures import iso
+from tokentrail.notes import line_to_row, notes_ref, read_note
+from tokentrail.plugins import get_plugin_manager
+from tokentrail.pricing import PRICING_VERSION
+from tokentrail.receipt import branch_receipt, from_attribution
+from tokentrail.scope import Scope, find_scope
+
+
+def _meta(scope: Scope, source: str, pricing: str | list[str]) -> dict[str, Any]:
+    return {
+        "source": source,
+        "repo": str(scope.root),
+        "branch": scope.branch,
+        "base": scope.base,
+        "base_ref": scope.base_ref,
+        "base_time": iso(scope.base_time),
+        "head": scope.head,
+        "pricing": pricing,
+    }
+
+
+def build_report(
+    path: Path | None = None,
+    base: str | None = None,
+    *,
+    from_notes: bool = False,
+    ref: str | None = None,
+    as_json: bool = True,
+) -> dict[str, Any]:
+    """The branch receipt for the repo at `path` (the demo and the Action call this)."""
+    config = load_config()
+    scope = find_scope(path, base, allow_detached=from_notes)
+    if from_notes:
+        return _from_notes(scope, notes_ref(config, ref))
+    pm = get_plugin_manager()
+    catalog = catalog_mod.load(pm, catalog_mod.SessionFilter(repo=scope.root), config)
+    doc = from_attribution(
+        attribute(scope, catalog.sessions), _meta(scope, "logs", PRICING_VERSION)
+    )
+    doc["warnings"] = warn_about(catalog, pm, as_json)
+    return doc
+
+
+def _from_notes(scope: Scope, ref: str) -> dict[str, Any]:
+    commit_rows = []
+    pricing: set[str] = set()
+    missing = 0
+    for c in scope.commits:
+        rows = [line_to_row(line) for line in read_note(scope.root, ref, c.sha)]
+        missing += not rows
+        pricing.update(str(r["pricing"]) for r in rows if r.get("pricing"))
+        commit_rows.append(({"sha": c.sha, "subject": c.subject, "time": iso(c.time)}, rows))
+    doc = branch_receipt(_meta(scope, "notes", sorted(pricing)), commit_rows, [])
+    doc["notes_ref"] = ref
+    doc["commits_without_note"] = missing
+    return doc
+
+
+def _pricing_label(doc: Mapping[str, Any]) -> str:
+    pricing = doc.get("pricing")
+    if isinstance(pricing, list):
+        return ", ".join(pricing) or "no pricing recorded"
+    return str(pricing)
+
+
+def _session_cells(row: Mapping[str, Any]) -> list[str]:
+    return [row["agent"], str(row["id"])[:8], row["link"], *token_cells(row)]
+
+
+def render_text(doc: Mapping[str, Any]) -> str:
+    t = doc["totals"]
+    base = str(doc["base"])[:7]
+    head = [
+        f"Branch {doc['branch'] or '(detached)'}  base {doc['base_ref']} ({base})  "
+        f"head {str(doc['head'])[:7]}",
+        f"Total: {t['requests']} requests, {money(t)} API-equivalent ({_pricing_label(doc)})",
+        f"  input {tokens(t['input_tokens'])}, cache read {tokens(t['cache_read_tokens'])}, "
+        f"cache write {tokens(t['cache_write_tokens'])}, output {output(t)}",
+    ]
+    if doc.get("source") == "notes":
+        head.append(
+            f"  from notes ({doc.get('notes_ref')}); "
+            f"{doc.get('commits_without_note', 0)} commit(s) without a note"
+        )
+    parts = ["\n".join(head)]
+    if doc["commits"]:
+        rows = [
+            [
+                c["sha"][:7],
+                _cut(c.get("subject") or "", 40),
+                str(len(c["sessions"])),
+                *token_cells(c),
+            ]
+            for c in doc["commits"]
+        ]
+        parts.append(table(("COMMIT", "SUBJECT", "SESS", *TOKEN_HEADERS), rows, set(range(2, 9))))
+    else:
+        parts.append("No commits beyond the base yet: everything below is pending.")
+    p = doc["pending"]
+    parts.append(
+        f"Pending (next commit): {p['requests']} requests, {money(p)}, "
+        f"{len(p['sessions'])} session(s)"
+    )
+    if doc["sessions"]:
+        rows = [_session_cells(s) for s in doc["sessions"]]
+        parts.append(
+            "Sessions:\n" + table(("AGENT", "ID", "LINK", *TOKEN_HEADERS), rows, set(range(3, 9)))
+        )
+    else:
+        parts.append("No agent sessions found for this branch.")
+    return "\n\n".join(parts)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def render_markdown(doc: Mapping[str, Any]) -> str:
+    t = doc["totals"]
+    out = [
+        f"### tokentrail: `{doc['branch'] or 'detached'}` — {money(t)} API-equivalent",
+        "",
+        f"{t['requests']} requests · input {tokens(t['input_tokens'])} · cache read "
+        f"{tokens(t['cache_read_tokens'])} · cache write {tokens(t['cache_write_tokens'])} · "
+        f"output {output(t)} · {_pricing_label(doc)}",
+        "",
+    ]
+    rows = [[f"`{c['sha'][:7]}`", str(len(c["sessions"])), *token_cells(c)] for c in doc["commits"]]
+    p = doc["pending"]
+    if p["requests"]:
+        rows.append(["pending", str(len(p["sessions"])), *token_cells(p)])
+    out.append(_md_table(("Commit", "Sessions", *TOKEN_HEADERS), rows))
+    return "\n".join(out)
+
+
+@click.command()
+@click.option(
+    "--base", help="Base revision (default: merge-base with origin/HEAD, main or master)."
+)
+@click.option("--markdown", is_flag=True, help="Print Markdown (for a PR comment).")
+@click.option("--from-notes", is_flag=True, help="Build the receipt from git notes alone.")
+@click.option("--ref", help="Notes ref (default: notes.ref in .tokentrail.yml, else tokentrail).")
+@json_option
+@handle_errors
+def report(
+    base: str | None, markdown: bool, from_notes: bool, ref: str | None, as_json: bool
+) -> None:
+    """The branch receipt: sessions behind this branch, attributed to its commits."""
+    doc = build_report(None, base, from_notes=from_notes, ref=ref, as_json=as_json)
+    if as_json:
+        emit(doc, True)
+    elif markdown:
+        click.echo(render_markdown(doc))
+    else:
+        click.echo(render_text(doc))

@@ -1,0 +1,159 @@
+"""Install and uninstall the thin git hooks, chaining whatever hook was there before.
+
+The hooks never fail a commit or a push because of tokentrail: a problem is printed and
+git carries on. `notes.rewriteRef` makes `git commit --amend` and `git rebase` copy the
+notes to the rewritten commits.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+from tokentrail.errors import TokentrailError
+from tokentrail.scope import run_git
+
+MARKER = "# tokentrail-hook v1"
+CHAINED_SUFFIX = ".tokentrail-chained"
+INSTALLED_KEY = "tokentrail.installedRewriteRef"
+
+_SKIP = """if [ -n "$TOKENTRAIL_SKIP_HOOKS" ]; then exit 0; fi
+git_dir=$(git rev-parse --git-dir 2>/dev/null) || exit 0
+"""
+
+# The thin hooks as shipped in hooks/ (tests check the files are these texts).
+HOOKS: dict[str, str] = {
+    "post-commit": """#!/bin/sh
+# tokentrail post-commit: write the new commit's receipt into git notes.
+# Never fails the commit; skipped during a rebase (notes.rewriteRef carries the notes).
+"""
+    + _SKIP
+    + """if [ -d "$git_dir/rebase-merge" ] || [ -d "$git_dir/rebase-apply" ]; then exit 0; fi
+"${TOKENTRAIL:-tokentrail}" note --quiet HEAD ||
+  echo "tokentrail: could not write the note for HEAD (the commit is fine)" >&2
+exit 0
+""",
+    "pre-push": """#!/bin/sh
+# tokentrail pre-push: push the receipts (git notes) too, when .tokentrail.yml says
+# `notes: {push: true}`. Never blocks the push.
+"""
+    + _SKIP
+    + """"${TOKENTRAIL:-tokentrail}" notes push --if-configured "$1" ||
+  echo "tokentrail: could not push notes (the push goes on)" >&2
+exit 0
+""",
+}
+
+
+def hooks_dir(root: Path) -> Path:
+    path = Path(run_git(root, "rev-parse", "--git-path", "hooks").strip())
+    return path if path.is_absolute() else (root / path).resolve()
+
+
+def _refuse_hooks_path(root: Path) -> None:
+    configured = run_git(root, "config", "--get", "core.hooksPath", check=False).strip()
+    if configured:
+        raise TokentrailError(
+            "hooks_path_set",
+            f"core.hooksPath is set to {configured!r}, so git runs hooks from there (maybe a "
+            "hook manager such as husky or pre-commit owns them). tokentrail will not touch "
+            "them; call `tokentrail note --quiet HEAD` from your post-commit hook and "
+            '`tokentrail notes push --if-configured "$1"` from pre-push (see hooks/ and '
+            "docs/notes.md), and run `git config --add notes.rewriteRef refs/notes/tokentrail`.",
+        )
+
+
+def _executable() -> str:
+    """Absolute path of the CLI, so hooks work when git runs them without your venv."""
+    found = shutil.which("tokentrail") or str(Path(sys.executable).parent / "tokentrail")
+    return found if Path(found).is_file() else "tokentrail"
+
+
+def wrapper(name: str, program: str) -> str:
+    """The installed hook: run the chained hook first, then the thin hook's body."""
+    body = HOOKS[name].split("\n", 1)[1]
+    blocking = name == "pre-push"
+    chained = f'"$(dirname "$0")/{name}{CHAINED_SUFFIX}"'
+    if blocking:
+        chain = f'if [ -x {chained} ]; then\n  {chained} "$@" || exit $?\nfi\n'
+    else:
+        chain = f'if [ -x {chained} ]; then\n  {chained} "$@"\nfi\n'
+    return (
+        "#!/bin/sh\n"
+        f"{MARKER} (installed by `tokentrail install`; `tokentrail uninstall` restores the "
+        "hook that was here)\n"
+        f'TOKENTRAIL="${{TOKENTRAIL:-{program}}}"\nexport TOKENTRAIL\n'
+        f"{chain}{body}"
+    )
+
+
+def _rewrite_refs(root: Path) -> list[str]:
+    out = run_git(root, "config", "--get-all", "notes.rewriteRef", check=False)
+    return out.split()
+
+
+def install(root: Path, ref: str) -> dict[str, Any]:
+    _refuse_hooks_path(root)
+    folder = hooks_dir(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    program = _executable()
+    done: list[dict[str, str]] = []
+    for name in HOOKS:
+        path = folder / name
+        chained = folder / (name + CHAINED_SUFFIX)
+        status = "installed"
+        if path.exists() and MARKER in path.read_text(errors="replace"):
+            status = "updated"
+        elif path.exists():
+            if chained.exists():
+                raise TokentrailError(
+                    "hook_conflict", f"{chained} already exists; move it away and retry"
+                )
+            path.rename(chained)
+            status = "chained"
+        path.write_text(wrapper(name, program))
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        done.append({"hook": name, "path": str(path), "status": status})
+    rewrite = "present"
+    if ref not in _rewrite_refs(root):
+        run_git(root, "config", "--add", "notes.rewriteRef", ref)
+        run_git(root, "config", INSTALLED_KEY, ref)
+        rewrite = "added"
+    return {"kind": "install", "hooks": done, "rewrite_ref": ref, "rewrite_ref_status": rewrite}
+
+
+def uninstall(root: Path) -> dict[str, Any]:
+    folder = hooks_dir(root)
+    done: list[dict[str, str]] = []
+    for name in HOOKS:
+        path = folder / name
+        chained = folder / (name + CHAINED_SUFFIX)
+        if not path.exists() or MARKER not in path.read_text(errors="replace"):
+            status = "not ours, left alone" if path.exists() else "absent"
+            done.append({"hook": name, "path": str(path), "status": status})
+            continue
+        path.unlink()
+        if chained.exists():
+            chained.rename(path)
+            status = "restored previous hook"
+        else:
+            status = "removed"
+        done.append({"hook": name, "path": str(path), "status": status})
+    added = run_git(root, "config", "--get", INSTALLED_KEY, check=False).strip()
+    rewrite = "kept"
+    if added:
+        values = [v for v in _rewrite_refs(root) if v != added]
+        run_git(root, "config", "--unset-all", "notes.rewriteRef", check=False)
+        for value in values:
+            run_git(root, "config", "--add", "notes.rewriteRef", value)
+        run_git(root, "config", "--unset", INSTALLED_KEY, check=False)
+        rewrite = "removed"
+    return {"kind": "uninstall", "hooks": done, "rewrite_ref_status": rewrite}
+
+
+def hook_files_dir() -> Path:
+    """hooks/ of a source checkout (absent from an installed wheel)."""
+    return Path(__file__).resolve().parents[2] / "hooks"

@@ -1,0 +1,187 @@
+"""Git scope: the repo root, the current branch, its base and the commits in `base..HEAD`.
+
+Everything later (attribution, receipts, notes) works from this one snapshot of git, so
+git is asked once and the answers are plain data.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import git
+
+from tokentrail.errors import TokentrailError
+
+DEFAULT_BRANCH_CANDIDATES = ("origin/HEAD", "main", "master", "origin/main", "origin/master")
+
+
+@dataclass(frozen=True, slots=True)
+class BranchCommit:
+    sha: str
+    time: datetime  # committer time: when the commit was made (or last rewritten)
+    subject: str
+
+
+@dataclass(slots=True)
+class Scope:
+    root: Path  # top level of the working tree (a worktree's own folder for worktrees)
+    branch: str | None  # None only when HEAD is detached and that was allowed
+    base: str  # full sha of the base commit
+    base_ref: str  # what the base was given as (`--base`, `origin/HEAD`, `main`...)
+    base_time: datetime
+    head: str
+    commits: list[BranchCommit] = field(default_factory=list)  # oldest first
+
+    def resolve(self, prefix: str) -> BranchCommit | None:
+        """The branch commit an abbreviated sha names, if exactly one does."""
+        prefix = prefix.lower()
+        found = [c for c in self.commits if c.sha.startswith(prefix)]
+        return found[0] if len(found) == 1 else None
+
+
+def run_git(root: Path, *args: str, input: str | None = None, check: bool = True) -> str:
+    """Plain `git` for the corners GitPython makes awkward (notes, config, hooks)."""
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=root,
+            input=input,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise TokentrailError("git_missing", "git is not installed or not on PATH") from None
+    if check and proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        raise TokentrailError(
+            "git_failed", f"git {' '.join(args)} failed: {detail[-1] if detail else '?'}"
+        )
+    return proc.stdout
+
+
+def open_repo(path: Path | None = None) -> git.Repo:
+    where = (path or Path.cwd()).resolve()
+    try:
+        return git.Repo(where, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise TokentrailError(
+            "not_a_repo", f"{where} is not inside a git repository; run this in your project"
+        ) from None
+
+
+def repo_root(repo: git.Repo) -> Path:
+    top = repo.git.rev_parse("--show-toplevel")
+    return Path(top).resolve()
+
+
+def _sha(repo: git.Repo, rev: str) -> str | None:
+    try:
+        return str(repo.git.rev_parse("--verify", "--quiet", f"{rev}^{{commit}}"))
+    except git.GitCommandError:
+        return None
+
+
+def _commit_time(repo: git.Repo, sha: str) -> datetime:
+    return datetime.fromtimestamp(repo.commit(sha).committed_date, tz=timezone.utc)
+
+
+def default_base(repo: git.Repo) -> str:
+    """The first of origin/HEAD, main, master (local, then remote) that exists."""
+    for candidate in DEFAULT_BRANCH_CANDIDATES:
+        if _sha(repo, candidate):
+            return candidate
+    raise TokentrailError(
+        "no_base",
+        "cannot find the default branch (no origin/HEAD, main or master); pass --base REV",
+    )
+
+
+def current_branch(repo: git.Repo) -> str | None:
+    try:
+        return str(repo.git.symbolic_ref("--quiet", "--short", "HEAD"))
+    except git.GitCommandError:
+        return None
+
+
+def find_scope(
+    path: Path | None = None,
+    base: str | None = None,
+    head: str = "HEAD",
+    *,
+    allow_detached: bool = False,
+) -> Scope:
+    """Scope of the branch checked out at `path` (or cwd).
+
+    `base` defaults to the merge-base of HEAD with the default branch; when it is given it
+    is used as-is when it is an ancestor, else through the merge-base too.
+    """
+    repo = open_repo(path)
+    root = repo_root(repo)
+    head_sha = _sha(repo, head)
+    if head_sha is None:
+        if head == "HEAD":
+            raise TokentrailError("no_commits", f"{root} has no commits yet")
+        raise TokentrailError("unknown_rev", f"{head!r} does not name a commit")
+    branch = current_branch(repo) if head == "HEAD" else None
+    if branch is None and head == "HEAD" and not allow_detached:
+        raise TokentrailError(
+            "detached_head",
+            "HEAD is detached, so there is no branch to report on; check out a branch "
+            "(or use --from-notes, which needs only commits)",
+        )
+    base_ref = base or default_base(repo)
+    base_sha = _sha(repo, base_ref)
+    if base_sha is None:
+        raise TokentrailError("unknown_base", f"--base {base_ref!r} does not name a commit")
+    try:
+        merge_base = str(repo.git.merge_base(base_sha, head_sha))
+    except git.GitCommandError:
+        raise TokentrailError(
+            "unrelated_base", f"{base_ref} and {head} share no history; pass another --base"
+        ) from None
+    commits = list_commits(repo, merge_base, head_sha)
+    return Scope(
+        root=root,
+        branch=branch,
+        base=merge_base,
+        base_ref=base_ref,
+        base_time=_commit_time(repo, merge_base),
+        head=head_sha,
+        commits=commits,
+    )
+
+
+def list_commits(repo: git.Repo, base: str, head: str) -> list[BranchCommit]:
+    """Commits in `base..head`, oldest first by committer time (ties in history order)."""
+    out = repo.git.log("--reverse", "--topo-order", "--format=%H%x00%ct%x00%s", f"{base}..{head}")
+    commits = []
+    for position, line in enumerate(out.splitlines()):
+        sha, stamp, subject = line.split("\x00", 2)
+        when = datetime.fromtimestamp(int(stamp), tz=timezone.utc)
+        commits.append((when, position, BranchCommit(sha, when, subject)))
+    commits.sort(key=lambda t: (t[0], t[1]))
+    return [c for _, _, c in commits]
+
+
+def range_commits(path: Path | None, spec: str) -> tuple[Path, list[BranchCommit]]:
+    """The commits of `A..B` (oldest first), for `note --range` and `notes carry`."""
+    repo = open_repo(path)
+    if ".." not in spec or "..." in spec:
+        raise TokentrailError("bad_range", f"--range must look like A..B, not {spec!r}")
+    start, end = spec.split("..", 1)
+    a, b = _sha(repo, start or "HEAD"), _sha(repo, end or "HEAD")
+    if a is None or b is None:
+        raise TokentrailError("unknown_rev", f"{spec!r}: {start if a is None else end} is unknown")
+    return repo_root(repo), list_commits(repo, a, b)
+
+
+def resolve_rev(path: Path | None, rev: str) -> tuple[Path, str]:
+    repo = open_repo(path)
+    sha = _sha(repo, rev)
+    if sha is None:
+        raise TokentrailError("unknown_rev", f"{rev!r} does not name a commit")
+    return repo_root(repo), sha
