@@ -20,9 +20,11 @@ import pytest
 
 from tests.cli_run import CORPUS, tokentrail, tokentrail_json
 from tokentrail.builtin.price_genai import genai_usage
+from tokentrail.detect import analyze
 from tokentrail.hookspecs import Adapter, Detector
-from tokentrail.model import Session, Usage
+from tokentrail.model import Usage
 from tokentrail.plugins import TokentrailPluginManager
+from tokentrail.pricing import price_sessions
 
 FAKE_PRICE = 0.000002  # tests/fake_plugin: $ per token for fake-model-1
 # A real Claude Code session (Sonnet 4, 4 API calls, every prompt far below any price tier).
@@ -223,25 +225,30 @@ def fake_module(fake_plugin_site: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     sys.modules.pop("tokentrail_fake_plugin", None)
 
 
-def test_detector_hook_registers_a_working_detector(
+def test_detector_hook_feeds_the_detect_step(
     fake_module: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No command runs detectors on arbitrary sessions yet, so this drives the real detect
+    step (`tokentrail.detect.analyze`) with a manager holding only the fake plugin."""
     pm = TokentrailPluginManager()
     pm.register(fake_module, name="fake")
     detectors = pm.collect("register_detectors", Detector)  # type: ignore[type-abstract]
     assert [(plugin, d.name) for plugin, d in detectors] == [("fake", "fake-long-session")]
-    detector = detectors[0][1]
 
     monkeypatch.setenv("FAKE_AGENT_DIR", str(tmp_path))
-    write_fake(tmp_path, "short", FAKE_LINES)
-    write_fake(tmp_path, "long", [*FAKE_LINES, FAKE_LINES[0]])
+    write_fake(tmp_path, "short", FAKE_LINES[:2])
+    write_fake(tmp_path, "long", [*FAKE_LINES[:2], *FAKE_LINES[:2]])
     [(_, adapter)] = pm.collect("register_adapters", Adapter)  # type: ignore[type-abstract]
-    sessions: dict[str, Session] = {r.id: adapter.parse(r) for r in adapter.discover(None)}
-    assert {k: len(s.requests) for k, s in sessions.items()} == {"long": 4, "short": 3}
+    sessions = sorted((adapter.parse(r) for r in adapter.discover(None)), key=lambda s: s.id)
+    assert [(s.id, len(s.requests)) for s in sessions] == [("long", 4), ("short", 2)]
+    price_sessions(sessions, pm, {})
 
-    assert list(detector.detect(sessions["short"], {})) == []
-    [finding] = detector.detect(sessions["long"], {})
-    assert finding["detector"] == "fake-long-session"
-    assert (finding["session"], finding["requests"], finding["limit"]) == ("long", 4, 3)
-    assert len(list(detector.detect(sessions["short"], {"fake_long_session_requests": 2}))) == 1
+    [finding] = analyze(sessions, pm, {}).findings
+    assert (finding.detector, finding.session) == ("fake-long-session", "long")
+    assert finding.wasted_tokens == 2000 + 250  # the 4th request, past the limit of 3
+    assert finding.wasted_usd == pytest.approx(2250 * FAKE_PRICE)
+    assert finding.lesson == "Start a fresh session before 3 requests."
+
+    tighter = analyze(sessions, pm, {"fake_long_session_requests": 1}).findings
+    assert sorted(f.session for f in tighter) == ["long", "short"]
     assert pm.problems == []

@@ -31,7 +31,7 @@ SUFFIX = ".fake.jsonl"
 PRICED_MODEL = "fake-model-1"
 PRICE_PER_TOKEN = 0.000002  # $2 per million tokens, input and output alike
 PRICE_SOURCE = "tokentrail-fake-plugin"
-LONG_SESSION_REQUESTS = 3  # default N for fake-long-session; context can override it
+LONG_SESSION_REQUESTS = 3  # default N for fake-long-session; config can override it
 
 
 def _parse_ts(value: Any) -> datetime | None:
@@ -132,20 +132,32 @@ class CsvRenderer:
 
 
 class LongSessionDetector:
-    """Flags sessions with more than N requests (N from context, else the default)."""
+    """Flags sessions with more than N requests; the requests past N are the waste.
+
+    N is `fake_long_session_requests` in the detect context's `config` (the parsed
+    `.tokentrail.yml`), else LONG_SESSION_REQUESTS.
+    """
 
     name = "fake-long-session"
 
     def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-        limit = int(context.get("fake_long_session_requests", LONG_SESSION_REQUESTS))
-        if len(session.requests) > limit:
-            yield {
-                "detector": self.name,
-                "session": session.id,
-                "requests": len(session.requests),
-                "limit": limit,
-                "message": f"{len(session.requests)} requests in one session (limit {limit})",
-            }
+        config = context.get("config") or {}
+        limit = int(config.get("fake_long_session_requests", LONG_SESSION_REQUESTS))
+        extra = list(enumerate(session.requests))[limit:]
+        if not extra:
+            return
+        claims = {f"request:{i}": (r.usage.total, r.cost_usd or 0.0) for i, r in extra}
+        yield {
+            "detector": self.name,
+            "title": f"{len(session.requests)} requests in one session (limit {limit})",
+            "session": session.id,
+            "evidence": [{"requests": len(session.requests), "limit": limit}],
+            "wasted_tokens": sum(t for t, _ in claims.values()),
+            "wasted_usd": sum(u for _, u in claims.values()),
+            "confidence": 0.5,
+            "lesson": f"Start a fresh session before {limit} requests.",
+            "claims": claims,
+        }
 
 
 @hookimpl
