@@ -99,6 +99,7 @@ def session_rows(
                 "agent": agent,
                 "link": link_of(str(r.get("link")) for r in rows),
                 "models": merge_models(rows),
+                "subagent_requests": sum(int(r.get("subagent_requests") or 0) for r in rows),
                 **sum_rows(rows),
                 "commits": [sha for sha, _ in items if sha is not None],
                 "pending": any(sha is None for sha, _ in items),
