@@ -115,7 +115,13 @@ class GitRepo:
             self.git("config", "user.email", "dev@example.com")
             self.git("config", "commit.gpgsign", "false")
 
-    def git(self, *args: str, when: datetime | None = None, input: str | None = None) -> str:
+    def git(
+        self,
+        *args: str,
+        when: datetime | None = None,
+        input: str | None = None,
+        check: bool = True,
+    ) -> str:
         env = self.env.environ()
         if when is not None:
             env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = when.isoformat()
@@ -128,7 +134,7 @@ class GitRepo:
             input=input,
             check=False,
         )
-        if proc.returncode != 0:
+        if check and proc.returncode != 0:
             raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}{proc.stdout}")
         return proc.stdout
 
