@@ -1,0 +1,62 @@
+"""Scope from real repositories: base, commits and their committer times."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.gitrepo import Env, GitRepo, at
+from tokentrail.errors import TokentrailError
+from tokentrail.scope import find_scope
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
+    env = Env(tmp_path / "env")
+    for key, value in env.environ().items():
+        if key.startswith(("HOME", "GIT_")):
+            monkeypatch.setenv(key, value)
+    r = GitRepo(tmp_path / "repo", env)
+    r.commit("initial", at(0))
+    return r
+
+
+def test_commits_oldest_first_with_committer_times(repo: GitRepo) -> None:
+    repo.checkout("-b", "feat")
+    a = repo.commit("a", at(5))
+    b = repo.commit("b", at(9))
+    scope = find_scope(repo.path)
+    assert scope.branch == "feat" and scope.base_ref == "main"
+    assert [c.sha for c in scope.commits] == [a, b]
+    assert [c.time for c in scope.commits] == [at(5), at(9)]
+    assert scope.base_time == at(0) and scope.head == b
+    assert scope.resolve(b[:7]) == scope.commits[1] and scope.resolve("0000000") is None
+
+
+def test_origin_head_is_preferred_and_merge_base_used(repo: GitRepo, tmp_path: Path) -> None:
+    bare = tmp_path / "r.git"
+    repo.git("init", "-q", "--bare", str(bare))
+    repo.git("remote", "add", "origin", str(bare))
+    repo.git("push", "-q", "origin", "main")
+    repo.git("remote", "set-head", "origin", "main")
+    fork = repo.head()
+    repo.checkout("-b", "feat")
+    mine = repo.commit("mine", at(3))
+    repo.checkout("main")
+    repo.commit("main moves", at(4))
+    repo.git("push", "-q", "origin", "main")
+    repo.checkout("feat")
+    scope = find_scope(repo.path)
+    assert scope.base_ref == "origin/HEAD" and scope.base == fork
+    assert [c.sha for c in scope.commits] == [mine]
+
+
+def test_empty_repo_and_subfolder(repo: GitRepo, tmp_path: Path) -> None:
+    sub = repo.path / "pkg"
+    sub.mkdir()
+    assert find_scope(sub).root == repo.path.resolve()
+    empty = GitRepo(tmp_path / "empty", repo.env)
+    with pytest.raises(TokentrailError) as err:
+        find_scope(empty.path)
+    assert err.value.code == "no_commits"
