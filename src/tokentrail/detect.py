@@ -34,6 +34,7 @@ FINDING_KEYS = (
     "measured",
     "lesson",
     "claims",
+    "message",  # the fake and other simple plugins title their findings this way
 )
 # A driver is "the" cause only when it holds at least this share of the bill.
 DOMINANT_SHARE = 0.25

@@ -72,6 +72,8 @@ class CacheRewrite:
             written = min(cur.usage.cache_write, prior)
             if prior < th.rewrite_min_tokens or cur.usage.cache_write < th.rewrite_ratio * prior:
                 continue
+            if cur.usage.cache_read > (1 - th.rewrite_ratio) * prior:
+                continue  # the prefix was read from the cache: this is new content, not a loss
             usd = premium(cur, written)
             if cur.cost_usd is not None:
                 usd = min(usd, cur.cost_usd)

@@ -1,0 +1,125 @@
+"""A small builder of sessions from the model's own dataclasses, for detector tests.
+
+Context sizes follow what an agent really sends: each request re-sends the previous one's
+context plus its reply and the results of the tools it asked for, so carry sizes measured
+from the context jumps equal the results' sizes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from tokentrail.builtin.price_genai import cost_of
+from tokentrail.carry import compute
+from tokentrail.model import Compaction, Request, Session, ToolCall, Usage
+from tokentrail.thresholds import Thresholds
+
+START = datetime(2026, 2, 1, 10, 0, tzinfo=timezone.utc)
+
+
+def call(
+    name: str,
+    *,
+    command: str | None = None,
+    files: tuple[str, ...] = (),
+    tokens: int = 300,
+    error: str | None = None,
+    writes: bool = False,
+) -> ToolCall:
+    return ToolCall(
+        id="",
+        name=name,
+        request_index=-1,
+        timestamp=None,
+        summary=command or ", ".join(files),
+        command=command,
+        files=files,
+        result_chars=round((tokens - 100) * 2.85),
+        result_tokens=tokens,
+        is_error=error is not None,
+        error_head=error or "",
+        writes=writes,
+    )
+
+
+@dataclass
+class Build:
+    model: str = "claude-sonnet-4-5"
+    base: int = 20000  # first request's context (system prompt, tools, instructions)
+    requests: list[Request] = field(default_factory=list)
+    calls: list[ToolCall] = field(default_factory=list)
+    compactions: list[Compaction] = field(default_factory=list)
+    _last: dict[str | None, int] = field(default_factory=dict)
+    _now: datetime = START
+
+    def turn(
+        self,
+        *calls: ToolCall,
+        output: int = 200,
+        gap_min: float = 0.2,
+        model: str | None = None,
+        subagent: str | None = None,
+        extra: int = 0,
+        rewrite: bool = False,
+        lower_bound: bool = False,
+    ) -> int:
+        """One request that asks for `calls`; `extra` tokens enter without a tool result."""
+        self._now += timedelta(minutes=gap_min)
+        prev = self._last.get(subagent)
+        if prev is None:
+            prompt, new = self.base + extra, self.base + extra
+        else:
+            p = self.requests[prev]
+            entered = sum(c.result_tokens for c in self.calls if c.request_index == prev)
+            new = p.usage.output + entered + extra
+            prompt = p.usage.prompt_tokens + new
+        write = prompt - 3 if rewrite else min(new, prompt - 3)
+        usage = Usage(input=3, cache_read=prompt - 3 - write, cache_write_5m=write, output=output)
+        index = len(self.requests)
+        m = model or self.model
+        cost = cost_of(m, usage, self._now)
+        self.requests.append(
+            Request(
+                key=f"r{index}",
+                timestamp=self._now,
+                model=m,
+                usage=usage,
+                branch="main",
+                subagent=subagent,
+                output_lower_bound=lower_bound,
+                cost_usd=None if cost is None else float(cost),
+            )
+        )
+        self._last[subagent] = index
+        for c in calls:
+            c.id = f"call{len(self.calls)}"
+            c.request_index = index
+            c.timestamp = self._now
+            c.subagent = subagent
+            self.calls.append(c)
+        return index
+
+    def turns(self, n: int, **kw: Any) -> None:
+        for _ in range(n):
+            self.turn(**kw)
+
+    def compact(self) -> None:
+        self.compactions.append(Compaction(self._now, "auto", None, len(self.requests)))
+        self._last.pop(None, None)
+
+    def session(self, sid: str = "s1") -> Session:
+        s = Session(agent="claude-code", id=sid, paths=(Path("/dev/null"),), cwd="/work/app")
+        s.requests, s.tool_calls, s.compactions = self.requests, self.calls, self.compactions
+        s.start, s.end = START, self._now
+        return s
+
+
+def context(session: Session, **thresholds: Any) -> dict[str, Any]:
+    return {"carry": compute(session), "thresholds": Thresholds(**thresholds), "config": {}}
+
+
+def run(detector: Any, session: Session, **thresholds: Any) -> list[Any]:
+    return list(detector.detect(session, context(session, **thresholds)))

@@ -1,0 +1,144 @@
+"""The detect step: one token is waste at most once, failures are isolated, and the
+report gets one entry point with the documented shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from tests.builtin.detectors import Build, call
+from tokentrail.detect import analyze, likely_cause, settle
+from tokentrail.hookspecs import Detector, hookimpl
+from tokentrail.model import Finding, Session
+from tokentrail.plugins import TokentrailPluginManager, get_plugin_manager
+
+
+def _finding(name: str, usd: float, claims: dict[str, tuple[int, float]]) -> Finding:
+    return Finding(
+        detector=name,
+        title=name,
+        session="s1",
+        evidence=[],
+        wasted_tokens=sum(t for t, _ in claims.values()),
+        wasted_usd=usd,
+        confidence=0.5,
+        measured=True,
+        lesson="x",
+        claims=claims,
+    )
+
+
+def test_a_claimed_resource_counts_once_and_the_bigger_finding_keeps_it() -> None:
+    big = _finding("noisy", 3.0, {"carry:a": (3000, 3.0)})
+    overlap = _finding("reread", 4.0, {"carry:a": (3000, 3.0), "carry:b": (1000, 1.0)})
+    only = _finding("retry", 2.0, {"carry:a": (2000, 2.0)})
+    kept = settle([big, overlap, only], billed_tokens=10**6, billed_usd=100.0)
+    # reread keeps carry:a; noisy and retry claimed nothing else, so they are dropped
+    assert [f.detector for f in kept] == ["reread"]
+    assert (kept[0].wasted_tokens, kept[0].wasted_usd) == (4000, 4.0)
+    partial = _finding("noisy", 3.5, {"carry:a": (3000, 3.0), "carry:c": (500, 0.5)})
+    kept = settle([overlap, partial], billed_tokens=10**6, billed_usd=100.0)
+    assert [(f.detector, f.wasted_tokens) for f in kept] == [("reread", 4000), ("noisy", 500)]
+
+
+def test_total_waste_never_exceeds_the_bill() -> None:
+    fs = [_finding(f"d{i}", 5.0, {f"k{i}": (600, 5.0)}) for i in range(3)]
+    kept = settle(fs, billed_tokens=1000, billed_usd=8.0)
+    assert sum(f.wasted_tokens for f in kept) <= 1000
+    assert sum(f.wasted_usd for f in kept) <= 8.0 + 1e-9
+
+
+class _Boom:
+    name = "boom"
+
+    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[Finding]:
+        raise RuntimeError("detector bug")
+
+
+class _Plain:
+    """A third party yielding plain dicts, without importing Finding."""
+
+    name = "plain"
+
+    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        yield {"detector": "plain", "message": "long session", "requests": 9}
+
+
+class _ExtraPlugin:
+    @hookimpl
+    def register_detectors(self, register: Callable[[Detector], None]) -> None:
+        register(_Boom())
+        register(_Plain())
+
+
+@pytest.fixture
+def pm() -> Iterator[TokentrailPluginManager]:
+    manager = get_plugin_manager()
+    plugin = _ExtraPlugin()
+    manager.register(plugin, name="extra-test")
+    before = len(manager.problems)
+    yield manager
+    manager.unregister(plugin)
+    del manager.problems[before:]
+
+
+def _wasteful() -> Session:
+    b = Build()
+    b.turn(call("Bash", command="npm test", tokens=20000, error="FAIL"))
+    b.turn(call("Bash", command="npm test", tokens=20000, error="FAIL"))
+    b.turns(8)
+    return b.session()
+
+
+def test_analyze_runs_builtins_isolates_a_failing_detector_and_keeps_plain_dicts(
+    pm: TokentrailPluginManager,
+) -> None:
+    result = analyze([_wasteful()], pm, {})
+    assert any("boom" in p.plugin or "extra-test" in p.plugin for p in pm.problems)
+    assert any("detector bug" in p.message for p in pm.problems)
+    detectors = {f.detector for f in result.findings}
+    assert {"retry_loop", "noisy_output", "plain"} <= detectors
+    plain = next(f for f in result.findings if f.detector == "plain")
+    assert plain.title == "long session" and plain.evidence == [{"requests": 9}]
+    # the repeated npm test result is claimed by one finding only
+    carry = result.carry["s1"]
+    assert sum(f.wasted_tokens for f in result.findings) <= carry.billed_tokens
+    doc = result.to_dict()
+    keys = {
+        "detector",
+        "title",
+        "session",
+        "evidence",
+        "wasted_tokens",
+        "wasted_usd",
+        "confidence",
+        "lesson",
+    }
+    assert all(keys <= set(f) for f in doc["findings"])
+    assert all({"id", "text"} <= set(lesson) for lesson in doc["lessons"])
+    assert (
+        doc["carry"]["carried_tokens"] + doc["carry"]["remainder_tokens"]
+        == (doc["carry"]["billed_tokens"])
+    )
+    assert result.likely_cause
+
+
+def test_likely_cause_names_a_dominant_driver_or_says_none_dominates() -> None:
+    b = Build()
+    b.turn(call("Bash", command="npm install", tokens=60000))
+    b.turns(30)
+    result = analyze([b.session()], get_plugin_manager(), {})
+    assert "$" in result.likely_cause and "%" in result.likely_cause
+    quiet = Build()
+    quiet.turns(5)
+    calm = analyze([quiet.session()], get_plugin_manager(), {})
+    assert calm.likely_cause.startswith("no single driver dominates")
+    assert likely_cause([], []) == "nothing was billed, so there is no cost driver"
+
+
+def test_thresholds_from_config_reach_the_detectors() -> None:
+    cfg = {"thresholds": {"noisy_min_tokens": 100000}}
+    result = analyze([_wasteful()], get_plugin_manager(), cfg)
+    assert "noisy_output" not in {f.detector for f in result.findings}
