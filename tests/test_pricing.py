@@ -13,8 +13,8 @@ import pytest
 
 from tests.cli_run import isolated_env, tokentrail, tokentrail_json
 from tests.logs import claude_call, write_jsonl
-from tokentrail.builtin.price_genai import cost_of, genai_usage
-from tokentrail.model import Usage
+from tokentrail.builtin.price_genai import cost_of, genai_usage, price_request
+from tokentrail.model import Request, Usage
 
 WHEN = datetime(2026, 2, 10, 12, tzinfo=timezone.utc)
 
@@ -53,6 +53,9 @@ def test_fast_path_matches_calc_price(model: str, when: datetime) -> None:
             usage.cache_write_5m = usage.cache_write_1h = 0
         exact = genai_prices.calc_price(genai_usage(usage), model, genai_request_timestamp=when)
         assert cost_of(model, usage, when) == Decimal(exact.total_price)
+        hook = price_request(Request(key=None, timestamp=when, model=model, usage=usage), {})
+        assert hook is not None
+        assert hook.cost_usd == pytest.approx(float(exact.total_price), rel=1e-12, abs=1e-15)
 
 
 def _session(tmp: Path, calls: list[list[dict[str, object]]], tail: str = "") -> dict[str, str]:

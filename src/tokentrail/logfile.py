@@ -66,10 +66,10 @@ def parse_ts(value: Any) -> datetime | None:
 
 def as_int(value: Any) -> int:
     """Token counts as logged: ints, sometimes floats or strings; anything else is 0."""
+    if type(value) is int:  # the common case first: this runs for every token field
+        return value if value > 0 else 0
     if isinstance(value, bool):
         return 0
-    if isinstance(value, int):
-        return max(value, 0)
     try:
         return max(int(value), 0)
     except (TypeError, ValueError):

@@ -81,21 +81,35 @@ class TokentrailPluginManager(pluggy.PluginManager):
                     )
         return found
 
-    def first_result(self, hook_name: str, **kwargs: Any) -> tuple[str, Any] | None:
-        """pluggy's firstresult call order, but a plugin that raises is reported once and
-        left out for the rest of the run instead of aborting the call."""
-        for impl in reversed(getattr(self.hook, hook_name).get_hookimpls()):
-            if impl.plugin_name in self._disabled:
-                continue
-            try:
-                result = impl.function(*[kwargs[a] for a in impl.argnames])
-            except Exception as exc:
-                self.report(impl.plugin_name, hook_name, exc)
-                self._disabled.add(impl.plugin_name)
-                continue
-            if result is not None:
-                return impl.plugin_name, result
-        return None
+    def first_result(self, hook_name: str, kind: type[T], **kwargs: Any) -> tuple[str, T] | None:
+        """pluggy's firstresult call order, but a plugin that raises or answers with the
+        wrong type is reported once and left out for the rest of the run."""
+        return self.first_result_caller(hook_name, kind)(**kwargs)
+
+    def first_result_caller(
+        self, hook_name: str, kind: type[T]
+    ) -> Callable[..., tuple[str, T] | None]:
+        """`first_result` with the hook's implementations looked up once (a hot path:
+        pricing calls it for every request)."""
+        impls = list(reversed(getattr(self.hook, hook_name).get_hookimpls()))
+
+        def call(**kwargs: Any) -> tuple[str, T] | None:
+            for impl in impls:
+                if impl.plugin_name in self._disabled:
+                    continue
+                try:
+                    result = impl.function(*[kwargs[a] for a in impl.argnames])
+                    if result is not None and not isinstance(result, kind):
+                        raise TypeError(f"returned {type(result).__name__}, not {kind.__name__}")
+                except Exception as exc:
+                    self.report(impl.plugin_name, hook_name, exc)
+                    self._disabled.add(impl.plugin_name)
+                    continue
+                if result is not None:
+                    return impl.plugin_name, result
+            return None
+
+        return call
 
     def report(self, plugin: str, stage: str, exc: BaseException) -> None:
         text = " ".join(str(exc).split())  # one line: it becomes one warning line
@@ -153,7 +167,7 @@ def get_plugin_manager() -> TokentrailPluginManager:
             problem = _unusable(pm, plugin)
             if problem:
                 raise pluggy.PluginValidationError(plugin, problem)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a plugin must not end the run
             # pluggy keeps the hooks it registered before one that failed validation
             if plugin is not None and pm.get_plugin(ep.name) is plugin:
                 pm.unregister(name=ep.name)
@@ -164,14 +178,3 @@ def get_plugin_manager() -> TokentrailPluginManager:
     for name in sorted(missing):
         pm.add_problem(PluginProblem(name, "load", "named in TOKENTRAIL_PLUGINS but not installed"))
     return pm
-
-
-def safe_call(
-    pm: TokentrailPluginManager, plugin: str, stage: str, fn: Callable[[], T]
-) -> T | None:
-    """Run one plugin-provided callable; report and return None if it raises."""
-    try:
-        return fn()
-    except Exception as exc:
-        pm.report(plugin, stage, exc)
-        return None

@@ -17,9 +17,10 @@ def price_sessions(
     sessions: Iterable[Session], pm: TokentrailPluginManager, config: Mapping[str, Any]
 ) -> None:
     """Fill `cost_usd`/`price_source` on each request; unknown models stay None (unpriced)."""
+    price_request = pm.first_result_caller("price_request", Price)
     for session in sessions:
         for request in session.requests:
-            answer = pm.first_result("price_request", request=request, config=config)
-            price = answer[1] if answer and isinstance(answer[1], Price) else None
+            answer = price_request(request=request, config=config)
+            price = answer[1] if answer else None
             request.cost_usd = price.cost_usd if price else None
             request.price_source = price.source if price else None

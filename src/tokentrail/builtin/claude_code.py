@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,8 @@ class _Parser:
         self.chars: list[int] = []  # content characters per request, for the placeholder check
         self.calls: dict[str, ToolCall] = {}
         self.file_index = 0
+        self.handlers: dict[str, Callable[[dict[str, Any], datetime | None, str | None], None]]
+        self.handlers = {"assistant": self._assistant, "user": self._user, "system": self._system}
 
     def run(self) -> Session:
         for index, path in enumerate(self.ref.paths):
@@ -194,12 +197,7 @@ class _Parser:
         return self.session
 
     def _record(self, rec: dict[str, Any], file_agent: str | None) -> None:
-        kind = rec.get("type")
-        handler: Callable[[dict[str, Any], str | None], None] | None = {
-            "assistant": self._assistant,
-            "user": self._user,
-            "system": self._system,
-        }.get(kind)  # type: ignore[arg-type]
+        handler = self.handlers.get(rec.get("type"))  # type: ignore[arg-type]
         if handler is None:
             return  # summary, progress, snapshots, queue operations and unknown types
         s = self.session
@@ -208,7 +206,7 @@ class _Parser:
         cwd, branch = as_str(rec.get("cwd")), as_str(rec.get("gitBranch"))
         if (not rec.get("isSidechain") and file_agent is None) or (s.cwd is None and cwd):
             s.note_place(cwd, branch or None)
-        handler(rec, file_agent)
+        handler(rec, ts, file_agent)
 
     def _subagent(self, rec: dict[str, Any], file_agent: str | None) -> str | None:
         if file_agent:
@@ -218,7 +216,7 @@ class _Parser:
             return agent_id if isinstance(agent_id, str) and agent_id else "sidechain"
         return None
 
-    def _assistant(self, rec: dict[str, Any], file_agent: str | None) -> None:
+    def _assistant(self, rec: dict[str, Any], ts: datetime | None, file_agent: str | None) -> None:
         msg = rec.get("message")
         if not isinstance(msg, dict):
             return
@@ -226,16 +224,21 @@ class _Parser:
         index = len(self.session.requests) - 1
         content: list[Any] = msg["content"] if isinstance(msg.get("content"), list) else []
         if isinstance(raw, dict):
-            index = self._request(rec, msg, raw, file_agent)
+            index = self._request(rec, ts, msg, raw, file_agent)
             self.chars[index] += sum(_block_chars(as_dict(b)) for b in content)
         if index < 0:
             return
         for block in content:
             if isinstance(block, dict) and block.get("type") == "tool_use":
-                self._tool_use(block, index, rec, file_agent)
+                self._tool_use(block, index, rec, ts, file_agent)
 
     def _request(
-        self, rec: dict[str, Any], msg: dict[str, Any], raw: dict[str, Any], file_agent: str | None
+        self,
+        rec: dict[str, Any],
+        ts: datetime | None,
+        msg: dict[str, Any],
+        raw: dict[str, Any],
+        file_agent: str | None,
     ) -> int:
         usage = _usage(raw)
         message_id = as_str(msg.get("id"))
@@ -252,7 +255,7 @@ class _Parser:
         self.session.requests.append(
             Request(
                 key=key,
-                timestamp=parse_ts(rec.get("timestamp")),
+                timestamp=ts,
                 model=model,
                 usage=usage,
                 branch=as_str(rec.get("gitBranch")),
@@ -268,7 +271,12 @@ class _Parser:
         return index
 
     def _tool_use(
-        self, block: dict[str, Any], index: int, rec: dict[str, Any], file_agent: str | None
+        self,
+        block: dict[str, Any],
+        index: int,
+        rec: dict[str, Any],
+        ts: datetime | None,
+        file_agent: str | None,
     ) -> None:
         call_id = block.get("id")
         if not isinstance(call_id, str) or call_id in self.calls:
@@ -280,7 +288,7 @@ class _Parser:
             id=call_id,
             name=name,
             request_index=index,
-            timestamp=parse_ts(rec.get("timestamp")),
+            timestamp=ts,
             summary=summary,
             command=command,
             files=files,
@@ -290,12 +298,11 @@ class _Parser:
         self.calls[call_id] = call
         self.session.tool_calls.append(call)
 
-    def _user(self, rec: dict[str, Any], file_agent: str | None) -> None:
+    def _user(self, rec: dict[str, Any], ts: datetime | None, file_agent: str | None) -> None:
         msg = rec.get("message")
         if not isinstance(msg, dict):
             return
         content = msg.get("content")
-        ts = parse_ts(rec.get("timestamp"))
         if isinstance(content, str):
             if not (
                 rec.get("isMeta")
@@ -342,14 +349,14 @@ class _Parser:
                     )
                 )
 
-    def _system(self, rec: dict[str, Any], file_agent: str | None) -> None:
+    def _system(self, rec: dict[str, Any], ts: datetime | None, file_agent: str | None) -> None:
         if rec.get("subtype") != "compact_boundary" or file_agent:
             return
         meta = as_dict(rec.get("compactMetadata"))
         pre = meta.get("preTokens")
         self.session.compactions.append(
             Compaction(
-                timestamp=parse_ts(rec.get("timestamp")),
+                timestamp=ts,
                 trigger=str(meta.get("trigger") or ""),
                 pre_tokens=as_int(pre) if pre is not None else None,
                 request_index=len(self.session.requests),

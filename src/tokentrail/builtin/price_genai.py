@@ -9,6 +9,7 @@ shape this fast path does not know goes through `calc_price` itself.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -141,9 +142,79 @@ def cost_of(model: str, usage: Usage, when: datetime | None) -> Decimal | None:
     return Decimal(priced.total_price)
 
 
+_KEYS = (
+    "input_mtok",
+    "output_mtok",
+    "cache_read_mtok",
+    "cache_write_mtok",
+    "cache_write_1h_mtok",
+    "web_searches_kcount",
+    "requests_kcount",
+)
+_PER = (1e6, 1e6, 1e6, 1e6, 1e6, 1e3, 1e3)
+
+
+class _FloatRates:
+    """One ModelPrice as float USD-per-unit rates for each band of prompt size between
+    tier starts, so pricing a request is a bisect and seven multiplications."""
+
+    def __init__(self, rates: dict[str, Any]) -> None:
+        starts = sorted(
+            {t.start for v in rates.values() if isinstance(v, gp.TieredPrices) for t in v.tiers}
+        )
+        self.starts = starts
+        self.bands = [
+            tuple(
+                None if k not in rates else float(_rate(rates[k], level)) / per
+                for k, per in zip(_KEYS, _PER)
+            )
+            for level in [0, *(start + 1 for start in starts)]
+        ]
+
+    def cost(self, u: Usage) -> float | None:
+        rate = self.bands[bisect_left(self.starts, u.prompt_tokens)]
+        total = 0.0
+        for count, r in (
+            (u.input, rate[0]),
+            (u.output, rate[1]),
+            (u.cache_read, rate[2]),
+            (u.cache_write_5m, rate[3]),
+            (u.cache_write_1h, rate[4]),
+            (u.web_search_requests, rate[5]),
+        ):
+            if count:
+                if r is None:
+                    return None  # a missing price: genai-prices decides how it falls back
+                total += count * r
+        return total + (rate[6] or 0.0)
+
+
+_float_rates: dict[int, _FloatRates | None] = {}
+
+
+def fast_cost(model: str, usage: Usage, when: datetime) -> float | None:
+    """The request's price as a float, or None when only calc_price can answer."""
+    info = _model_info(model)
+    if info is None:
+        return None
+    prices = info.get_prices(when)
+    key = id(prices)
+    if key not in _float_rates:
+        rates = _fast_rates(prices)
+        _float_rates[key] = None if rates is None else _FloatRates(rates)
+    table = _float_rates[key]
+    return None if table is None else table.cost(usage)
+
+
 @hookimpl(trylast=True)
 def price_request(request: Request, config: Mapping[str, Any]) -> Price | None:
     if request.model in NOT_BILLED_MODELS:
         return Price(0.0, "not billed")
-    cost = cost_of(request.model, request.usage, request.timestamp)
-    return None if cost is None else Price(float(cost), SOURCE)
+    when = request.timestamp or datetime.now(timezone.utc)
+    cost = fast_cost(request.model, request.usage, when)
+    if cost is None:
+        exact = cost_of(request.model, request.usage, when)
+        if exact is None:
+            return None
+        cost = float(exact)
+    return Price(cost, SOURCE)

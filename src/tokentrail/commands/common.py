@@ -88,6 +88,8 @@ def renderer(pm: TokentrailPluginManager, name: str) -> Renderer:
 
 def emit(doc: dict[str, Any], as_json: bool, fmt: str | None = None) -> None:
     pm = get_plugin_manager()
+    if as_json and fmt and fmt != "json":
+        raise TokentrailError("bad_usage", f"--json and --format {fmt} ask for two formats")
     name = "json" if as_json else (fmt or "text")
     click.echo(renderer(pm, name).render(envelope(**doc)).rstrip("\n"))
 

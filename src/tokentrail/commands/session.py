@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -26,13 +27,25 @@ def _group(
     return [{label: k, **totals(v)} for k, v in groups.items()]
 
 
+def _by_model(requests: list[Request]) -> list[dict[str, Any]]:
+    """Per model, with which price source priced its requests (a plugin, the config, or
+    genai-prices) so an override can be checked."""
+    rows = _group(requests, lambda r: r.model, "model")
+    for row in rows:
+        sources = Counter(
+            r.price_source for r in requests if r.model == row["model"] and r.price_source
+        )
+        row["price_sources"] = dict(sources)
+    return rows
+
+
 def breakdown(session: Session) -> dict[str, Any]:
     by_file = _group(session.requests, lambda r: r.file_index, "file")
     for row in by_file:
         row["file"] = str(session.paths[row["file"]])
     return {
         "session": session_row(session),
-        "by_model": _group(session.requests, lambda r: r.model, "model"),
+        "by_model": _by_model(session.requests),
         "by_subagent": _group(session.requests, lambda r: r.subagent or "main", "subagent"),
         "by_file": by_file,
         "tool_calls": len(session.tool_calls),
