@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tokentrail import __version__
+from tokentrail.commands.check import check
 from tokentrail.commands.demo import demo
 from tokentrail.commands.install import install, uninstall
 from tokentrail.commands.lessons import lessons
@@ -29,6 +30,7 @@ for command in (
 ):
     cli.add_command(command)
 cli.add_command(lessons)
+cli.add_command(check)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from tokentrail.budget import validate_budget
 from tokentrail.errors import TokentrailError
 
 CONFIG_NAME = ".tokentrail.yml"
@@ -42,6 +43,8 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise TokentrailError("config_invalid", f"{path}: the top level must be a mapping")
     data["prices"] = _validate_prices(path, data.get("prices") or {})
+    if "budget" in data:
+        data["budget"] = validate_budget(str(path), data["budget"])
     data["_path"] = str(path)
     return data
 
