@@ -203,28 +203,67 @@ def _pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.0f} %" if whole > 0 else "0 %"
 
 
+def dominant_finding(findings: Sequence[Finding], billed_usd: float) -> str | None:
+    """The detector whose findings hold at least DOMINANT_SHARE of the bill, in a sentence."""
+    by_detector: dict[str, tuple[float, int, str]] = {}
+    for f in findings:
+        usd, n, title = by_detector.get(f.detector, (0.0, 0, f.title))
+        by_detector[f.detector] = (usd + f.wasted_usd, n + 1, title)
+    if not by_detector or billed_usd <= 0:
+        return None
+    name, (usd, n, title) = max(by_detector.items(), key=lambda kv: kv[1][0])
+    if usd < DOMINANT_SHARE * billed_usd:
+        return None
+    what = title if n == 1 else f"{n} {name.replace('_', ' ')} findings"
+    return f"{what}: ${usd:.2f} of ${billed_usd:.2f} billed ({_pct(usd, billed_usd)}) was avoidable"
+
+
+def cause_from_findings(findings: Sequence[Finding], billed_usd: float) -> str:
+    """The likely cause when only findings are known (a report built from git notes, where
+    the carry model of the sessions is not available)."""
+    dominant = dominant_finding(findings, billed_usd)
+    if dominant:
+        return dominant
+    if not findings:
+        return "no waste findings were recorded for these commits"
+    wasted = sum(f.wasted_usd for f in findings)
+    top = max(findings, key=lambda f: f.wasted_usd)
+    return (
+        f"no single driver dominates: findings total ${wasted:.2f} "
+        f"({_pct(wasted, billed_usd)} of the bill), the largest is {top.title} "
+        f"(${top.wasted_usd:.2f})"
+    )
+
+
+def finding_from_dict(d: Mapping[str, Any]) -> Finding:
+    """A finding as notes carry it, back into the model (claims are not carried)."""
+    return Finding(
+        detector=str(d.get("detector") or "?"),
+        title=str(d.get("title") or ""),
+        session=str(d.get("session") or ""),
+        evidence=list(d.get("evidence") or []),
+        wasted_tokens=int(d.get("wasted_tokens") or 0),
+        wasted_usd=float(d.get("wasted_usd") or 0.0),
+        confidence=float(d.get("confidence") or 0.0),
+        measured=bool(d.get("measured")),
+        lesson=str(d.get("lesson") or ""),
+        id=str(d.get("id") or ""),
+    )
+
+
 def likely_cause(findings: Sequence[Finding], carries: Sequence[SessionCarry]) -> str:
     """The single biggest driver in one sentence with its number, or an honest 'none'."""
     billed_usd = sum(c.billed_usd for c in carries)
     input_side = sum(c.input_side_tokens for c in carries)
     if not carries or (billed_usd <= 0 and input_side <= 0):
         return "nothing was billed, so there is no cost driver"
-    by_detector: dict[str, tuple[float, int, str]] = {}
-    for f in findings:
-        usd, n, title = by_detector.get(f.detector, (0.0, 0, f.title))
-        by_detector[f.detector] = (usd + f.wasted_usd, n + 1, title)
+    dominant = dominant_finding(findings, billed_usd)
+    if dominant:
+        return dominant
     carried = sum(c.carried_tokens for c in carries)
     items = [i for c in carries for i in c.items]
     largest = max(items, key=lambda i: i.carry_tokens, default=None)
     largest_share = _pct(largest.carry_tokens, input_side) if largest else "0 %"
-    if by_detector and billed_usd > 0:
-        name, (usd, n, title) = max(by_detector.items(), key=lambda kv: kv[1][0])
-        if usd >= DOMINANT_SHARE * billed_usd:
-            what = title if n == 1 else f"{n} {name.replace('_', ' ')} findings"
-            return (
-                f"{what}: ${usd:.2f} of ${billed_usd:.2f} billed ({_pct(usd, billed_usd)}) "
-                "was avoidable"
-            )
     if largest and input_side and largest.carry_tokens >= DOMINANT_SHARE * input_side:
         what = largest.call.command or ", ".join(largest.call.files) or largest.call.name
         return (

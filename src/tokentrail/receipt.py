@@ -33,8 +33,8 @@ COUNT_FIELDS = (
 _RANK = {EXACT: 0, STRONG: 1, WINDOW: 2}
 
 
-def part_row(part: Part) -> dict[str, Any]:
-    """One session's share of one commit (or of pending)."""
+def part_row(part: Part, findings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One session's share of one commit (or of pending), with the session's findings."""
     stamps = [r.timestamp for r in part.requests if r.timestamp is not None]
     figures = totals(part.requests)
     return {
@@ -47,7 +47,7 @@ def part_row(part: Part) -> dict[str, Any]:
         "cost_usd": figures["cost_usd"],
         "first": iso(min(stamps)) if stamps else None,
         "last": iso(max(stamps)) if stamps else None,
-        "findings": [],
+        "findings": list(findings or []),
     }
 
 
@@ -166,16 +166,19 @@ def from_attribution(
     *,
     findings: list[dict[str, Any]] | None = None,
     lessons: list[dict[str, Any]] | None = None,
+    session_findings: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
-    """The branch receipt from logs: the place where findings and lessons will be passed."""
+    """The branch receipt from logs. `session_findings` puts each session's findings on its
+    rows, so notes carry them per commit."""
+    by_session = session_findings or {}
     commit_rows = [
         (
             {"sha": c.sha, "subject": c.subject, "time": iso(c.time)},
-            [part_row(p) for p in attribution.commits[c.sha]],
+            [part_row(p, by_session.get(p.session.id)) for p in attribution.commits[c.sha]],
         )
         for c in attribution.scope.commits
     ]
-    pending = [part_row(p) for p in attribution.pending]
+    pending = [part_row(p, by_session.get(p.session.id)) for p in attribution.pending]
     doc = branch_receipt(meta, commit_rows, pending, findings=findings, lessons=lessons)
     doc["excluded_requests"] = attribution.excluded_requests
     return doc

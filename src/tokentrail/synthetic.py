@@ -433,7 +433,7 @@ class _ClaudeWriter:
         progress: bool,
         placeholder_bug: float,
     ) -> None:
-        self.rng = random.Random(f"claude|{seed}|{cwd}|{start.isoformat()}")
+        self.rng = random.Random(f"claude|{seed}|{start.isoformat()}")
         self.session_id = _uuid(self.rng)
         self.cwd = cwd
         self.branch = branch
@@ -998,7 +998,7 @@ def write_codex_session(
     `sed -n` command), UserPrompt, Filler, Reply, Idle.
     """
     cwd = str(cwd)
-    rng = random.Random(f"codex|{seed}|{cwd}|{start.isoformat()}")
+    rng = random.Random(f"codex|{seed}|{start.isoformat()}")
     session_id = _uuid7(start, rng)
     day = start.astimezone(timezone.utc)
     folder = codex_home / "sessions" / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}"

@@ -89,8 +89,9 @@ def test_demo_builds_a_real_repo(kept: tuple[Path, dict[str, str], str]) -> None
 def test_demo_prints_only_the_repos_sessions(kept: tuple[Path, dict[str, str], str]) -> None:
     dest, _, out = kept
     assert "claude-code" in out and "codex" in out
-    assert BRANCH in out
-    assert "2 session(s)" in out
+    assert f"Branch {BRANCH}" in out
+    sessions = out.split("Sessions:\n", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    assert sorted(line.split()[0] for line in sessions) == ["claude-code", "codex"]
     assert "scratch-notes" not in out
     assert str(dest / "claude") in out  # --keep says where the files are
 
@@ -133,6 +134,20 @@ def test_agent_commit_names_a_real_commit(kept: tuple[Path, dict[str, str], str]
     assert datetime.fromisoformat(end).timestamp() > last_commit + 60
 
 
+def test_demo_report_json_attributes_every_commit(tmp_path: Path) -> None:
+    proc = tokentrail(bare_env(tmp_path), tmp_path, "demo", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["schema_version"] == 1 and doc["branch"] == BRANCH
+    assert len(doc["commits"]) == 3 and all(c["requests"] > 0 for c in doc["commits"])
+    assert doc["pending"]["requests"] > 0
+    links = {s["agent"]: s["link"] for s in doc["sessions"]}
+    assert links == {"claude-code": "exact", "codex": "strong"}
+    parts = [*doc["commits"], doc["pending"]]
+    assert sum(p["requests"] for p in parts) == doc["totals"]["requests"]
+    assert doc["likely_cause"]
+
+
 def test_build_demo_returns_what_it_made(tmp_path: Path) -> None:
     demo = build_demo(tmp_path / "d")
     assert demo.repo.is_dir() and (demo.repo / ".git").is_dir()
@@ -157,5 +172,5 @@ def test_demo_without_keep_cleans_up(tmp_path: Path) -> None:
     env = bare_env(tmp_path)
     proc = tokentrail(env, tmp_path, "demo")
     assert proc.returncode == 0, proc.stderr
-    assert "2 session(s)" in proc.stdout
+    assert f"Branch {BRANCH}" in proc.stdout and "Pending (next commit)" in proc.stdout
     assert list((tmp_path / "tmp").iterdir()) == []

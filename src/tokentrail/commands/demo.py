@@ -19,7 +19,11 @@ from pathlib import Path
 
 import click
 
+from tokentrail import catalog as catalog_mod
+from tokentrail.commands.common import dump_json, handle_errors, json_option
 from tokentrail.errors import TokentrailError
+from tokentrail.figures import envelope
+from tokentrail.plugins import get_plugin_manager
 from tokentrail.synthetic import (
     HAIKU,
     OPUS,
@@ -232,13 +236,20 @@ def build_demo(dest: Path) -> Demo:
     )
 
 
-def show(demo: Demo) -> None:
-    """What the demo prints about the generated repo (today: its sessions)."""
-    from tokentrail.commands.sessions import sessions
+def show(demo: Demo, as_json: bool) -> None:
+    """The branch report of the generated repo, after writing its commits' notes."""
+    from tokentrail.commands.note import write_notes
+    from tokentrail.commands.report import build_report, render_text
 
-    click.get_current_context().invoke(
-        sessions, agent=None, since=None, until=None, repo=demo.repo, fmt=None, as_json=False
-    )
+    write_notes(demo.repo, None, f"{demo.base}..{demo.branch}", demo.base, None, as_json)
+    doc = build_report(demo.repo, demo.base, as_json=as_json)
+    click.echo(dump_json(envelope(**doc)) if as_json else render_text(doc))
+
+
+def own_sessions() -> int:
+    """How many sessions of the user's own this machine holds (a cheap listing, no parse)."""
+    pm = get_plugin_manager()
+    return len(catalog_mod.discover(pm, catalog_mod.SessionFilter()))
 
 
 @click.command()
@@ -247,26 +258,38 @@ def show(demo: Demo) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Build in this folder and keep it (default: a temp dir, removed afterwards).",
 )
-def demo(keep: Path | None) -> None:
-    """Generate a small repo with agent logs in a temp dir and report on it."""
+@json_option
+@handle_errors
+def demo(keep: Path | None, as_json: bool) -> None:
+    """Build a small repo with a branch, commits and matching agent logs; show its report."""
+    mine = own_sessions()
     root = keep if keep is not None else Path(tempfile.mkdtemp(prefix="tokentrail-demo-"))
     try:
-        try:
-            built = build_demo(root)
-        except TokentrailError as exc:
-            raise click.ClickException(exc.message) from None
+        built = build_demo(root)
         os.environ.update(built.env())
-        show(built)
+        show(built, as_json)
+        if as_json:
+            return
         click.echo(
-            f"\nWhat you are looking at: the agent sessions that ran in {built.repo.name} "
-            f"while branch {built.branch} got {len(built.commits)} commits "
-            "(one made by the agent itself); a session in another folder is left out."
+            f"\nWhat you are looking at: the agent sessions behind branch {built.branch} of a "
+            f"generated repo, {len(built.commits)} commits (one made by the agent itself), "
+            "priced per request and attributed commit by commit; a session in another "
+            "folder is left out. Each commit's receipt is also in its git note."
         )
         if keep is not None:
             click.echo(
                 f"Files: repo {built.repo}, Claude logs {built.claude_dir} "
-                f"(CLAUDE_CONFIG_DIR), Codex logs {built.codex_home} (CODEX_HOME)."
+                f"(CLAUDE_CONFIG_DIR), Codex logs {built.codex_home} (CODEX_HOME).\n"
+                f"Try: git -C {built.repo} log --notes=tokentrail {built.base}..{built.branch}"
             )
+        click.echo(
+            f"\nThis machine holds {mine} agent session(s) of your own: run "
+            "`tokentrail report` inside a repository to see its branch, or `tokentrail "
+            "sessions` to list them all."
+            if mine
+            else "\nNo agent logs of your own were found (~/.claude, ~/.codex); once you "
+            "have some, run `tokentrail report` inside a repository."
+        )
     finally:
         if keep is None:
             shutil.rmtree(root, ignore_errors=True)

@@ -3,46 +3,20 @@ ranked by money saved; `--write FILE` keeps them in a marked block of AGENTS.md/
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import click
 
 from tokentrail import catalog as catalog_mod
+from tokentrail.branch import run_branch
 from tokentrail.commands.common import dump_json, handle_errors, json_option, warn_about
 from tokentrail.config import load_config
 from tokentrail.detect import analyze
-from tokentrail.errors import TokentrailError
 from tokentrail.figures import envelope
 from tokentrail.lessons import DEFAULT_LIMIT, write_block
-from tokentrail.model import Session
-from tokentrail.plugins import TokentrailPluginManager, get_plugin_manager
-
-
-def _git(*args: str) -> str:
-    try:
-        proc = subprocess.run(["git", *args], capture_output=True, text=True, timeout=30)
-    except OSError as exc:
-        raise TokentrailError("git_unavailable", f"cannot run git: {exc}") from exc
-    if proc.returncode != 0:
-        raise TokentrailError(
-            "not_a_repo",
-            "not inside a git repository (run it in one, or use --all for every session)",
-        )
-    return proc.stdout.strip()
-
-
-def branch_sessions(
-    pm: TokentrailPluginManager, config: dict[str, Any]
-) -> tuple[list[Session], dict[str, Any], catalog_mod.Catalog]:
-    """The sessions behind the current branch: run inside this repository, with requests
-    logged on this branch name. (One place to swap in the report's attribution later.)"""
-    root = Path(_git("rev-parse", "--show-toplevel"))
-    branch = _git("rev-parse", "--abbrev-ref", "HEAD")
-    found = catalog_mod.load(pm, catalog_mod.SessionFilter(repo=root), config)
-    chosen = [s for s in found.sessions if any(r.branch == branch for r in s.requests)]
-    return chosen, {"repo": str(root), "branch": branch}, found
+from tokentrail.plugins import get_plugin_manager
+from tokentrail.scope import find_scope
 
 
 @click.command()
@@ -60,12 +34,16 @@ def lessons(all_sessions: bool, write_to: Path | None, limit: int, as_json: bool
     """Reusable rules from the waste found on this branch (or --all), biggest saving first."""
     pm = get_plugin_manager()
     config = load_config()
+    scope: dict[str, Any]
     if all_sessions:
         found = catalog_mod.load(pm, catalog_mod.SessionFilter(), config)
         chosen, scope = found.sessions, {"all": True}
-    else:
-        chosen, scope, found = branch_sessions(pm, config)
-    result = analyze(chosen, pm, config)
+        result = analyze(chosen, pm, config)
+    else:  # the sessions the branch receipt attributes to this branch
+        run = run_branch(find_scope(None, None), pm, config)
+        found, result = run.catalog, run.analysis
+        chosen = [part.session for part in run.attribution.sessions]
+        scope = {"repo": str(run.scope.root), "branch": run.scope.branch}
     ranked = result.lessons[: max(limit, 0)]
     changed = write_block(write_to, ranked, limit) if write_to else None
     doc: dict[str, Any] = {

@@ -8,8 +8,7 @@ from typing import Any
 
 import click
 
-from tokentrail import catalog as catalog_mod
-from tokentrail.attribute import attribute
+from tokentrail.branch import findings_by_session, run_branch
 from tokentrail.commands.common import emit, handle_errors, json_option, warn_about
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
@@ -51,15 +50,16 @@ def write_notes(
         shas = [sha]
         scope = _scope_for(path, base, sha)
     pm = get_plugin_manager()
-    catalog = catalog_mod.load(pm, catalog_mod.SessionFilter(repo=scope.root), config)
-    attribution = attribute(scope, catalog.sessions)
+    run = run_branch(scope, pm, config)
+    attribution, catalog = run.attribution, run.catalog
+    by_session = findings_by_session(run.analysis)
     host = host_id()
     results = []
     for sha in shas:
         if sha not in attribution.commits:
             results.append({"sha": sha, "status": "not_on_branch", "written": 0, "in_note": 0})
             continue
-        rows = [part_row(p) for p in attribution.commits[sha]]
+        rows = [part_row(p, by_session.get(p.session.id)) for p in attribution.commits[sha]]
         if not rows:
             results.append({"sha": sha, "status": "no_sessions", "written": 0, "in_note": 0})
             continue

@@ -9,12 +9,14 @@ from typing import Any
 
 import click
 
-from tokentrail import catalog as catalog_mod
-from tokentrail.attribute import attribute
+from tokentrail.branch import findings_by_session, portable_finding, run_branch
 from tokentrail.builtin.render_text import TOKEN_HEADERS, money, output, table, token_cells, tokens
 from tokentrail.commands.common import emit, handle_errors, json_option, warn_about
 from tokentrail.config import load_config
+from tokentrail.detect import cause_from_findings, finding_from_dict
 from tokentrail.figures import iso
+from tokentrail.lessons import build_lessons
+from tokentrail.model import Finding
 from tokentrail.notes import line_to_row, notes_ref, read_note
 from tokentrail.plugins import get_plugin_manager
 from tokentrail.pricing import PRICING_VERSION
@@ -49,11 +51,18 @@ def build_report(
     if from_notes:
         return _from_notes(scope, notes_ref(config, ref))
     pm = get_plugin_manager()
-    catalog = catalog_mod.load(pm, catalog_mod.SessionFilter(repo=scope.root), config)
+    run = run_branch(scope, pm, config)
+    analysis = run.analysis.to_dict()
     doc = from_attribution(
-        attribute(scope, catalog.sessions), _meta(scope, "logs", PRICING_VERSION)
+        run.attribution,
+        _meta(scope, "logs", PRICING_VERSION),
+        findings=[{**portable_finding(f), "session": f["session"]} for f in analysis["findings"]],
+        lessons=analysis["lessons"],
+        session_findings=findings_by_session(run.analysis),
     )
-    doc["warnings"] = warn_about(catalog, pm, as_json)
+    doc["likely_cause"] = analysis["likely_cause"]
+    doc["carry"] = analysis["carry"]
+    doc["warnings"] = warn_about(run.catalog, pm, as_json)
     return doc
 
 
@@ -66,7 +75,21 @@ def _from_notes(scope: Scope, ref: str) -> dict[str, Any]:
         missing += not rows
         pricing.update(str(r["pricing"]) for r in rows if r.get("pricing"))
         commit_rows.append(({"sha": c.sha, "subject": c.subject, "time": iso(c.time)}, rows))
-    doc = branch_receipt(_meta(scope, "notes", sorted(pricing)), commit_rows, [])
+    found: dict[str, Finding] = {}
+    for _, rows in commit_rows:
+        for row in rows:
+            for d in row.get("findings") or []:
+                finding = finding_from_dict({**d, "session": row["id"]})
+                found.setdefault(finding.id or f"{finding.session}:{finding.title}", finding)
+    findings = sorted(found.values(), key=lambda f: (-f.wasted_usd, f.session, f.id))
+    doc = branch_receipt(
+        _meta(scope, "notes", sorted(pricing)),
+        commit_rows,
+        [],
+        findings=[{**portable_finding(f.to_dict()), "session": f.session} for f in findings],
+        lessons=[lesson.to_dict() for lesson in build_lessons(findings)],
+    )
+    doc["likely_cause"] = cause_from_findings(findings, doc["totals"]["cost_usd"] or 0.0)
     doc["notes_ref"] = ref
     doc["commits_without_note"] = missing
     return doc
@@ -98,6 +121,8 @@ def render_text(doc: Mapping[str, Any]) -> str:
             f"  from notes ({doc.get('notes_ref')}); "
             f"{doc.get('commits_without_note', 0)} commit(s) without a note"
         )
+    if doc.get("likely_cause"):
+        head.append(f"Likely cause: {doc['likely_cause']}")
     parts = ["\n".join(head)]
     if doc["commits"]:
         rows = [
@@ -124,6 +149,32 @@ def render_text(doc: Mapping[str, Any]) -> str:
         )
     else:
         parts.append("No agent sessions found for this branch.")
+    if doc.get("findings"):
+        rows = [
+            [
+                f["detector"],
+                _cut(f["title"], 60),
+                str(f.get("session") or "")[:8],
+                tokens(f["wasted_tokens"]),
+                f"${f['wasted_usd']:.2f}",
+                f"{f['confidence']:.1f}",
+            ]
+            for f in doc["findings"][:10]
+        ]
+        more = len(doc["findings"]) - len(rows)
+        parts.append(
+            "Waste found (each token counted once):\n"
+            + table(("DETECTOR", "WHAT", "SESSION", "TOKENS", "USD", "CONF"), rows, {3, 4, 5})
+            + (f"\n... and {more} more (--json)" if more > 0 else "")
+        )
+    if doc.get("lessons"):
+        parts.append(
+            "Lessons for the next run:\n"
+            + "\n".join(
+                f"  - {lesson['text']} (saves ~${lesson.get('saved_usd', 0):.2f})"
+                for lesson in doc["lessons"][:5]
+            )
+        )
     return "\n\n".join(parts)
 
 

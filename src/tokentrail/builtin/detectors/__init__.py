@@ -10,23 +10,18 @@ from typing import Any
 
 from tokentrail.carry import CarryItem, SessionCarry
 from tokentrail.model import Session, ToolCall
+from tokentrail.redact import short
 
 EVIDENCE_LIMIT = 120
 READ_TOOLS = {"Read", "read_file", "view", "NotebookRead"}
 SEARCH_TOOLS = {"Grep", "Glob", "LS", "grep_search", "file_search", "list_dir", "WebSearch"}
 READ_COMMANDS = {"cat", "head", "tail", "less", "more", "sed", "nl", "bat", "jq"}
 SEARCH_COMMANDS = {"grep", "rg", "find", "fd", "ag", "ls", "tree", "git grep"}
-_SECRET = re.compile(
-    r"(?i)((?:api[_-]?key|token|secret|password|passwd|auth)[\w-]*\s*[=:]\s*)(\S+)"
-    r"|\b(sk-[A-Za-z0-9_-]{8,}|gh[pousr]_[A-Za-z0-9]{8,}|AKIA[0-9A-Z]{12,}|xox[a-z]-\S+)"
-)
 
 
 def redact(text: str, limit: int = EVIDENCE_LIMIT) -> str:
-    """Short and without obvious secrets: evidence leaves the machine."""
-    text = " ".join(text.split())
-    text = _SECRET.sub(lambda m: (m.group(1) or "") + "[REDACTED]", text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """Short and without secrets: evidence leaves the machine."""
+    return short(text, limit)
 
 
 def evidence(call: ToolCall) -> dict[str, Any]:
