@@ -171,9 +171,7 @@ def test_a_tokentrail_problem_never_blocks_even_strict(
 def test_pre_push_stage_runs_the_check(tmp_path: Path, precommit: PreCommit) -> None:
     f = _setup(tmp_path, precommit, ["--budget", "0.001"])
     remote = tmp_path / "remote.git"
-    subprocess.run(
-        ["git", "init", "-q", "--bare", str(remote)], env=f.env.environ(), check=True
-    )
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], env=f.env.environ(), check=True)
     f.repo.git("remote", "add", "origin", str(remote))
     proc = subprocess.run(
         ["git", "push", "origin", "feat"],

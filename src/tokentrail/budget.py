@@ -17,6 +17,11 @@ from tokentrail.errors import TokentrailError
 
 BUDGET_KEYS = ("branch_usd", "commit_usd", "max_waste_share")
 ERROR_CODE = "budget_invalid"
+FLAGS = {
+    "branch_usd": "--budget",
+    "commit_usd": "--commit-budget",
+    "max_waste_share": "--max-waste-share",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,19 +38,19 @@ class Budget:
         return {k: getattr(self, k) for k in BUDGET_KEYS}
 
 
-def _number(where: str, key: str, value: Any) -> float | None:
-    """A limit is a number >= 0 (a share also <= 1); `null` means no limit."""
+def _number(name: str, key: str, value: Any) -> float | None:
+    """A limit is a number >= 0 (a share also <= 1); `null` means no limit. `name` is how
+    the message names it (`file: budget.branch_usd`, `--budget`)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise TokentrailError(ERROR_CODE, f"{where}{key} must be a number, not {value!r}")
+        raise TokentrailError(ERROR_CODE, f"{name} must be a number, not {value!r}")
     if value < 0:
-        raise TokentrailError(ERROR_CODE, f"{where}{key} must be >= 0, not {value!r}")
+        raise TokentrailError(ERROR_CODE, f"{name} must be >= 0, not {value!r}")
     if key == "max_waste_share" and value > 1:
         raise TokentrailError(
             ERROR_CODE,
-            f"{where}{key} is a fraction of the branch cost between 0 and 1 "
-            f"(0.2 = 20%), not {value!r}",
+            f"{name} is a fraction of the branch cost between 0 and 1 (0.2 = 20%), not {value!r}",
         )
     return float(value)
 
@@ -68,7 +73,7 @@ def validate_budget(source: str, section: Any) -> dict[str, float]:
         )
     out: dict[str, float] = {}
     for key in BUDGET_KEYS:
-        value = _number(f"{source}: budget.", key, section.get(key))
+        value = _number(f"{source}: budget.{key}", key, section.get(key))
         if value is not None:
             out[key] = value
     return out
@@ -82,7 +87,7 @@ def resolve_budget(config: Mapping[str, Any], **flags: float | None) -> Budget:
         if key not in BUDGET_KEYS:
             raise TypeError(f"unknown budget flag {key}")
         if value is not None:
-            merged[key] = _number("--", key.replace("_", "-"), value)
+            merged[key] = _number(FLAGS[key], key, value)
     return Budget(**merged)
 
 
