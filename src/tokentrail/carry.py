@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from tokentrail.builtin.price_genai import cost_of
 from tokentrail.model import Request, Session, ToolCall, Usage
@@ -82,7 +81,7 @@ def read_rate(request: Request) -> float:
         # unknown to genai-prices but priced by an override: a cache read is at most what
         # the request cost per prompt token
         return request.cost_usd / prompt / 10
-    return min(float(cost / Decimal(prompt)), request.cost_usd / prompt)
+    return min(cost / prompt, request.cost_usd / prompt)
 
 
 def thread_of(session: Session, call: ToolCall) -> str | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from tokentrail.receipt import COUNT_FIELDS
 from tokentrail.scope import run_git
 
 NOTE_VERSION = 1
@@ -30,16 +31,7 @@ _LINE_FIELDS = (
     "link",
     "models",
     "subagent_requests",
-    "requests",
-    "input_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "web_search_requests",
-    "unpriced_requests",
-    "output_lower_bound_requests",
+    *COUNT_FIELDS,
     "cost_usd",
     "first",
     "last",

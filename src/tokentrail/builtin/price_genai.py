@@ -3,7 +3,7 @@
 The model and its price for the request's date come from genai-prices. The arithmetic
 for the common case (text tokens, optional long-context tiers) is done here from those
 same prices, because `genai_prices.calc_price` costs ~90 µs a call and a machine holds
-hundreds of thousands of requests; tests check the two agree to the last digit. Any price
+hundreds of thousands of requests; tests check the two agree to 1e-12 (float). Any price
 shape this fast path does not know goes through `calc_price` itself.
 """
 
@@ -44,18 +44,7 @@ _IGNORED = {
     "output_video_mtok",
     "storage_searches_kcount",
 }
-_FAST = {
-    "input_mtok",
-    "output_mtok",
-    "cache_read_mtok",
-    "cache_write_mtok",
-    "cache_write_1h_mtok",
-    "web_searches_kcount",
-    "requests_kcount",
-}
-
 _models: dict[str, gp.ModelInfo | None] = {}
-_rates: dict[int, dict[str, Any] | None] = {}
 
 
 def _model_info(model: str) -> gp.ModelInfo | None:
@@ -65,17 +54,6 @@ def _model_info(model: str) -> gp.ModelInfo | None:
         except LookupError:
             _models[model] = None
     return _models[model]
-
-
-def _fast_rates(prices: gp.ModelPrice) -> dict[str, Any] | None:
-    """The ModelPrice as a plain dict, or None when it has a key the fast path can't do."""
-    key = id(prices)
-    if key not in _rates:
-        values = {
-            k: v for k, v in prices.__dict__.items() if not k.startswith("_") and v is not None
-        }
-        _rates[key] = values if set(values) <= _FAST | _IGNORED else None
-    return _rates[key]
 
 
 def _rate(price: Decimal | gp.TieredPrices, prompt_tokens: int) -> Decimal:
@@ -88,33 +66,6 @@ def _rate(price: Decimal | gp.TieredPrices, prompt_tokens: int) -> Decimal:
     return Decimal(price)
 
 
-def _fast_cost(rates: dict[str, Any], u: Usage) -> Decimal | None:
-    needed = {
-        "input_mtok": u.input,
-        "output_mtok": u.output,
-        "cache_read_mtok": u.cache_read,
-        "cache_write_mtok": u.cache_write_5m,
-        "cache_write_1h_mtok": u.cache_write_1h,
-    }
-    if any(count and key not in rates for key, count in needed.items()):
-        return None  # a missing price: let genai-prices decide how it falls back
-    if u.web_search_requests and "web_searches_kcount" not in rates:
-        return None
-    prompt = u.prompt_tokens
-    total = (
-        sum(
-            (_rate(rates[key], prompt) * count for key, count in needed.items() if count),
-            Decimal(0),
-        )
-        / 1_000_000
-    )
-    if u.web_search_requests:
-        total += _rate(rates["web_searches_kcount"], prompt) * u.web_search_requests / 1000
-    if "requests_kcount" in rates:
-        total += _rate(rates["requests_kcount"], prompt) / 1000
-    return total
-
-
 def genai_usage(u: Usage) -> genai_prices.Usage:
     """Our split into genai-prices' terms: its input_tokens counts cached input too."""
     return genai_prices.Usage(
@@ -125,21 +76,6 @@ def genai_usage(u: Usage) -> genai_prices.Usage:
         output_tokens=u.output,
         web_searches=u.web_search_requests,
     )
-
-
-def cost_of(model: str, usage: Usage, when: datetime | None) -> Decimal | None:
-    """Price of one request in USD, or None when genai-prices does not know the model."""
-    info = _model_info(model)
-    if info is None:
-        return None
-    when = when or datetime.now(timezone.utc)
-    rates = _fast_rates(info.get_prices(when))
-    if rates is not None:
-        fast = _fast_cost(rates, usage)
-        if fast is not None:
-            return fast
-    priced = genai_prices.calc_price(genai_usage(usage), model, genai_request_timestamp=when)
-    return Decimal(priced.total_price)
 
 
 _KEYS = (
@@ -158,7 +94,7 @@ class _FloatRates:
     """One ModelPrice as float USD-per-unit rates for each band of prompt size between
     tier starts, so pricing a request is a bisect and seven multiplications."""
 
-    def __init__(self, rates: dict[str, Any]) -> None:
+    def __init__(self, rates: dict[str, Decimal | gp.TieredPrices]) -> None:
         starts = sorted(
             {t.start for v in rates.values() if isinstance(v, gp.TieredPrices) for t in v.tiers}
         )
@@ -192,29 +128,36 @@ class _FloatRates:
 _float_rates: dict[int, _FloatRates | None] = {}
 
 
-def fast_cost(model: str, usage: Usage, when: datetime) -> float | None:
-    """The request's price as a float, or None when only calc_price can answer."""
+def _rates_for(prices: gp.ModelPrice) -> _FloatRates | None:
+    """The compiled rates of a ModelPrice, or None when it has a price key this fast path
+    does not know (then genai-prices' calc_price answers)."""
+    key = id(prices)
+    if key not in _float_rates:
+        values = {
+            k: v for k, v in prices.__dict__.items() if not k.startswith("_") and v is not None
+        }
+        known = set(values) <= set(_KEYS) | _IGNORED
+        _float_rates[key] = _FloatRates(values) if known else None
+    return _float_rates[key]
+
+
+def cost_of(model: str, usage: Usage, when: datetime | None) -> float | None:
+    """Price of one request in USD, or None when genai-prices does not know the model."""
     info = _model_info(model)
     if info is None:
         return None
-    prices = info.get_prices(when)
-    key = id(prices)
-    if key not in _float_rates:
-        rates = _fast_rates(prices)
-        _float_rates[key] = None if rates is None else _FloatRates(rates)
-    table = _float_rates[key]
-    return None if table is None else table.cost(usage)
+    when = when or datetime.now(timezone.utc)
+    table = _rates_for(info.get_prices(when))
+    fast = table.cost(usage) if table is not None else None
+    if fast is not None:
+        return fast
+    priced = genai_prices.calc_price(genai_usage(usage), model, genai_request_timestamp=when)
+    return float(priced.total_price)
 
 
 @hookimpl(trylast=True)
 def price_request(request: Request, config: Mapping[str, Any]) -> Price | None:
     if request.model in NOT_BILLED_MODELS:
         return Price(0.0, "not billed")
-    when = request.timestamp or datetime.now(timezone.utc)
-    cost = fast_cost(request.model, request.usage, when)
-    if cost is None:
-        exact = cost_of(request.model, request.usage, when)
-        if exact is None:
-            return None
-        cost = float(exact)
-    return Price(cost, SOURCE)
+    cost = cost_of(request.model, request.usage, request.timestamp)
+    return None if cost is None else Price(cost, SOURCE)
