@@ -26,6 +26,8 @@ BUILTIN_PLUGINS = (
     "tokentrail.builtin.price_genai",
     "tokentrail.builtin.render_json",
     "tokentrail.builtin.render_text",
+    "tokentrail.builtin.render_markdown",
+    "tokentrail.builtin.render_html",
     "tokentrail.builtin.detectors.retry_loop",
     "tokentrail.builtin.detectors.reread",
     "tokentrail.builtin.detectors.noisy_output",

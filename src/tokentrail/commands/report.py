@@ -3,17 +3,20 @@ commit by commit, with what is still pending."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
 from tokentrail.branch import findings_by_session, portable_finding, run_branch
+from tokentrail.builtin.render_html import page
+from tokentrail.builtin.render_markdown import render_receipt
 from tokentrail.builtin.render_text import TOKEN_HEADERS, money, output, table, token_cells, tokens
 from tokentrail.commands.common import emit, handle_errors, json_option, warn_about
 from tokentrail.config import load_config
 from tokentrail.detect import cause_from_findings, finding_from_dict
+from tokentrail.errors import TokentrailError
 from tokentrail.figures import iso
 from tokentrail.lessons import build_lessons
 from tokentrail.model import Finding
@@ -182,28 +185,16 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def render_markdown(doc: Mapping[str, Any]) -> str:
-    t = doc["totals"]
-    out = [
-        f"### tokentrail: `{doc['branch'] or 'detached'}` — {money(t)} API-equivalent",
-        "",
-        f"{t['requests']} requests · input {tokens(t['input_tokens'])} · cache read "
-        f"{tokens(t['cache_read_tokens'])} · cache write {tokens(t['cache_write_tokens'])} · "
-        f"output {output(t)} · {_pricing_label(doc)}",
-        "",
-    ]
-    rows = [[f"`{c['sha'][:7]}`", str(len(c["sessions"])), *token_cells(c)] for c in doc["commits"]]
-    p = doc["pending"]
-    if p["requests"]:
-        rows.append(["pending", str(len(p["sessions"])), *token_cells(p)])
-    out.append(_md_table(("Commit", "Sessions", *TOKEN_HEADERS), rows))
-    return "\n".join(out)
+    """The receipt as a PR comment (the `markdown` renderer)."""
+    return render_receipt(doc)
+
+
+def write_html(target: Path, doc: Mapping[str, Any]) -> None:
+    try:
+        target.write_text(page(render_receipt(doc)), encoding="utf-8")
+    except OSError as exc:
+        raise TokentrailError("write_failed", f"cannot write {target}: {exc.strerror}") from None
 
 
 @click.command()
@@ -211,15 +202,28 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
     "--base", help="Base revision (default: merge-base with origin/HEAD, main or master)."
 )
 @click.option("--markdown", is_flag=True, help="Print Markdown (for a PR comment).")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also write the report as a standalone HTML page to this file.",
+)
 @click.option("--from-notes", is_flag=True, help="Build the receipt from git notes alone.")
 @click.option("--ref", help="Notes ref (default: notes.ref in .tokentrail.yml, else tokentrail).")
 @json_option
 @handle_errors
 def report(
-    base: str | None, markdown: bool, from_notes: bool, ref: str | None, as_json: bool
+    base: str | None,
+    markdown: bool,
+    html_file: Path | None,
+    from_notes: bool,
+    ref: str | None,
+    as_json: bool,
 ) -> None:
     """The branch receipt: sessions behind this branch, attributed to its commits."""
     doc = build_report(None, base, from_notes=from_notes, ref=ref, as_json=as_json)
+    if html_file is not None:
+        write_html(html_file, doc)
     if as_json:
         emit(doc, True)
     elif markdown:

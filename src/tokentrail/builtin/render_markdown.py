@@ -1,0 +1,348 @@
+"""The `markdown` renderer: the branch receipt as a PR comment, step summary or terminal text.
+
+Dollar figures are always labelled API-equivalent (subscription plans pay a flat fee) and
+"estimated" when some requests are unpriced or output is a lower bound. Every string taken
+from a log or from git goes through `escape.text` / `escape.code` (which redact first);
+only ids, totals, paths and command names are shown, never prompts or tool output.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from tokentrail import __version__
+from tokentrail.builtin.render_text import money, output, tokens
+from tokentrail.escape import code, text
+from tokentrail.hookspecs import Renderer, hookimpl
+from tokentrail.markdown import Document, Section, bold, mermaid_label
+
+MARKER = "tokentrail:receipt"
+MARKER_COMMENT = f"<!-- {MARKER} -->"
+AGENT_NAMES = {"claude-code": "Claude Code", "codex": "Codex"}
+EVIDENCE_TARGETS = ("command", "file", "target", "what", "path")
+# section weights: the lowest go first when a comment must shrink
+HEADLINE, COMMITS, FINDINGS, LESSONS, CHARTS, DETAILS = 1000, 500, 400, 300, 100, 50
+
+
+def total_tokens(row: Mapping[str, Any]) -> int:
+    return sum(
+        int(row.get(k) or 0)
+        for k in ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
+    )
+
+
+def is_estimate(row: Mapping[str, Any]) -> bool:
+    return bool(row.get("unpriced_requests") or row.get("output_lower_bound_requests"))
+
+
+def cost_label(row: Mapping[str, Any]) -> str:
+    """`$1.23 API-equivalent`, with `estimated` when part of the figure is a guess."""
+    label = "API-equivalent, estimated" if is_estimate(row) else "API-equivalent"
+    return f"{money(row)} {label}"
+
+
+def usd(value: float | None) -> str:
+    return money({"cost_usd": value})
+
+
+def _agent(name: object) -> str:
+    return AGENT_NAMES.get(str(name), text(name, 30))
+
+
+def _by_agent(sessions: Sequence[Mapping[str, Any]]) -> str:
+    counts = Counter(str(s.get("agent")) for s in sessions)
+    return ", ".join(f"{n} {_agent(a)}" for a, n in sorted(counts.items()))
+
+
+def _relative(value: str, repo: str) -> str:
+    """Paths under the repo shown relative to it: the machine's own layout stays home."""
+    if repo and value.startswith(repo.rstrip("/") + "/"):
+        return value[len(repo.rstrip("/")) + 1 :]
+    return value
+
+
+def _short_id(value: object) -> str:
+    return code(str(value)[:8])
+
+
+def receipt_document(doc: Mapping[str, Any], where_full: str = "") -> Document:
+    """The branch receipt as sections, most important first."""
+    out = Document(where_full=where_full)
+    _headline(out.section("the headline", HEADLINE), doc)
+    _commits(out.section("the per-commit table", COMMITS), doc)
+    _findings(out.section("the waste table", FINDINGS), doc)
+    _lessons(out.section("the lessons", LESSONS), doc)
+    _charts(out.section("the charts", CHARTS), doc)
+    _details(out.section("the details", DETAILS), doc)
+    footer = out.section("footer", HEADLINE)
+    footer.para(
+        f"<sub>tokentrail {text(__version__)} · API-equivalent: what these tokens would cost "
+        "at API list prices; subscription plans pay a flat fee. Only ids, totals, paths and "
+        "command names are shown; secrets are redacted.</sub>"
+    )
+    return out
+
+
+def render_receipt(doc: Mapping[str, Any], limit: int | None = None, where_full: str = "") -> str:
+    """The receipt as Markdown, with our hidden marker; shortened to `limit` characters."""
+    return receipt_document(doc, where_full).render(limit)
+
+
+def _headline(s: Section, doc: Mapping[str, Any]) -> None:
+    t = doc["totals"]
+    sessions = doc.get("sessions") or []
+    commits = doc.get("commits") or []
+    branch = code(doc.get("branch") or "detached HEAD", 80)
+    s.comment(MARKER)
+    s.heading(3, f"tokentrail receipt for {branch}")
+    parts = [
+        bold(cost_label(t)),
+        f"{tokens(total_tokens(t))} tokens ({tokens(t.get('cache_read_tokens'))} cache reads)",
+        f"{t.get('requests', 0)} requests",
+        f"{len(sessions)} session(s)" + (f" ({_by_agent(sessions)})" if sessions else ""),
+        f"{len(commits)} commit(s)",
+    ]
+    pending = doc.get("pending") or {}
+    if pending.get("requests"):
+        parts.append(f"{usd(pending.get('cost_usd'))} pending (not yet committed)")
+    s.para(" · ".join(parts))
+    notes = []
+    if t.get("unpriced_requests"):
+        notes.append(f"{t['unpriced_requests']} request(s) used a model without a known price")
+    if t.get("output_lower_bound_requests"):
+        notes.append(
+            f"{t['output_lower_bound_requests']} request(s) logged only a lower bound for output"
+        )
+    if doc.get("commits_without_note"):
+        notes.append(f"{doc['commits_without_note']} commit(s) have no tokentrail note")
+    if notes:
+        s.para("_Estimated: " + "; ".join(notes) + "._")
+    if doc.get("likely_cause"):
+        s.para(f"**Likely cause:** {text(doc['likely_cause'], 400)}")
+
+
+def _commit_sessions(c: Mapping[str, Any]) -> str:
+    rows = c.get("sessions") or []
+    return ", ".join(f"{_agent(r.get('agent'))} ({text(r.get('link', '?'), 10)})" for r in rows)
+
+
+def _commits(s: Section, doc: Mapping[str, Any]) -> None:
+    commits = doc.get("commits") or []
+    pending = doc.get("pending") or {}
+    s.heading(4, "Commits")
+    if not commits and not pending.get("requests"):
+        s.para("No commits beyond the base and no agent work found for this branch.")
+        return
+    rows = [
+        [
+            code(str(c.get("sha", ""))[:7]),
+            text(c.get("subject") or "", 60),
+            _commit_sessions(c) or "none",
+            str(c.get("requests", 0)),
+            tokens(total_tokens(c)),
+            output(c),
+            money(c),
+        ]
+        for c in commits
+    ]
+    if pending.get("requests"):
+        rows.append(
+            [
+                "_pending_",
+                "_work after the last commit_",
+                _commit_sessions(pending),
+                str(pending.get("requests", 0)),
+                tokens(total_tokens(pending)),
+                output(pending),
+                money(pending),
+            ]
+        )
+    t = doc["totals"]
+    rows.append(
+        [
+            bold("total"),
+            "",
+            "",
+            bold(str(t.get("requests", 0))),
+            bold(tokens(total_tokens(t))),
+            bold(output(t)),
+            bold(money(t)),
+        ]
+    )
+    s.table(
+        ("Commit", "Subject", "Sessions", "Requests", "Tokens", "Output", "Cost"), rows, "lllrrrr"
+    )
+
+
+def evidence_line(item: Mapping[str, Any], repo: str = "") -> str:
+    """One piece of evidence: turn, tool, what it touched (as code), other small facts."""
+    bits = []
+    if item.get("turn") is not None:
+        bits.append(f"turn {text(item['turn'], 10)}")
+    if item.get("tool"):
+        bits.append(text(item["tool"], 30))
+    for key in EVIDENCE_TARGETS:
+        if item.get(key):
+            bits.append(code(_relative(str(item[key]), repo), 80))
+            break
+    for key, value in item.items():
+        if key in ("turn", "tool", *EVIDENCE_TARGETS) or isinstance(value, (dict, list)):
+            continue
+        if value is None or value == "":
+            continue
+        bits.append(f"{text(key.replace('_', ' '), 30)} {text(value, 60)}")
+    return " ".join(bits)
+
+
+def _findings(s: Section, doc: Mapping[str, Any]) -> None:
+    findings = doc.get("findings") or []
+    if not findings:
+        s.heading(4, "Waste")
+        s.para("No waste found by the detectors.")
+        return
+    wasted = sum(float(f.get("wasted_usd") or 0) for f in findings)
+    s.heading(4, f"Waste found: about {usd(wasted)} (estimated, each token counted once)")
+    repo = str(doc.get("repo") or "")
+    rows = []
+    for f in findings:
+        evidence = [evidence_line(e, repo) for e in (f.get("evidence") or [])[:3]]
+        more = len(f.get("evidence") or []) - len(evidence)
+        if more > 0:
+            evidence.append(f"+{more} more")
+        rows.append(
+            [
+                text(f.get("detector", "?"), 40),
+                text(f.get("title", ""), 120),
+                "; ".join(evidence),
+                _short_id(f.get("session", "")),
+                tokens(f.get("wasted_tokens")),
+                usd(f.get("wasted_usd")),
+                f"{float(f.get('confidence') or 0):.0%}",
+            ]
+        )
+    s.table(
+        ("Cause", "What happened", "Evidence", "Session", "Tokens", "Est. waste", "Confidence"),
+        rows,
+        "llllrrr",
+    )
+
+
+def _lessons(s: Section, doc: Mapping[str, Any]) -> None:
+    lessons = doc.get("lessons") or []
+    if not lessons:
+        return
+    s.heading(4, "Lessons for the next run")
+    s.bullets(
+        [
+            f"{text(lesson.get('text', ''), 300)} — saves about "
+            f"{usd(lesson.get('saved_usd'))} (seen {int(lesson.get('count') or 1)}×)"
+            for lesson in lessons[:10]
+        ],
+        numbered=True,
+    )
+
+
+def _charts(s: Section, doc: Mapping[str, Any]) -> None:
+    bars = [
+        (str(c.get("sha", ""))[:7], float(c.get("cost_usd") or 0)) for c in doc.get("commits") or []
+    ]
+    pending = doc.get("pending") or {}
+    if pending.get("requests"):
+        bars.append(("pending", float(pending.get("cost_usd") or 0)))
+    causes: dict[str, float] = {}
+    for f in doc.get("findings") or []:
+        label = mermaid_label(f.get("detector", "?"))
+        causes[label] = causes.get(label, 0.0) + float(f.get("wasted_usd") or 0)
+    if not bars and not causes:
+        return
+    box = s.details("Charts: cost per commit, waste by cause")
+    if bars:
+        labels = ", ".join(f'"{mermaid_label(b[0])}"' for b in bars)
+        values = ", ".join(f"{b[1]:.4f}" for b in bars)
+        box.mermaid(
+            "xychart-beta\n"
+            '    title "Cost per commit (USD, API-equivalent)"\n'
+            f"    x-axis [{labels}]\n"
+            '    y-axis "USD"\n'
+            f"    bar [{values}]"
+        )
+    if causes:
+        ranked = sorted(causes.items(), key=lambda kv: -kv[1])
+        slices = "\n".join(f'    "{k}" : {v:.4f}' for k, v in ranked)
+        box.mermaid(f"pie showData\n    title Estimated waste by cause (USD)\n{slices}")
+
+
+def _details(s: Section, doc: Mapping[str, Any]) -> None:
+    box = s.details("Details: sessions, pricing, notes")
+    sessions = doc.get("sessions") or []
+    if sessions:
+        rows = [
+            [
+                _agent(r.get("agent")),
+                _short_id(r.get("id", "")),
+                text(r.get("link", "?"), 10),
+                ", ".join(
+                    f"{code(m, 40)} ×{n}" for m, n in sorted((r.get("models") or {}).items())
+                ),
+                str(r.get("requests", 0)),
+                tokens(total_tokens(r)),
+                money(r),
+            ]
+            for r in sessions
+        ]
+        box.table(
+            ("Agent", "Session", "Link", "Models", "Requests", "Tokens", "Cost"), rows, "lllllrr"
+        )
+        box.para(
+            "_Link: exact = the agent's own `git commit` names the commit; strong = the log's "
+            "branch and folder match; window = only the time between commits._"
+        )
+    pricing = doc.get("pricing")
+    pricing_text = ", ".join(map(str, pricing)) if isinstance(pricing, list) else str(pricing)
+    facts = [
+        f"Range: {code(str(doc.get('base') or '')[:7])}..{code(str(doc.get('head') or '')[:7])}"
+        f" (base {code(doc.get('base_ref') or '?', 60)})",
+        f"Source: {'git notes' if doc.get('source') == 'notes' else 'local agent logs'}",
+        f"Pricing: {text(pricing_text or 'no pricing recorded', 200)}",
+    ]
+    if doc.get("notes_ref"):
+        facts.append(f"Notes ref: {code(doc['notes_ref'], 80)}")
+    if doc.get("commits_without_note"):
+        facts.append(f"Commits without a note: {int(doc['commits_without_note'])}")
+    carry = doc.get("carry") or {}
+    if carry.get("billed_tokens"):
+        share = float(carry.get("carried_tokens") or 0) / float(carry["billed_tokens"])
+        facts.append(
+            f"Tool output carried in context: {tokens(carry.get('carried_tokens'))} tokens "
+            f"({share:.0%} of billed, {usd(carry.get('carried_usd'))})"
+        )
+    for warning in doc.get("warnings") or []:
+        facts.append(f"Warning: {text(warning, 300)}")
+    box.bullets(facts)
+
+
+def render_other(doc: Mapping[str, Any]) -> str:
+    """Documents other than the receipt: the text renderer's output in a code block."""
+    from tokentrail.builtin.render_text import TextRenderer
+
+    body = TextRenderer().render(doc)
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{body}\n{fence}\n"
+
+
+class MarkdownRenderer:
+    name = "markdown"
+
+    def render(self, doc: Mapping[str, Any]) -> str:
+        if doc.get("kind") == "report":
+            return render_receipt(doc)
+        return render_other(doc)
+
+
+@hookimpl
+def register_renderers(register: Callable[[Renderer], None]) -> None:
+    register(MarkdownRenderer())
