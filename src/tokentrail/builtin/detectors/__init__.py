@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from tokentrail.carry import CarryItem, SessionCarry
@@ -46,11 +47,17 @@ def threads(session: Session) -> dict[str | None, list[ToolCall]]:
     return out
 
 
-def words(command: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def _split(command: str) -> tuple[str, ...]:
     try:
-        return shlex.split(command)
+        return tuple(shlex.split(command))
     except ValueError:
-        return command.split()
+        return tuple(command.split())
+
+
+def words(command: str) -> list[str]:
+    """Shell words of a command (several detectors ask for the same commands)."""
+    return list(_split(command))
 
 
 def command_head(command: str) -> str:
@@ -73,7 +80,7 @@ def read_targets(call: ToolCall) -> tuple[str, ...]:
         return ()
     if call.name in READ_TOOLS:
         return call.files
-    if call.command:
+    if call.command and (call.command.split(None, 1) or [""])[0] in READ_COMMANDS:
         argv = words(call.command)
         if argv and argv[0] in READ_COMMANDS and "|" not in call.command:
             return tuple(a for a in argv[1:] if not a.startswith("-") and ("/" in a or "." in a))
