@@ -177,7 +177,7 @@ def test_without_the_plugin_its_sessions_and_renderer_are_gone(env: dict[str, st
     assert doc["warnings"] == []
     proc = tokentrail("sessions", "--format", "csv", env=off, check=False)
     assert proc.returncode == 1
-    assert "no renderer named 'csv'; available: json, text" in proc.stderr
+    assert "no renderer named 'csv'; available: html, json, markdown, text" in proc.stderr
 
 
 def test_format_csv_uses_the_plugin_renderer(env: dict[str, str]) -> None:
@@ -195,7 +195,7 @@ def test_unknown_format_is_a_clear_error(env: dict[str, str]) -> None:
     proc = tokentrail("sessions", "--format", "xml", env=env, check=False)
     assert proc.returncode == 1
     assert proc.stdout == ""
-    assert "tokentrail: error: no renderer named 'xml'; available: csv, json, text" in proc.stderr
+    assert "tokentrail: error: no renderer named 'xml'; available: csv, html, json, markdown, text" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
