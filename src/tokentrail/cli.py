@@ -6,6 +6,7 @@ import click
 
 from tokentrail import __version__
 from tokentrail.commands.check import check
+from tokentrail.commands.comment import comment
 from tokentrail.commands.demo import demo
 from tokentrail.commands.install import install, uninstall
 from tokentrail.commands.lessons import lessons
@@ -31,6 +32,7 @@ for command in (
     cli.add_command(command)
 cli.add_command(lessons)
 cli.add_command(check)
+cli.add_command(comment)
 
 
 def main() -> None:

@@ -109,6 +109,14 @@ def _headline(s: Section, doc: Mapping[str, Any]) -> None:
     if pending.get("requests"):
         parts.append(f"{usd(pending.get('cost_usd'))} pending (not yet committed)")
     s.para(" · ".join(parts))
+    budget = doc.get("budget") or {}
+    if budget.get("usd") is not None:
+        limit = usd(float(budget["usd"]))
+        s.para(
+            f"**Over budget:** {money(t)} against a budget of {limit}."
+            if budget.get("over")
+            else f"Within budget: {money(t)} of {limit}."
+        )
     notes = []
     if t.get("unpriced_requests"):
         notes.append(f"{t['unpriced_requests']} request(s) used a model without a known price")

@@ -1,0 +1,204 @@
+"""`tokentrail comment`: the branch receipt as one sticky PR comment (what the Action runs).
+
+Reads the standard Actions environment: GITHUB_API_URL, GITHUB_REPOSITORY,
+GITHUB_EVENT_PATH (PR number, base and head from the event), the token from GITHUB_TOKEN
+or `--token-env`. Writes the full report to $GITHUB_STEP_SUMMARY and key figures to
+$GITHUB_OUTPUT when those are set. The token is only ever sent to the API.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from tokentrail.builtin.render_markdown import MARKER, render_receipt, total_tokens
+from tokentrail.commands.common import dump_json, handle_errors, json_option
+from tokentrail.commands.report import _from_notes, build_report
+from tokentrail.config import load_config
+from tokentrail.errors import TokentrailError
+from tokentrail.github import GitHub
+from tokentrail.notes import notes_ref
+from tokentrail.scope import find_scope
+
+LIMIT = 65_536  # GitHub's limit on a comment body, in characters
+MARGIN = 536  # room for GitHub's own accounting differences
+SUMMARY_NOTE = "The full report is in the workflow run's summary."
+
+
+def read_event(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    try:
+        event = orjson.loads(Path(path).read_bytes())
+    except OSError as exc:
+        raise TokentrailError(
+            "event_unreadable", f"cannot read GITHUB_EVENT_PATH {path}: {exc.strerror}"
+        ) from None
+    except orjson.JSONDecodeError:
+        raise TokentrailError("event_unreadable", f"GITHUB_EVENT_PATH {path} is not JSON") from None
+    if not isinstance(event, dict):
+        raise TokentrailError("event_unreadable", f"GITHUB_EVENT_PATH {path} is not an object")
+    return event
+
+
+def pull_request(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The PR part of a pull_request, pull_request_target or workflow_run event."""
+    pr = event.get("pull_request")
+    if isinstance(pr, dict):
+        return pr
+    runs = (event.get("workflow_run") or {}).get("pull_requests") or []
+    return runs[0] if runs and isinstance(runs[0], dict) else {}
+
+
+def pr_number(event: Mapping[str, Any], given: int | None) -> int:
+    if given is not None:
+        return given
+    number = pull_request(event).get("number") or event.get("number")
+    if isinstance(number, int):
+        return number
+    raise TokentrailError(
+        "no_pull_request",
+        "no pull request number: run on a pull_request event (GITHUB_EVENT_PATH) or pass --pr",
+    )
+
+
+def is_fork(event: Mapping[str, Any]) -> bool:
+    pr = pull_request(event)
+    head = ((pr.get("head") or {}).get("repo") or {}).get("full_name")
+    base = ((pr.get("base") or {}).get("repo") or {}).get("full_name")
+    return bool(head and base and head != base)
+
+
+def build(
+    from_notes: bool, base: str | None, head: str | None, branch: str | None, ref: str | None
+) -> dict[str, Any]:
+    """The receipt of base..head: from notes by default (CI has no logs)."""
+    if not from_notes:
+        return build_report(None, base, ref=ref, as_json=True)
+    if head is None:
+        return build_report(None, base, from_notes=True, ref=ref, as_json=True)
+    scope = find_scope(None, base, head, allow_detached=True)
+    doc = _from_notes(scope, notes_ref(load_config(), ref))
+    doc["branch"] = doc.get("branch") or branch
+    return doc
+
+
+def key_figures(doc: Mapping[str, Any], budget: float | None) -> dict[str, Any]:
+    t = doc["totals"]
+    cost = t.get("cost_usd")
+    return {
+        "cost_usd": cost,
+        "tokens": total_tokens(t),
+        "over_budget": budget is not None and (cost or 0.0) > budget,
+    }
+
+
+def write_outputs(figures: Mapping[str, Any], full: str) -> None:
+    """$GITHUB_OUTPUT key=value lines and the full report in $GITHUB_STEP_SUMMARY."""
+    out = os.environ.get("GITHUB_OUTPUT")
+    if out:
+        cost = figures["cost_usd"]
+        lines = [
+            f"cost-usd={'' if cost is None else f'{cost:.6f}'}",
+            f"tokens={figures['tokens']}",
+            f"over-budget={'true' if figures['over_budget'] else 'false'}",
+        ]
+        _append(out, "\n".join(lines) + "\n")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        _append(summary, full + "\n")
+
+
+def _append(path: str, text: str) -> None:
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise TokentrailError("write_failed", f"cannot write {path}: {exc.strerror}") from None
+
+
+@click.command()
+@click.option(
+    "--from-notes/--from-logs",
+    default=True,
+    help="Build the receipt from git notes (default; CI has no logs) or from local logs.",
+)
+@click.option("--base", help="Base revision (default: the PR's base sha from the event).")
+@click.option("--ref", help="Notes ref (default: notes.ref in .tokentrail.yml, else tokentrail).")
+@click.option("--pr", "number", type=int, help="Pull request number (default: from the event).")
+@click.option(
+    "--token-env",
+    default="GITHUB_TOKEN",
+    show_default=True,
+    help="Name of the environment variable that holds the token.",
+)
+@click.option("--budget", type=float, help="Budget in USD (API-equivalent) for the branch.")
+@click.option("--fail-on-budget", is_flag=True, help="Exit 1 when the branch is over budget.")
+@click.option("--dry-run", is_flag=True, help="Print the comment instead of posting it.")
+@json_option
+@handle_errors
+def comment(
+    from_notes: bool,
+    base: str | None,
+    ref: str | None,
+    number: int | None,
+    token_env: str,
+    budget: float | None,
+    fail_on_budget: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Post the branch receipt as one PR comment that updates itself."""
+    if budget is not None and budget < 0:
+        raise TokentrailError("bad_usage", "--budget must be >= 0")
+    event = read_event(os.environ.get("GITHUB_EVENT_PATH"))
+    pr = pull_request(event)
+    base = base or (pr.get("base") or {}).get("sha")
+    head = (pr.get("head") or {}).get("sha") if from_notes else None
+    doc = build(from_notes, base, head, (pr.get("head") or {}).get("ref"), ref)
+    figures = key_figures(doc, budget)
+    if budget is not None:
+        doc["budget"] = {"usd": budget, "over": figures["over_budget"]}
+    full = render_receipt(doc)
+    in_actions = bool(os.environ.get("GITHUB_STEP_SUMMARY"))
+    body = render_receipt(doc, LIMIT - MARGIN, SUMMARY_NOTE if in_actions else "")
+    write_outputs(figures, full)
+    result: dict[str, Any] = {
+        **figures,
+        "chars": len(body),
+        "truncated": len(body) < len(full),
+    }
+    if dry_run:
+        result.update(action="dry-run", body=body)
+    else:
+        token = os.environ.get(token_env, "")
+        if not token:
+            raise TokentrailError(
+                "no_token", f"no token in ${token_env}: set it or pass --token-env NAME"
+            )
+        repo = os.environ.get("GITHUB_REPOSITORY", "")
+        if repo.count("/") != 1:
+            raise TokentrailError("no_repository", "GITHUB_REPOSITORY must be owner/name")
+        gh = GitHub(
+            os.environ.get("GITHUB_API_URL") or "https://api.github.com", token, fork=is_fork(event)
+        )
+        action, posted = gh.upsert(repo, pr_number(event, number), body, MARKER)
+        result.update(action=action, comment_id=posted.get("id"), url=posted.get("html_url"))
+    if as_json:
+        click.echo(dump_json({"schema_version": 1, **result}))
+    elif dry_run:
+        click.echo(body, nl=False)
+    else:
+        where = f": {result['url']}" if result.get("url") else ""
+        click.echo(f"tokentrail: {result['action']} the PR comment{where}")
+    if fail_on_budget and figures["over_budget"]:
+        click.echo(
+            f"tokentrail: over budget: ${figures['cost_usd'] or 0:.2f} > ${budget:.2f}", err=True
+        )
+        sys.exit(1)
