@@ -19,7 +19,8 @@ from tokentrail.model import (
     SessionRef,
     ToolCall,
 )
-from tokentrail.plugins import TokentrailPluginManager
+from tokentrail.parse_pool import Job, parse_all
+from tokentrail.plugins import PluginProblem, TokentrailPluginManager
 from tokentrail.pricing import price_sessions
 
 
@@ -98,16 +99,21 @@ def load(
 ) -> Catalog:
     cache = cache or SessionCache(cache_dir())
     catalog = Catalog(sessions=[], adapters=[a.name for _, a in adapters(pm)], cache=cache)
+    parsed: list[Session] = []
+    misses: list[Job] = []
     for plugin, adapter, ref in discover(pm, flt):
         version = parser_version(pm, plugin, adapter)
         session = cache.get(ref, version)
         if session is None:
-            try:
-                session = adapter.parse(ref)
-            except Exception as exc:
-                pm.report(plugin, f"parse {ref.path}", exc)
-                continue
-            cache.put(ref, version, session)
+            misses.append(Job(plugin, adapter, ref, version))
+        else:
+            parsed.append(session)
+    for job, result in parse_all(misses, cache):
+        if isinstance(result, str):
+            pm.add_problem(PluginProblem(job.plugin, f"parse {job.ref.path}", result))
+        else:
+            parsed.append(result)
+    for session in parsed:
         catalog.issues.add(session.issues)
         if session.start is None and not session.requests:
             continue  # nothing happened in it (e.g. a summary-only file)
