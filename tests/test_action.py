@@ -1,0 +1,237 @@
+"""action.yml's steps run as a script, end to end: a real repo with notes pushed to a real
+bare remote, a fresh clone (as CI has, without notes), a fake event file, the GITHUB_*
+environment and a local HTTP server standing in for the GitHub API.
+
+The commands come from action.yml itself (its `${{ }}` expressions evaluated here), so the
+test and the Action cannot drift. Only two steps are not run: `actions/setup-python` and the
+pip install of the action's own path (it would replace the editable install the suite runs).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pytest_httpserver import HTTPServer
+
+from tests.cli_run import isolated_env, tokentrail
+from tests.commands.test_comment import PR, event
+from tests.fake_github import REPO, TOKEN, FakeGitHub
+from tests.gitrepo import git_env
+from tokentrail.commands.demo import Demo, build_demo
+
+ROOT = Path(__file__).resolve().parents[1]
+ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
+EXPR = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")
+
+
+def git(cwd: Path, *args: str, home: Path) -> str:
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, env=git_env(home), capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
+    return proc.stdout.strip()
+
+
+@dataclass
+class Ci:
+    demo: Demo
+    clone: Path
+    home: Path
+    remote: Path
+
+
+@pytest.fixture(scope="module")
+def ci(tmp_path_factory: pytest.TempPathFactory) -> Ci:
+    """The developer's repo writes notes and pushes them; CI gets a fresh clone checked out
+    at the merge commit GitHub makes for a pull request."""
+    tmp = tmp_path_factory.mktemp("action")
+    demo = build_demo(tmp / "dev")
+    home = tmp / "home"
+    home.mkdir()
+    env = isolated_env(home, **demo.env())
+    remote = tmp / "remote.git"
+    git(tmp, "init", "-q", "--bare", str(remote), home=home)
+    git(demo.repo, "remote", "add", "origin", str(remote), home=home)
+    git(demo.repo, "push", "-q", "origin", demo.base, demo.branch, home=home)
+    tokentrail(
+        "note",
+        "--range",
+        f"{demo.base}..{demo.branch}",
+        "--base",
+        demo.base,
+        env=env,
+        cwd=demo.repo,
+    )
+    tokentrail("notes", "push", "origin", env=env, cwd=demo.repo)
+    clone = tmp / "clone"
+    git(tmp, "clone", "-q", str(remote), str(clone), home=home)
+    git(clone, "checkout", "-q", "--detach", f"origin/{demo.base}", home=home)
+    git(
+        clone,
+        "-c",
+        "user.name=GitHub",
+        "-c",
+        "user.email=gh@example.com",
+        "merge",
+        "-q",
+        "--no-ff",
+        "--no-edit",
+        f"origin/{demo.branch}",
+        home=home,
+    )
+    return Ci(demo, clone, home, remote)
+
+
+@dataclass
+class Run:
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)  # step id -> outputs
+    procs: list[subprocess.CompletedProcess[str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def evaluate(expr: str, inputs: dict[str, str], run: Run) -> str:
+    """The few expressions action.yml may use; anything else fails the test."""
+    if expr.startswith("inputs."):
+        return inputs[expr.removeprefix("inputs.")]
+    if expr == "github.action_path":
+        return str(ROOT)
+    if expr == "github.token":
+        return TOKEN
+    m = re.fullmatch(r"steps\.([\w-]+)\.outputs\.([\w-]+)", expr)
+    if m:
+        return run.outputs.get(m[1], {}).get(m[2], "")
+    raise AssertionError(f"action.yml uses an expression this test does not know: {expr}")
+
+
+def substitute(value: Any, inputs: dict[str, str], run: Run) -> str:
+    return EXPR.sub(lambda m: evaluate(m[1], inputs, run), str(value))
+
+
+def run_action(
+    ci: Ci, tmp: Path, api: str, with_: dict[str, str], event_path: Path
+) -> tuple[Run, dict[str, str]]:
+    """Run action.yml's steps in the clone like the runner does (bash -eo pipefail)."""
+    given = {k: v["default"] for k, v in ACTION["inputs"].items()}
+    given["token"] = TOKEN  # the `${{ github.token }}` default, evaluated
+    given.update(with_)
+    summary = tmp / "summary.md"
+    summary.touch()
+    base_env = isolated_env(
+        ci.home,
+        GITHUB_API_URL=api,
+        GITHUB_REPOSITORY=REPO,
+        GITHUB_EVENT_PATH=event_path,
+        GITHUB_STEP_SUMMARY=summary,
+        GITHUB_ACTIONS="true",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    )
+    base_env.update({k: v for k, v in git_env(ci.home).items() if k.startswith("GIT_")})
+    run = Run()
+    for step in ACTION["runs"]["steps"]:
+        name = step.get("id") or step["name"]
+        if "uses" in step or step.get("id") == "install":
+            run.skipped.append(name)
+            continue
+        out = tmp / f"output-{name}"
+        out.touch()
+        env = dict(base_env, GITHUB_OUTPUT=str(out))
+        env.update({k: substitute(v, given, run) for k, v in (step.get("env") or {}).items()})
+        assert step["shell"] == "bash"
+        proc = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            cwd=ci.clone,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        run.procs.append(proc)
+        run.outputs[name] = dict(
+            line.split("=", 1) for line in out.read_text().splitlines() if "=" in line
+        )
+        if proc.returncode != 0:
+            break
+    outputs = {k: substitute(v["value"], given, run) for k, v in ACTION["outputs"].items()}
+    return run, outputs
+
+
+def test_action_declares_its_interface() -> None:
+    assert ACTION["runs"]["using"] == "composite"
+    assert set(ACTION["inputs"]) == {
+        "budget",
+        "fail-on-budget",
+        "comment",
+        "notes-ref",
+        "base",
+        "token",
+    }
+    assert set(ACTION["outputs"]) == {"cost-usd", "tokens", "over-budget"}
+    steps = {s.get("id"): s for s in ACTION["runs"]["steps"]}
+    assert "${{ github.action_path }}" in str(steps["install"]["env"])
+    assert "pip install" in steps["install"]["run"]
+    # inputs reach the shell through env only, never pasted into the script
+    for step in ACTION["runs"]["steps"]:
+        assert "${{" not in step.get("run", "")
+
+
+def test_action_comments_from_notes_in_a_fresh_clone(
+    ci: Ci, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    assert git(ci.clone, "notes", "--ref", "tokentrail", "list", home=ci.home) == ""
+    fake = FakeGitHub(httpserver, login=None)  # the Actions token cannot call GET /user
+    ev = event(tmp_path, ci.demo.base_sha, ci.demo.commits[-1], ci.demo.branch)
+    run, outputs = run_action(ci, tmp_path, fake.url, {}, ev)
+    assert run.skipped == ["Set up Python", "install"]
+    assert [p.returncode for p in run.procs] == [0, 0], [p.stderr for p in run.procs]
+    assert "created the PR comment" in run.procs[-1].stdout
+    (body,) = [c["body"] for c in fake.ours(PR)]
+    for sha in ci.demo.commits:
+        assert f"`{sha[:7]}`" in body
+    assert "feature/retry-logic" in body and "Source: git notes" in body
+    assert "without a note" not in body  # the notes came through the fetch step
+    assert "reread" in body and "Lessons for the next run" in body
+    assert float(outputs["cost-usd"]) > 0 and int(outputs["tokens"]) > 0
+    assert outputs["over-budget"] == "false"
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("<!-- tokentrail:receipt -->") and body.strip() in summary
+    for proc in run.procs:
+        assert TOKEN not in proc.stdout + proc.stderr
+    # a second push to the PR updates the same comment
+    run, _ = run_action(ci, tmp_path, fake.url, {}, ev)
+    assert "updated the PR comment" in run.procs[-1].stdout and len(fake.comments[PR]) == 1
+
+
+def test_action_budget_without_comment(ci: Ci, tmp_path: Path, httpserver: HTTPServer) -> None:
+    fake = FakeGitHub(httpserver)
+    ev = event(tmp_path, ci.demo.base_sha, ci.demo.commits[-1], ci.demo.branch)
+    with_ = {"comment": "false", "budget": "0.25", "fail-on-budget": "true"}
+    run, outputs = run_action(ci, tmp_path, fake.url, with_, ev)
+    assert run.procs[-1].returncode == 1 and "over budget" in run.procs[-1].stderr
+    assert outputs["over-budget"] == "true" and fake.calls == []
+    assert "**Over budget:**" in (tmp_path / "summary.md").read_text()
+
+
+def test_action_without_notes_on_the_remote_warns(tmp_path: Path, httpserver: HTTPServer) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    demo = build_demo(tmp_path / "dev")
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote), home=home)
+    git(demo.repo, "push", "-q", str(remote), demo.base, demo.branch, home=home)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "-b", demo.branch, str(remote), str(clone), home=home)
+    fake = FakeGitHub(httpserver)
+    ev = event(tmp_path, demo.base_sha, demo.commits[-1], demo.branch)
+    run, outputs = run_action(Ci(demo, clone, home, remote), tmp_path, fake.url, {}, ev)
+    assert "::warning title=tokentrail::no refs/notes/tokentrail on origin" in run.procs[0].stdout
+    assert run.procs[-1].returncode == 0
+    assert "3 commit(s) have no tokentrail note" in fake.ours(PR)[0]["body"]
+    assert outputs["tokens"] == "0"
