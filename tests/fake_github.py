@@ -30,6 +30,7 @@ class FakeGitHub:
     fail: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)  # method -> answer
     auth: set[str] = field(default_factory=set)
     next_id: int = 1000
+    heads: dict[int, str] = field(default_factory=dict)  # PR number -> head sha
 
     def __post_init__(self) -> None:
         self.server.expect_request(re.compile(".*")).respond_with_handler(self.handle)
@@ -80,6 +81,9 @@ class FakeGitHub:
         if m and request.method == "POST":
             body = json.loads(request.get_data())["body"]
             return self._json(self.add(int(m[1]), body, self.login or BOT), 201)
+        m = re.fullmatch(rf"/repos/{REPO}/pulls/(\d+)", request.path)
+        if m and request.method == "GET" and int(m[1]) in self.heads:
+            return self._json({"number": int(m[1]), "head": {"sha": self.heads[int(m[1])]}})
         m = re.fullmatch(rf"/repos/{REPO}/issues/comments/(\d+)", request.path)
         if m and request.method == "PATCH":
             for c in (c for cs in self.comments.values() for c in cs):

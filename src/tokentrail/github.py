@@ -137,6 +137,14 @@ class GitHub:
                 return c
         return None
 
+    def pull_head(self, repo: str, number: int) -> str:
+        """The head sha of a pull request."""
+        pr = _json(self.request("GET", f"/repos/{repo}/pulls/{number}"), "GET pull request")
+        try:
+            return str(pr["head"]["sha"])
+        except (KeyError, TypeError):
+            raise TokentrailError("github_bad_answer", "GET pull request: no head sha") from None
+
     def upsert(self, repo: str, number: int, body: str, marker: str) -> tuple[str, dict[str, Any]]:
         """PATCH our comment when there is one, else POST a new one."""
         login = self.login()

@@ -230,3 +230,40 @@ def test_over_long_report_is_truncated_under_the_limit(
     assert "more row(s) left out" in body
     summary = (tmp_path / "summary").read_text()
     assert len(summary) > 65_536 and "change 700" in summary and "change 700" not in body
+
+
+def test_workflow_run_posts_a_prepared_body_for_the_right_head(
+    tmp_path: Path, demo: Demo, httpserver: HTTPServer
+) -> None:
+    """The fork pattern: the PR workflow saves `comment --dry-run`; the workflow_run
+    workflow posts it, after checking the PR number belongs to the run's head commit."""
+    fake = FakeGitHub(httpserver)
+    env = setup(tmp_path, demo, fake)
+    body = tmp_path / "comment.md"
+    body.write_text(run(demo, env, "--dry-run").stdout)
+    assert fake.calls == []  # a dry run never calls the API
+    run_event = tmp_path / "run.json"
+    run_event.write_text(
+        json.dumps(
+            {
+                "workflow_run": {
+                    "head_sha": demo.commits[-1],
+                    "head_repository": {"full_name": "someone/shop-api"},
+                    "pull_requests": [],  # empty for forks, hence --pr from the artifact
+                },
+                "repository": {"full_name": REPO},
+            }
+        )
+    )
+    env["GITHUB_EVENT_PATH"] = str(run_event)
+    fake.heads[PR] = demo.commits[-1]
+    args = ("--body-file", str(body), "--pr", str(PR))
+    wrong = run(demo, env, *args, "--expect-head", "0" * 40, check=False)
+    assert wrong.returncode == 1 and "refusing to post" in wrong.stderr and not fake.ours(PR)
+    posted = run(demo, env, *args, "--expect-head", demo.commits[-1])
+    assert "created the PR comment" in posted.stdout
+    assert fake.ours(PR)[0]["body"] == body.read_text()
+    stranger = tmp_path / "stranger.md"
+    stranger.write_text("hello @everyone")
+    proc = run(demo, env, "--body-file", str(stranger), "--pr", str(PR), check=False)
+    assert proc.returncode == 1 and "does not start with the tokentrail marker" in proc.stderr

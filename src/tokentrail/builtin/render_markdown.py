@@ -310,9 +310,11 @@ def _details(s: Section, doc: Mapping[str, Any]) -> None:
         )
     pricing = doc.get("pricing")
     pricing_text = ", ".join(map(str, pricing)) if isinstance(pricing, list) else str(pricing)
+    base_ref = str(doc.get("base_ref") or "")
+    named = f" (base {code(base_ref, 60)})" if base_ref and base_ref != doc.get("base") else ""
     facts = [
         f"Range: {code(str(doc.get('base') or '')[:7])}..{code(str(doc.get('head') or '')[:7])}"
-        f" (base {code(doc.get('base_ref') or '?', 60)})",
+        + named,
         f"Source: {'git notes' if doc.get('source') == 'notes' else 'local agent logs'}",
         f"Pricing: {text(pricing_text or 'no pricing recorded', 200)}",
     ]

@@ -69,6 +69,10 @@ def pr_number(event: Mapping[str, Any], given: int | None) -> int:
 
 
 def is_fork(event: Mapping[str, Any]) -> bool:
+    run = event.get("workflow_run")
+    if isinstance(run, dict):
+        head_repo = (run.get("head_repository") or {}).get("full_name")
+        return bool(head_repo and head_repo != (event.get("repository") or {}).get("full_name"))
     pr = pull_request(event)
     head = ((pr.get("head") or {}).get("repo") or {}).get("full_name")
     base = ((pr.get("base") or {}).get("repo") or {}).get("full_name")
@@ -115,6 +119,59 @@ def write_outputs(figures: Mapping[str, Any], full: str) -> None:
         _append(summary, full + "\n")
 
 
+def client(token_env: str, event: Mapping[str, Any]) -> GitHub:
+    token = os.environ.get(token_env, "")
+    if not token:
+        raise TokentrailError(
+            "no_token", f"no token in ${token_env}: set it or pass --token-env NAME"
+        )
+    api = os.environ.get("GITHUB_API_URL") or "https://api.github.com"
+    return GitHub(api, token, fork=is_fork(event))
+
+
+def repo_name() -> str:
+    repo = os.environ.get("GITHUB_REPOSITORY", "")
+    if repo.count("/") != 1:
+        raise TokentrailError("no_repository", "GITHUB_REPOSITORY must be owner/name")
+    return repo
+
+
+def post_prepared(
+    body_file: Path,
+    event: Mapping[str, Any],
+    number: int | None,
+    token_env: str,
+    expect_head: str | None,
+    as_json: bool,
+) -> None:
+    """Post a comment body built elsewhere (a fork PR's read-only workflow), after checking
+    it is ours and, with --expect-head, that the PR number belongs to that commit."""
+    try:
+        body = body_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TokentrailError("body_unreadable", f"cannot read {body_file}: {exc}") from None
+    if MARKER not in body.split("\n", 1)[0]:
+        raise TokentrailError(
+            "body_not_ours", f"{body_file} does not start with the tokentrail marker"
+        )
+    if len(body) >= LIMIT:
+        raise TokentrailError("body_too_long", f"{body_file} is over {LIMIT} characters")
+    gh, repo, pr = client(token_env, event), repo_name(), pr_number(event, number)
+    if expect_head:
+        head = gh.pull_head(repo, pr)
+        if head != expect_head:
+            raise TokentrailError(
+                "head_mismatch",
+                f"PR #{pr}'s head is {head[:12]}, not {expect_head[:12]}: refusing to post",
+            )
+    action, posted = gh.upsert(repo, pr, body, MARKER)
+    result = {"action": action, "comment_id": posted.get("id"), "url": posted.get("html_url")}
+    if as_json:
+        click.echo(dump_json({"schema_version": 1, **result}))
+    else:
+        click.echo(f"tokentrail: {action} the PR comment: {result['url']}")
+
+
 def _append(path: str, text: str) -> None:
     try:
         with open(path, "a", encoding="utf-8") as fh:
@@ -141,6 +198,18 @@ def _append(path: str, text: str) -> None:
 @click.option("--budget", type=float, help="Budget in USD (API-equivalent) for the branch.")
 @click.option("--fail-on-budget", is_flag=True, help="Exit 1 when the branch is over budget.")
 @click.option("--dry-run", is_flag=True, help="Print the comment instead of posting it.")
+@click.option(
+    "--body-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Post this prepared comment (from `comment --dry-run`) instead of building one "
+    "(the workflow_run pattern for fork PRs).",
+)
+@click.option(
+    "--expect-head",
+    metavar="SHA",
+    help="Refuse to post unless the PR's head is this commit (guards a PR number that came "
+    "from an untrusted artifact).",
+)
 @json_option
 @handle_errors
 def comment(
@@ -152,12 +221,17 @@ def comment(
     budget: float | None,
     fail_on_budget: bool,
     dry_run: bool,
+    body_file: Path | None,
+    expect_head: str | None,
     as_json: bool,
 ) -> None:
     """Post the branch receipt as one PR comment that updates itself."""
     if budget is not None and budget < 0:
         raise TokentrailError("bad_usage", "--budget must be >= 0")
     event = read_event(os.environ.get("GITHUB_EVENT_PATH"))
+    if body_file is not None:
+        post_prepared(body_file, event, number, token_env, expect_head, as_json)
+        return
     pr = pull_request(event)
     base = base or (pr.get("base") or {}).get("sha")
     head = (pr.get("head") or {}).get("sha") if from_notes else None
@@ -177,18 +251,8 @@ def comment(
     if dry_run:
         result.update(action="dry-run", body=body)
     else:
-        token = os.environ.get(token_env, "")
-        if not token:
-            raise TokentrailError(
-                "no_token", f"no token in ${token_env}: set it or pass --token-env NAME"
-            )
-        repo = os.environ.get("GITHUB_REPOSITORY", "")
-        if repo.count("/") != 1:
-            raise TokentrailError("no_repository", "GITHUB_REPOSITORY must be owner/name")
-        gh = GitHub(
-            os.environ.get("GITHUB_API_URL") or "https://api.github.com", token, fork=is_fork(event)
-        )
-        action, posted = gh.upsert(repo, pr_number(event, number), body, MARKER)
+        gh = client(token_env, event)
+        action, posted = gh.upsert(repo_name(), pr_number(event, number), body, MARKER)
         result.update(action=action, comment_id=posted.get("id"), url=posted.get("html_url"))
     if as_json:
         click.echo(dump_json({"schema_version": 1, **result}))
