@@ -235,3 +235,18 @@ def test_action_without_notes_on_the_remote_warns(tmp_path: Path, httpserver: HT
     assert run.procs[-1].returncode == 0
     assert "3 commit(s) have no tokentrail note" in fake.ours(PR)[0]["body"]
     assert outputs["tokens"] == "0"
+
+
+def test_docs_workflows_parse_and_the_example_comment_is_sound() -> None:
+    from tests.hostile import check_markdown
+
+    page = (ROOT / "docs" / "action.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", page, re.S)
+    workflows = [yaml.safe_load(b) for b in blocks]
+    assert len(workflows) == 4
+    assert workflows[0]["permissions"]["pull-requests"] == "write"
+    assert any("workflow_run" in (w.get("on") or w.get(True) or {}) for w in workflows)
+    assert "tokentrail notes carry --onto" in page
+    example = page.split("it is not edited by hand:\n\n---\n\n", 1)[1]
+    assert example.startswith("<!-- tokentrail:receipt -->")
+    assert check_markdown(example)["tables"] == 3
