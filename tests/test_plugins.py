@@ -195,7 +195,10 @@ def test_unknown_format_is_a_clear_error(env: dict[str, str]) -> None:
     proc = tokentrail("sessions", "--format", "xml", env=env, check=False)
     assert proc.returncode == 1
     assert proc.stdout == ""
-    assert "tokentrail: error: no renderer named 'xml'; available: csv, html, json, markdown, text" in proc.stderr
+    assert (
+        "tokentrail: error: no renderer named 'xml'; available: csv, html, json, markdown, text"
+        in proc.stderr
+    )
     assert "Traceback" not in proc.stderr
 
 
