@@ -19,12 +19,9 @@ import orjson
 
 from tokentrail.builtin.render_markdown import MARKER, render_receipt, total_tokens
 from tokentrail.commands.common import dump_json, handle_errors, json_option
-from tokentrail.commands.report import _from_notes, build_report
-from tokentrail.config import load_config
+from tokentrail.commands.report import build_report
 from tokentrail.errors import TokentrailError
 from tokentrail.github import GitHub
-from tokentrail.notes import notes_ref
-from tokentrail.scope import find_scope
 
 LIMIT = 65_536  # GitHub's limit on a comment body, in characters
 MARGIN = 536  # room for GitHub's own accounting differences
@@ -85,10 +82,7 @@ def build(
     """The receipt of base..head: from notes by default (CI has no logs)."""
     if not from_notes:
         return build_report(None, base, ref=ref, as_json=True)
-    if head is None:
-        return build_report(None, base, from_notes=True, ref=ref, as_json=True)
-    scope = find_scope(None, base, head, allow_detached=True)
-    doc = _from_notes(scope, notes_ref(load_config(), ref))
+    doc = build_report(None, base, from_notes=True, ref=ref, as_json=True, head=head or "HEAD")
     doc["branch"] = doc.get("branch") or branch
     return doc
 

@@ -47,10 +47,12 @@ def build_report(
     from_notes: bool = False,
     ref: str | None = None,
     as_json: bool = True,
+    head: str = "HEAD",
 ) -> dict[str, Any]:
-    """The branch receipt for the repo at `path` (the demo and the Action call this)."""
+    """The branch receipt for the repo at `path` (the demo and the Action call this).
+    `head` names the branch tip when it is not HEAD (in CI, HEAD is a merge commit)."""
     config = load_config()
-    scope = find_scope(path, base, allow_detached=from_notes)
+    scope = find_scope(path, base, head, allow_detached=from_notes)
     if from_notes:
         return _from_notes(scope, notes_ref(config, ref))
     pm = get_plugin_manager()
