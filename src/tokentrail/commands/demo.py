@@ -32,6 +32,7 @@ from tokentrail.synthetic import (
     Edit,
     Event,
     Filler,
+    Idle,
     Read,
     Reply,
     Task,
@@ -135,16 +136,18 @@ def _script() -> list[Event]:
         UserPrompt("Add retries with exponential backoff to the HTTP client."),
         Task("Find where HTTP calls are made", requests=5, model=HAIKU),
         Read("src/shop/client.py", chars=2400),
-        Filler(4),
+        Read("poetry.lock", chars=60000),  # a lockfile read whole
+        Filler(3),
         Edit("src/shop/config.py"),  # call 6: the human commits the settings after it
         Read("src/shop/client.py", chars=2400),  # re-reading the same file
         Filler(4),
-        Bash("pytest -q", output_chars=22000, exit_code=1),  # a big failing test run
+        Bash("pytest -q", output_chars=45000, exit_code=1),  # a big failing test run
         Edit("src/shop/client.py"),
         Filler(3),
         Bash("pytest -q", output_chars=9000),
         Commit("", "Retry failed requests with exponential backoff"),  # call 18
         Filler(8),
+        Idle(minutes=12),  # lunch: the 5-minute cache expires and is written again
         Edit("tests/test_client.py"),  # call 27
         Bash("pytest -q tests/test_client.py", output_chars=1500),  # call 28, then commit 3
         Filler(3),  # work after the last commit: pending
