@@ -101,6 +101,18 @@ def carry_of(carry: SessionCarry, call: ToolCall) -> CarryItem | None:
     return item if item is not None and item.carry_tokens > 0 else None
 
 
+def carry_claims(
+    carry: SessionCarry, calls: Iterable[ToolCall]
+) -> tuple[int, float, dict[str, tuple[int, float]]]:
+    """What re-sending these calls' results cost, as a finding's claims (a token is waste
+    once): (tokens, dollars, claims)."""
+    return sum_claims(
+        (f"carry:{c.id}", item.carry_tokens, item.carry_usd)
+        for c in calls
+        if (item := carry_of(carry, c)) is not None
+    )
+
+
 def sum_claims(
     items: Iterable[tuple[str, int, float]],
 ) -> tuple[int, float, dict[str, tuple[int, float]]]:

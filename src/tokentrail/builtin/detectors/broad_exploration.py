@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from tokentrail.builtin.detectors import carry_of, evidence, read_targets, threads
+from tokentrail.builtin.detectors import carry_claims, evidence, read_targets, threads
 from tokentrail.hookspecs import Detector, hookimpl
 from tokentrail.model import Finding, Session, ToolCall
 
@@ -33,11 +33,7 @@ class BroadExploration:
         if len(unused) / len(reads) < th.broad_unused_share:
             return
         beyond = list(unused.values())[th.broad_min_unused_files :]
-        claims = {
-            f"carry:{c.id}": (item.carry_tokens, item.carry_usd)
-            for c in beyond
-            if (item := carry_of(carry, c)) is not None
-        }
+        tokens, usd, claims = carry_claims(carry, beyond)
         if not claims:
             return
         yield Finding(
@@ -45,8 +41,8 @@ class BroadExploration:
             title=f"{len(unused)} of {len(reads)} files read in the main thread were never edited",
             session=session.id,
             evidence=[evidence(c) for c in beyond[:5]],
-            wasted_tokens=sum(t for t, _ in claims.values()),
-            wasted_usd=sum(u for _, u in claims.values()),
+            wasted_tokens=tokens,
+            wasted_usd=usd,
             confidence=0.3,
             measured=False,
             lesson=LESSON,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from tokentrail.builtin.detectors import carry_of, evidence, threads
+from tokentrail.builtin.detectors import carry_claims, evidence, threads
 from tokentrail.hookspecs import Detector, hookimpl
 from tokentrail.model import Finding, Session, ToolCall
 
@@ -33,18 +33,14 @@ class EditCascade:
             for path, fails in failed.items():
                 if len(fails) < th.edit_cascade_min_failures:
                     continue
-                claims = {
-                    f"carry:{c.id}": (item.carry_tokens, item.carry_usd)
-                    for c in fails[1:]
-                    if (item := carry_of(carry, c)) is not None
-                }
+                tokens, usd, claims = carry_claims(carry, fails[1:])
                 yield Finding(
                     detector=self.name,
                     title=f"{len(fails)} failed edits on {path.rsplit('/', 1)[-1]}",
                     session=session.id,
                     evidence=[evidence(c) for c in fails[:6]],
-                    wasted_tokens=sum(t for t, _ in claims.values()),
-                    wasted_usd=sum(u for _, u in claims.values()),
+                    wasted_tokens=tokens,
+                    wasted_usd=usd,
                     confidence=0.7,
                     measured=False,  # the failed edits' own arguments are not in the log model
                     lesson=LESSON,

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from tokentrail.builtin.detectors import carry_of, evidence, redact, threads
+from tokentrail.builtin.detectors import carry_claims, evidence, redact, threads
 from tokentrail.hookspecs import Detector, hookimpl
 from tokentrail.model import Finding, Session, ToolCall
 
@@ -52,18 +52,14 @@ class ErrorChurn:
                 run = [call] if call is not None and call.is_error else []
 
     def _finding(self, session: Session, carry: Any, run: list[ToolCall]) -> Finding:
-        claims = {
-            f"carry:{c.id}": (item.carry_tokens, item.carry_usd)
-            for c in run[1:]
-            if (item := carry_of(carry, c)) is not None
-        }
+        tokens, usd, claims = carry_claims(carry, run[1:])
         return Finding(
             detector=self.name,
             title=f"{len(run)} consecutive calls failed with: {redact(error_class(run[0]), 60)}",
             session=session.id,
             evidence=[evidence(c) for c in run[:6]],
-            wasted_tokens=sum(t for t, _ in claims.values()),
-            wasted_usd=sum(u for _, u in claims.values()),
+            wasted_tokens=tokens,
+            wasted_usd=usd,
             confidence=0.6,
             measured=False,
             lesson=LESSON,

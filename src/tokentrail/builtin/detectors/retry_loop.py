@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from tokentrail.builtin.detectors import carry_of, command_head, evidence, sum_claims, threads
+from tokentrail.builtin.detectors import carry_claims, command_head, evidence, threads
 from tokentrail.hookspecs import Detector, hookimpl
 from tokentrail.model import Finding, Session, ToolCall
 
@@ -34,11 +34,7 @@ class RetryLoop:
     def _finding(self, session: Session, carry: Any, run: list[ToolCall]) -> Finding:
         first = run[0]
         repeats = run[1:]
-        tokens, usd, claims = sum_claims(
-            (f"carry:{c.id}", item.carry_tokens, item.carry_usd)
-            for c in repeats
-            if (item := carry_of(carry, c)) is not None
-        )
+        tokens, usd, claims = carry_claims(carry, repeats)
         measured = all((i := carry.item(c.id)) is not None and i.measured for c in repeats)
         what = command_head(first.command) if first.command else first.name
         return Finding(
