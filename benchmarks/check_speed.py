@@ -12,11 +12,8 @@ for scale.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import json
 import os
-import pstats
 import re
 import shutil
 import subprocess
@@ -29,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import generate as generate_mod  # noqa: E402
-from run import best_of, env_for, measure  # noqa: E402
+from run import best_of, env_for, measure, profile_cli  # noqa: E402
 
 BRANCH = "feature/retry-logic"  # one of the branches generate.py gives sessions
 
@@ -106,24 +103,7 @@ def profile(repo: Path, env: dict[str, str], top: int = 15) -> str:
     """cProfile of `tokentrail check --json` in this process, with `env`."""
     os.environ.update(env)
     os.chdir(repo)
-    from tokentrail.cli import cli
-
-    prof = cProfile.Profile()
-    real_stdout = sys.stdout
-    sys.stdout = io.StringIO()
-    try:
-        prof.enable()
-        try:
-            cli.main(["check", "--json"], standalone_mode=False)
-        except SystemExit:
-            pass
-        finally:
-            prof.disable()
-    finally:
-        sys.stdout = real_stdout
-    text = io.StringIO()
-    pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(top)
-    return text.getvalue()
+    return profile_cli(["check", "--json"], top)
 
 
 def main(argv: list[str] | None = None) -> int:

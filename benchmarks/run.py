@@ -131,19 +131,18 @@ def ccusage_agrees(cc: dict[str, Any], expected: dict[str, Any]) -> str:
     return "; ".join(notes)
 
 
-def profile(root: Path, top: int = 10) -> str:
-    """cProfile of `tokentrail sessions --json` in this process (parse cache off)."""
-    os.environ.update(env_for(root, TOKENTRAIL_NO_CACHE="1"))
+def profile_cli(args: list[str], top: int) -> str:
+    """cProfile of one tokentrail command run in this process, output discarded."""
     from tokentrail.cli import cli
 
     prof = cProfile.Profile()
-    sink = io.StringIO()
-    real_stdout = sys.stdout
-    sys.stdout = sink
+    real_stdout, sys.stdout = sys.stdout, io.StringIO()
     try:
         prof.enable()
         try:
-            cli.main(["sessions", "--json"], standalone_mode=False)
+            cli.main(args, standalone_mode=False)
+        except SystemExit:
+            pass
         finally:
             prof.disable()
     finally:
@@ -151,6 +150,12 @@ def profile(root: Path, top: int = 10) -> str:
     text = io.StringIO()
     pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(top)
     return text.getvalue()
+
+
+def profile(root: Path, top: int = 10) -> str:
+    """cProfile of `tokentrail sessions --json` in this process (parse cache off)."""
+    os.environ.update(env_for(root, TOKENTRAIL_NO_CACHE="1"))
+    return profile_cli(["sessions", "--json"], top)
 
 
 def main(argv: list[str] | None = None) -> int:
