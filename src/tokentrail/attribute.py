@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tokentrail.model import Request, Session
+from tokentrail.model import Request, Session, cwd_inside
 from tokentrail.scope import Scope
 
 EXACT, STRONG, WINDOW = "exact", "strong", "window"
@@ -46,10 +46,7 @@ class Attribution:
 
 def _inside(cwd: str, root: Path, cache: dict[str, bool]) -> bool:
     if cwd not in cache:
-        try:
-            cache[cwd] = Path(cwd).resolve().is_relative_to(root)
-        except (OSError, ValueError):
-            cache[cwd] = False
+        cache[cwd] = cwd_inside(cwd, root)
     return cache[cwd]
 
 

@@ -137,6 +137,14 @@ class AgentCommit:
     tool_call_id: str
 
 
+def cwd_inside(cwd: str, root: Path) -> bool:
+    """Whether a logged working directory lies inside `root` (an already resolved path)."""
+    try:
+        return Path(cwd).resolve().is_relative_to(root)
+    except (OSError, ValueError):
+        return False
+
+
 @dataclass(slots=True)
 class SessionRef:
     """A candidate session found by discovery, before it is parsed."""

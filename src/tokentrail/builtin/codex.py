@@ -27,6 +27,7 @@ from tokentrail.model import (
     SessionRef,
     ToolCall,
     Usage,
+    cwd_inside,
     estimate_result_tokens,
 )
 from tokentrail.toolcalls import commits_in_output, describe_call, first_line_of, is_git_commit
@@ -49,13 +50,6 @@ def codex_home() -> Path:
     return Path(os.environ.get("CODEX_HOME") or Path.home() / ".codex").expanduser()
 
 
-def _inside(cwd: str, repo: Path) -> bool:
-    try:
-        return Path(cwd).resolve().is_relative_to(repo)
-    except (OSError, ValueError):
-        return False
-
-
 class CodexAdapter:
     name = AGENT
     parser_version = "codex/1"  # bump when parse() output changes (cache key)
@@ -76,7 +70,7 @@ class CodexAdapter:
                 head = first_line(path) or {}
                 payload = as_dict(head.get("payload"))
                 cwd = as_str(payload.get("cwd"))
-                if repo is not None and not (cwd and _inside(cwd, repo)):
+                if repo is not None and not (cwd and cwd_inside(cwd, repo)):
                     continue
                 st = path.stat()
                 session_id = as_str(payload.get("id"))

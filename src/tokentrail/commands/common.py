@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import click
-import orjson
 
+from tokentrail.builtin.render_json import JsonRenderer
 from tokentrail.catalog import Catalog
 from tokentrail.errors import TokentrailError
 from tokentrail.figures import envelope
@@ -46,7 +46,7 @@ def parse_when(value: str | None, *, end_of_day: bool = False) -> datetime | Non
 
 
 def dump_json(doc: Mapping[str, Any]) -> str:
-    return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+    return JsonRenderer().render(doc)
 
 
 def handle_errors(fn: F) -> F:
