@@ -18,6 +18,7 @@ from tokentrail.model import (
     Session,
     SessionRef,
     ToolCall,
+    cwd_inside,
 )
 from tokentrail.parse_pool import Job, parse_all
 from tokentrail.plugins import PluginProblem, TokentrailPluginManager
@@ -31,6 +32,9 @@ class SessionFilter:
     until: datetime | None = None
     repo: Path | None = None  # only sessions whose working directory is inside this folder
 
+    def __post_init__(self) -> None:
+        self.repo = self.repo.resolve() if self.repo is not None else None
+
     def keeps(self, session: Session) -> bool:
         last = session.end or session.start
         if self.since and last and last < self.since:
@@ -38,7 +42,7 @@ class SessionFilter:
         if self.until and session.start and session.start > self.until:
             return False
         if self.repo is not None:
-            return any(_inside(cwd, self.repo) for cwd in session.cwds)
+            return any(cwd_inside(cwd, self.repo) for cwd in session.cwds)
         return True
 
 
@@ -51,13 +55,6 @@ class Catalog:
     cache: SessionCache | None = None
 
 
-def _inside(cwd: str, repo: Path) -> bool:
-    try:
-        return Path(cwd).resolve().is_relative_to(repo)
-    except (OSError, ValueError):
-        return False
-
-
 def adapters(pm: TokentrailPluginManager) -> list[tuple[str, Adapter]]:
     return pm.collect("register_adapters", Adapter)  # type: ignore[type-abstract]
 
@@ -66,14 +63,13 @@ def discover(
     pm: TokentrailPluginManager, flt: SessionFilter
 ) -> list[tuple[str, Adapter, SessionRef]]:
     """Cheap listing from every adapter: no file is parsed whole here."""
-    repo = flt.repo.resolve() if flt.repo else None
     since_ts = flt.since.timestamp() if flt.since else None
     found: list[tuple[str, Adapter, SessionRef]] = []
     for plugin, adapter in adapters(pm):
         if flt.agent and adapter.name != flt.agent:
             continue
         try:
-            refs = list(adapter.discover(repo))
+            refs = list(adapter.discover(flt.repo))
         except Exception as exc:
             pm.report(plugin, "discover", exc)
             continue

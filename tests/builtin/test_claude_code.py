@@ -223,3 +223,16 @@ def test_filters_by_agent_time_and_repo(tmp_path: Path) -> None:
     assert ids("--repo", "/work/other") == ["b"]
     proc = tokentrail("sessions", "--since", "last tuesday", "--json", env=env, check=False)
     assert proc.returncode == 1 and json.loads(proc.stdout)["error"]["code"] == "bad_time"
+
+
+def test_repo_filter_accepts_a_relative_path(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    write_jsonl(
+        project(tmp_path, str(app)) / "a.jsonl",
+        claude_call(1, TS.format(0), "claude-sonnet-4-5", session="a", cwd=str(app)),
+    )
+    env = env_for(tmp_path)
+    for repo, cwd in ((".", app), ("app", tmp_path)):
+        doc = tokentrail_json("sessions", "--repo", repo, env=env, cwd=cwd)
+        assert [row["id"] for row in doc["sessions"]] == ["a"]
