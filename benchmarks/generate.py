@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from tokentrail.synthetic import (
+from tokentrail.demo import (
     HAIKU,
     OPUS,
     SONNET,

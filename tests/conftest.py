@@ -1,8 +1,6 @@
-"""Shared pytest fixtures.
-
-Only the plugin fixtures live here so far (the fake third-party plugin package and an
-environment that sees it); other fixtures go here too as they become shared.
-"""
+"""Shared pytest fixtures: every test is isolated from the real home (HOME, the cache, agent
+log folders, user config and third-party plugin discovery all point into temp dirs), plus
+the fake third-party plugin package and an environment that sees it."""
 
 from __future__ import annotations
 
@@ -10,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,33 @@ import pytest
 from tests.cli_run import isolated_env
 
 FAKE_PLUGIN_SRC = Path(__file__).parent / "fake_plugin"
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One parsed-session cache for the whole run (private to it): the corpus is parsed once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(
+    shared_cache: Path,
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """No test reads or writes the real home: logs, cache, config and plugins are private."""
+    home = tmp_path_factory.mktemp("home")
+    for name in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "TOKENTRAIL_CONFIG", "TOKENTRAIL_NO_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("TOKENTRAIL_CACHE_DIR", str(shared_cache))
+    monkeypatch.setenv("TOKENTRAIL_PLUGINS", "")
+    monkeypatch.setenv("NO_COLOR", "1")
+    from tokentrail.plugins import get_plugin_manager
+
+    get_plugin_manager.cache_clear()
+    yield home
+    get_plugin_manager.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from tests.cli_run import isolated_env, tokentrail
 from tests.commands.test_comment import PR, event
 from tests.fake_github import REPO, TOKEN, FakeGitHub
 from tests.gitrepo import git_env
-from tokentrail.commands.demo import Demo, build_demo
+from tokentrail.demo.repo import Demo, build_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())

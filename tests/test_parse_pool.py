@@ -11,8 +11,8 @@ import pytest
 
 from tests.cli_run import isolated_env, tokentrail
 from tokentrail.builtin.claude_code import ClaudeCodeAdapter
+from tokentrail.demo import Bash, Filler, Reply, write_claude_session
 from tokentrail.parse_pool import MIN_BYTES, MIN_FILES, Job, workers
-from tokentrail.synthetic import Bash, Filler, Reply, write_claude_session
 
 
 def test_workers_and_in_process_parsing_agree(

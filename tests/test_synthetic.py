@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from tokentrail.synthetic import (
+from tokentrail.demo import (
     HAIKU,
     Bash,
     Commit,

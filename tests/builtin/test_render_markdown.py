@@ -11,8 +11,7 @@ import pytest
 from tests.gitrepo import ClaudeLog, Env, GitRepo, at, feature_branch
 from tests.hostile import BRANCH, COMMAND, PATH, SECRET, SUBJECT, check_markdown, parser
 from tokentrail.builtin.render_markdown import MARKER_COMMENT, MarkdownRenderer, render_receipt
-from tokentrail.plugins import get_plugin_manager
-from tokentrail.synthetic import (
+from tokentrail.demo import (
     Bash,
     Filler,
     Read,
@@ -21,6 +20,7 @@ from tokentrail.synthetic import (
     call_times,
     write_claude_session,
 )
+from tokentrail.plugins import get_plugin_manager
 
 
 @dataclass

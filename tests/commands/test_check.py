@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.gitrepo import Env, Feature, GitRepo, at, feature_branch
-from tokentrail.synthetic import Bash, Filler, Read, Reply, UserPrompt, write_claude_session
+from tokentrail.demo import Bash, Filler, Read, Reply, UserPrompt, write_claude_session
 
 
 def check(f: Feature, *args: str) -> tuple[int, Any]:

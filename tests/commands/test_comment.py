@@ -14,7 +14,7 @@ from pytest_httpserver import HTTPServer
 from tests.cli_run import isolated_env, tokentrail
 from tests.fake_github import REPO, TOKEN, FakeGitHub
 from tests.gitrepo import git_env
-from tokentrail.commands.demo import Demo, build_demo
+from tokentrail.demo.repo import Demo, build_demo
 
 PR = 42
 

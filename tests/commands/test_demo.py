@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tokentrail.commands.demo import AGENT_COMMIT, BRANCH, build_demo
+from tokentrail.demo.repo import AGENT_COMMIT, BRANCH, build_demo
 
 
 def bare_env(tmp: Path, **extra: str) -> dict[str, str]:

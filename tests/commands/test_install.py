@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from tests.gitrepo import ClaudeLog, at, feature_branch
-from tokentrail.hooks_install import HOOKS, hook_files_dir
+from tokentrail.githooks import HOOKS, hook_files_dir
 
 OLD_HOOK = '#!/bin/sh\necho "old hook ran" >> "$(git rev-parse --show-toplevel)/old-hook.log"\n'
 

@@ -8,8 +8,8 @@ import click
 
 from tokentrail.commands.common import emit, handle_errors, json_option
 from tokentrail.config import load_config
-from tokentrail.hooks_install import install as do_install
-from tokentrail.hooks_install import uninstall as do_uninstall
+from tokentrail.githooks import install as do_install
+from tokentrail.githooks import uninstall as do_uninstall
 from tokentrail.notes import notes_ref
 from tokentrail.scope import open_repo, repo_root
 

@@ -9,12 +9,12 @@ from typing import Any
 import click
 
 from tokentrail import catalog as catalog_mod
-from tokentrail.branch import run_branch
 from tokentrail.commands.common import dump_json, handle_errors, json_option, warn_about
 from tokentrail.config import load_config
 from tokentrail.detect import analyze
 from tokentrail.figures import envelope
 from tokentrail.lessons import DEFAULT_LIMIT, write_block
+from tokentrail.pipeline import run_branch
 from tokentrail.plugins import get_plugin_manager
 from tokentrail.scope import find_scope
 

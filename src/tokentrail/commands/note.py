@@ -8,11 +8,11 @@ from typing import Any
 
 import click
 
-from tokentrail.branch import findings_by_session, run_branch
 from tokentrail.commands.common import emit, handle_errors, json_option, warn_about
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
 from tokentrail.notes import host_id, note_line, notes_ref, write_note
+from tokentrail.pipeline import findings_by_session, run_branch
 from tokentrail.plugins import get_plugin_manager
 from tokentrail.pricing import PRICING_VERSION
 from tokentrail.receipt import part_row

@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 
-from tokentrail.branch import findings_by_session, portable_finding, run_branch
 from tokentrail.builtin.render_html import page
 from tokentrail.builtin.render_markdown import render_receipt
 from tokentrail.builtin.render_text import TOKEN_HEADERS, money, output, table, token_cells, tokens
@@ -21,6 +20,7 @@ from tokentrail.figures import iso
 from tokentrail.lessons import build_lessons
 from tokentrail.model import Finding
 from tokentrail.notes import line_to_row, notes_ref, read_note
+from tokentrail.pipeline import findings_by_session, portable_finding, run_branch
 from tokentrail.plugins import get_plugin_manager
 from tokentrail.pricing import PRICING_VERSION
 from tokentrail.receipt import branch_receipt, from_attribution

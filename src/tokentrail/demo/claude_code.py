@@ -1,314 +1,46 @@
-"""Deterministic writers of realistic Claude Code and Codex logs.
-
-The demo, the benchmark and tests need logs that look like the real thing (formats.md
-§1.2-1.6 and §2.3-2.4), including every trap a parser can fall into: split response
-lines that repeat `usage`, subagent usage copied into `progress` records, Codex
-`token_count` snapshots re-emitted seconds later. Each writer returns the totals a correct
-parser must find, so tests can compare the CLI's output against what was written.
-
-Everything is seeded: the same arguments write byte-identical files.
+"""A deterministic writer of realistic Claude Code logs (formats.md §1.2-1.6), with every
+trap a parser can fall into: split response lines repeating `usage`, subagent usage
+copied into `progress` records, streaming placeholders for output.
 """
 
 from __future__ import annotations
 
 import random
-import string
-import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from tokentrail.builtin.claude_code import project_slug
-from tokentrail.model import estimate_result_tokens
-
-CLAUDE_VERSION = "2.1.39"
-CODEX_VERSION = "0.104.0"
-OPUS = "claude-opus-4-6"
-SONNET = "claude-sonnet-4-5-20250929"
-HAIKU = "claude-haiku-4-5-20251001"
-GPT_CODEX = "gpt-5.3-codex"
-# Cache entries live 5 minutes unless written with the 1-hour TTL.
-CACHE_5M = timedelta(minutes=5)
-
-# --- the script a session follows ---------------------------------------------------------
-# Call events each cost one main-thread API request; the others shape what happens before
-# the next request.
-
-
-@dataclass(frozen=True)
-class Bash:
-    """A shell command; `output` is printed verbatim, else `output_chars` of filler."""
-
-    command: str
-    output: str | None = None
-    output_chars: int = 800
-    exit_code: int = 0
-
-
-@dataclass(frozen=True)
-class Read:
-    path: str
-    chars: int = 4000
-
-
-@dataclass(frozen=True)
-class Edit:
-    path: str
-
-
-@dataclass(frozen=True)
-class Commit:
-    """`git commit` run by the agent; git prints `[<branch> <sha7>] <subject>`."""
-
-    sha: str
-    subject: str
-
-
-@dataclass(frozen=True)
-class Task:
-    """A subagent (Task tool) making `requests` calls in its own file."""
-
-    description: str = "Explore the codebase"
-    requests: int = 4
-    model: str = HAIKU
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A text-only answer that ends the turn."""
-
-    chars: int = 600
-
-
-@dataclass(frozen=True)
-class UserPrompt:
-    text: str
-
-
-@dataclass(frozen=True)
-class Idle:
-    """The user walks away: the next request comes `minutes` later (cache expired)."""
-
-    minutes: float
-
-
-@dataclass(frozen=True)
-class Compact:
-    """Auto-compaction: a summarising call, then a fresh, small context."""
-
-    trigger: str = "auto"
-
-
-@dataclass(frozen=True)
-class Filler:
-    """`count` ordinary calls (Read, Grep, Bash, Edit, Glob) chosen by the seed."""
-
-    count: int
-
-
-Event = Bash | Read | Edit | Commit | Task | Reply | UserPrompt | Idle | Compact | Filler
-CALL_EVENTS = (Bash, Read, Edit, Commit, Task, Reply)
-
-
-def call_times(script: Sequence[Event], start: datetime, spacing: timedelta) -> list[datetime]:
-    """When each main-thread call of `script` happens (what the writer will log).
-
-    Call k is at `start + k * spacing`, pushed back by every `Idle` before it; callers use
-    this to line up git commits with the log (the demo does).
-    """
-    times: list[datetime] = []
-    extra = timedelta()
-    for event in script:
-        if isinstance(event, Idle):
-            extra += timedelta(minutes=event.minutes)
-        elif isinstance(event, Filler):
-            for _ in range(event.count):
-                times.append(start + len(times) * spacing + extra)
-        elif isinstance(event, CALL_EVENTS):
-            times.append(start + len(times) * spacing + extra)
-    return times
-
-
-# --- what was written ---------------------------------------------------------------------
-
-
-@dataclass
-class Totals:
-    """Tokens by kind after dedup, named like `figures.totals`."""
-
-    requests: int = 0
-    input_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    cache_write_1h_tokens: int = 0
-    output_tokens: int = 0
-    reasoning_tokens: int = 0
-
-    def add(self, other: Totals) -> None:
-        for name, value in other.as_dict().items():
-            setattr(self, name, getattr(self, name) + value)
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-
-@dataclass
-class WrittenSession:
-    agent: str
-    id: str
-    paths: list[Path]
-    cwd: str
-    branch: str
-    start: datetime
-    end: datetime
-    totals: Totals
-    models: dict[str, int] = field(default_factory=dict)  # requests per model
-    commits: list[str] = field(default_factory=list)  # sha7 printed by the agent's commits
-    subagents: list[str] = field(default_factory=list)
-    lines: int = 0
-    bytes: int = 0
-
-
-# --- small deterministic helpers -------------------------------------------------------
-
-_ALNUM = string.ascii_letters + string.digits
-_WORDS = [
-    "retry",
-    "backoff",
-    "client",
-    "request",
-    "session",
-    "token",
-    "cache",
-    "config",
-    "parse",
-    "render",
-    "value",
-    "result",
-    "error",
-    "handler",
-    "timeout",
-    "attempt",
-    "policy",
-    "jitter",
-    "limit",
-    "queue",
-    "worker",
-    "batch",
-    "stream",
-    "buffer",
-    "logger",
-    "metrics",
-    "branch",
-    "commit",
-    "report",
-    "schema",
-    "record",
-    "field",
-    "index",
-]
-_PATHS = [
-    "src/app/client.py",
-    "src/app/retry.py",
-    "src/app/config.py",
-    "src/app/models.py",
-    "src/app/handlers.py",
-    "tests/test_client.py",
-    "tests/test_retry.py",
-    "README.md",
-    "pyproject.toml",
-    "src/app/__init__.py",
-    "src/app/cli.py",
-    "docs/usage.md",
-]
-_COMMANDS = (
-    "pytest -q",
-    "ruff check src tests",
-    "git status",
-    "git diff --stat",
-    "ls -la src/app",
-    "python -m mypy src",
-    "rg -n 'def retry' src",
-    "git log --oneline -5",
+from tokentrail.demo.script import (
+    CACHE_5M,
+    CLAUDE_VERSION,
+    OPUS,
+    PATHS,
+    WORDS,
+    Bash,
+    Commit,
+    Compact,
+    Edit,
+    Event,
+    Filler,
+    Idle,
+    Read,
+    Reply,
+    Task,
+    Totals,
+    UserPrompt,
+    WrittenSession,
+    call_times,
+    chunk,
+    dump_line,
+    expand_fillers,
+    iso_ms,
+    new_uuid,
+    rand_text,
 )
-
-
-@lru_cache(maxsize=1)
-def _filler_text() -> str:
-    """~256 KB of code-like lines built once from a fixed seed; results are slices of it."""
-    rng = random.Random(20260301)
-    lines = []
-    size = 0
-    while size < 1 << 18:
-        indent = " " * (4 * rng.randint(0, 3))
-        words = rng.choices(_WORDS, k=rng.randint(2, 9))
-        kind = rng.random()
-        if kind < 0.2:
-            line = f"{indent}def {'_'.join(words[:3])}(self, {words[-1]}: int) -> None:"
-        elif kind < 0.4:
-            line = f"{indent}{words[0]} = {words[1]}.{'_'.join(words[2:4])}({words[-1]!r})"
-        elif kind < 0.5:
-            line = f"{indent}# {' '.join(words)}"
-        else:
-            line = f"{indent}return {' + '.join(words[:4])}"
-        lines.append(line)
-        size += len(line) + 1
-    text = "\n".join(lines)
-    return text + "\n" + text  # slices may wrap
-
-
-def _chunk(rng: random.Random, chars: int) -> str:
-    text = _filler_text()
-    chars = max(0, min(chars, len(text) // 2))
-    start = rng.randrange(0, len(text) // 2)
-    return text[start : start + chars]
-
-
-def _rand(rng: random.Random, n: int) -> str:
-    return "".join(rng.choices(_ALNUM, k=n))
-
-
-def _uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{ts.microsecond // 1000:03d}Z"
-    )
-
-
-def _dump(rec: dict[str, Any]) -> bytes:
-    return orjson.dumps(rec) + b"\n"
-
-
-def _expand(script: Sequence[Event], rng: random.Random, cwd: str) -> Iterator[Event]:
-    """Replace `Filler` by concrete calls."""
-    for event in script:
-        if not isinstance(event, Filler):
-            yield event
-            continue
-        for _ in range(event.count):
-            roll = rng.random()
-            path = rng.choice(_PATHS)
-            if roll < 0.40:
-                yield Read(f"{cwd}/{path}", chars=int(rng.lognormvariate(8.0, 0.7)))
-            elif roll < 0.70:
-                yield Bash(
-                    rng.choice(_COMMANDS),
-                    output_chars=int(rng.lognormvariate(7.0, 1.0)),
-                    exit_code=1 if rng.random() < 0.08 else 0,
-                )
-            elif roll < 0.88:
-                yield Edit(f"{cwd}/{path}")
-            else:
-                yield Reply(chars=rng.randint(200, 1500))
-
+from tokentrail.model import estimate_result_tokens
 
 # --- Claude Code ---------------------------------------------------------------------------
 
@@ -381,11 +113,11 @@ class _ClaudeFile:
         self.last: datetime | None = None  # latest record a parser reads (not progress)
 
     def record(self, kind: str, ts: datetime, body: dict[str, Any], chain: bool = True) -> str:
-        uid = _uuid(self.rng)
+        uid = new_uuid(self.rng)
         rec = {**self.base, "parentUuid": self.parent, "type": kind, **body}
         rec["uuid"] = uid
-        rec["timestamp"] = _iso(ts)
-        self.out.append(_dump(rec))
+        rec["timestamp"] = iso_ms(ts)
+        self.out.append(dump_line(rec))
         if kind != "progress" and (self.last is None or ts > self.last):
             self.last = ts
         if chain:
@@ -402,7 +134,7 @@ class _ClaudeFile:
         )
 
     def raw(self, rec: dict[str, Any]) -> None:
-        self.out.append(_dump(rec))
+        self.out.append(dump_line(rec))
 
     def flush(self) -> tuple[int, int]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -426,7 +158,7 @@ class _ClaudeWriter:
         placeholder_bug: float,
     ) -> None:
         self.rng = random.Random(f"claude|{seed}|{start.isoformat()}")
-        self.session_id = _uuid(self.rng)
+        self.session_id = new_uuid(self.rng)
         self.cwd = cwd
         self.branch = branch
         self.start = start
@@ -436,7 +168,7 @@ class _ClaudeWriter:
         self.with_progress = progress
         self.placeholder_bug = placeholder_bug
         self.folder = claude_dir / "projects" / project_slug(cwd)
-        nickname = "-".join(self.rng.choices(_WORDS, k=3))
+        nickname = "-".join(self.rng.choices(WORDS, k=3))
         self.main = _ClaudeFile(
             self.folder / f"{self.session_id}.jsonl",
             self.session_id,
@@ -489,8 +221,8 @@ class _ClaudeWriter:
         """One API response, one line per content block, each repeating usage; the
         placeholder output count on all lines but the last (unless the upstream bug hits,
         then the last one is a placeholder too and that is what gets counted)."""
-        message_id = "msg_01" + _rand(self.rng, 22)
-        request_id = "req_011C" + _rand(self.rng, 20)
+        message_id = "msg_01" + rand_text(self.rng, 22)
+        request_id = "req_011C" + rand_text(self.rng, 20)
         placeholder = self.rng.randint(1, 12)
         if self.rng.random() < self.placeholder_bug:
             usage.output = placeholder
@@ -518,7 +250,7 @@ class _ClaudeWriter:
                     {
                         "message": {
                             "type": "assistant",
-                            "timestamp": _iso(line_ts),
+                            "timestamp": iso_ms(line_ts),
                             "message": {**message, "context_management": None},
                             "requestId": request_id,
                             "uuid": uids[-1],
@@ -556,12 +288,12 @@ class _ClaudeWriter:
             blocks.append(
                 {
                     "type": "thinking",
-                    "thinking": _chunk(rng, rng.randint(80, 600)),
-                    "signature": _rand(rng, 64),
+                    "thinking": chunk(rng, rng.randint(80, 600)),
+                    "signature": rand_text(rng, 64),
                 }
             )
         if rng.random() < 0.5:
-            blocks.append({"type": "text", "text": _chunk(rng, rng.randint(40, 300))})
+            blocks.append({"type": "text", "text": chunk(rng, rng.randint(40, 300))})
         return blocks
 
     def _tool(
@@ -569,7 +301,7 @@ class _ClaudeWriter:
     ) -> tuple[dict[str, Any], str, dict[str, Any] | str | None, bool]:
         """(tool_use block, result text, toolUseResult, is_error) for a call event."""
         rng = self.rng
-        tool_id = "toolu_01" + _rand(rng, 22)
+        tool_id = "toolu_01" + rand_text(rng, 22)
         if isinstance(event, Commit):
             msg = f"git add -A && git commit -m {event.subject!r}"
             out = (
@@ -580,7 +312,7 @@ class _ClaudeWriter:
             self.commits.append(event.sha[:7])
             event = Bash(msg, output=out)
         if isinstance(event, Bash):
-            text = event.output if event.output is not None else _chunk(rng, event.output_chars)
+            text = event.output if event.output is not None else chunk(rng, event.output_chars)
             block = {
                 "type": "tool_use",
                 "id": tool_id,
@@ -599,7 +331,7 @@ class _ClaudeWriter:
             }
             return block, text, result, False
         if isinstance(event, Read):
-            content = _chunk(rng, event.chars)
+            content = chunk(rng, event.chars)
             block = {
                 "type": "tool_use",
                 "id": tool_id,
@@ -619,7 +351,7 @@ class _ClaudeWriter:
             }
             return block, content, result, False
         if isinstance(event, Edit):
-            old, new = _chunk(rng, rng.randint(40, 200)), _chunk(rng, rng.randint(40, 300))
+            old, new = chunk(rng, rng.randint(40, 200)), chunk(rng, rng.randint(40, 300))
             block = {
                 "type": "tool_use",
                 "id": tool_id,
@@ -639,17 +371,17 @@ class _ClaudeWriter:
         f.raw(
             {
                 "type": "file-history-snapshot",
-                "messageId": _uuid(rng),
+                "messageId": new_uuid(rng),
                 "snapshot": {
-                    "messageId": _uuid(rng),
+                    "messageId": new_uuid(rng),
                     "trackedFileBackups": {},
-                    "timestamp": _iso(self.start),
+                    "timestamp": iso_ms(self.start),
                 },
                 "isSnapshotUpdate": False,
             }
         )
         if self.with_progress:
-            hook_id = _uuid(rng)
+            hook_id = new_uuid(rng)
             f.progress(
                 self.start - timedelta(seconds=2),
                 {
@@ -664,7 +396,7 @@ class _ClaudeWriter:
         call = 0
         prompted = False
         last_ts = self.start
-        for event in _expand(script, rng, self.cwd):
+        for event in expand_fillers(script, rng, self.cwd):
             if isinstance(event, Idle):
                 if event.minutes * 60 > (3600 if self.one_hour else CACHE_5M.total_seconds()):
                     state["cold"] = 1
@@ -679,7 +411,7 @@ class _ClaudeWriter:
                 self._compact(event, last_ts + timedelta(seconds=2), state)
                 continue
             if not prompted:  # every session starts with something typed
-                text = f"Please work on the {rng.choice(_WORDS)} {rng.choice(_WORDS)} code."
+                text = f"Please work on the {rng.choice(WORDS)} {rng.choice(WORDS)} code."
                 f.record(
                     "user",
                     self.start - timedelta(seconds=1),
@@ -692,7 +424,7 @@ class _ClaudeWriter:
             fresh = 15000 + rng.randint(0, 4000)
             blocks = self._prefix_blocks(rng)
             if isinstance(event, Reply):
-                blocks.append({"type": "text", "text": _chunk(rng, event.chars)})
+                blocks.append({"type": "text", "text": chunk(rng, event.chars)})
                 usage = self._usage(max(40, event.chars // 3), state, fresh)
                 self._response(f, ts, self.model, blocks, usage)
                 continue
@@ -774,8 +506,8 @@ class _ClaudeWriter:
     ) -> None:
         rng = self.rng
         f = self.main
-        tool_id = "toolu_01" + _rand(rng, 22)
-        prompt = f"{event.description}: find where {rng.choice(_WORDS)} is handled."
+        tool_id = "toolu_01" + rand_text(rng, 22)
+        prompt = f"{event.description}: find where {rng.choice(WORDS)} is handled."
         blocks.append(
             {
                 "type": "tool_use",
@@ -805,7 +537,7 @@ class _ClaudeWriter:
             t = ts + timedelta(seconds=3) + step * j
             if j == event.requests - 1:
                 sub_blocks: list[dict[str, Any]] = [
-                    {"type": "text", "text": _chunk(rng, rng.randint(400, 2000))}
+                    {"type": "text", "text": chunk(rng, rng.randint(400, 2000))}
                 ]
                 sub_usage = self._usage(rng.randint(200, 900), sub_state, 13000)
                 self._response(
@@ -813,8 +545,8 @@ class _ClaudeWriter:
                 )
                 last_usage = sub_usage
                 break
-            path = f"{self.cwd}/{rng.choice(_PATHS)}"
-            read_id = "toolu_01" + _rand(rng, 22)
+            path = f"{self.cwd}/{rng.choice(PATHS)}"
+            read_id = "toolu_01" + rand_text(rng, 22)
             sub_blocks = [
                 {"type": "tool_use", "id": read_id, "name": "Read", "input": {"file_path": path}}
             ]
@@ -822,7 +554,7 @@ class _ClaudeWriter:
             sub_uids = self._response(
                 sub, t, event.model, sub_blocks, sub_usage, f, (f"agent_msg_{tool_id}", tool_id)
             )
-            content = _chunk(rng, rng.randint(800, 5000))
+            content = chunk(rng, rng.randint(800, 5000))
             sub.parent = sub_uids[-1]
             sub.record(
                 "user",
@@ -838,7 +570,7 @@ class _ClaudeWriter:
             )
             sub_state["pending"] += estimate_result_tokens(len(content))
             last_usage = sub_usage
-        report = _chunk(rng, rng.randint(800, 3000))
+        report = chunk(rng, rng.randint(800, 3000))
         done = ts + timedelta(seconds=4) + step * event.requests
         f.parent = uids[-1]
         f.record(
@@ -887,7 +619,7 @@ class _ClaudeWriter:
             sub,
             ts + timedelta(seconds=1),
             self.model,
-            [{"type": "text", "text": _chunk(rng, 3000)}],
+            [{"type": "text", "text": chunk(rng, 3000)}],
             usage,
         )
         boundary = f.parent
@@ -908,7 +640,7 @@ class _ClaudeWriter:
             "user",
             ts + timedelta(seconds=30),
             {
-                "message": {"role": "user", "content": "Summary: " + _chunk(rng, 4000)},
+                "message": {"role": "user", "content": "Summary: " + chunk(rng, 4000)},
                 "isCompactSummary": True,
                 "isVisibleInTranscriptOnly": True,
             },
@@ -955,262 +687,3 @@ def write_claude_session(
         placeholder_bug,
     )
     return writer.write(script)
-
-
-# --- Codex ---------------------------------------------------------------------------------
-
-
-def _uuid7(ts: datetime, rng: random.Random) -> str:
-    ms = int(ts.timestamp() * 1000)
-    value = (ms << 80) | (0x7 << 76) | (rng.getrandbits(12) << 64) | (0b10 << 62)
-    value |= rng.getrandbits(62)
-    return str(uuid.UUID(int=value))
-
-
-def write_codex_session(
-    codex_home: Path,
-    cwd: str | Path,
-    *,
-    branch: str = "main",
-    start: datetime,
-    spacing: timedelta = timedelta(seconds=30),
-    requests: int = 10,
-    model: str = GPT_CODEX,
-    seed: int | str = 0,
-    events: Sequence[Event] | None = None,
-    commit_hash: str = "0" * 40,
-    repository_url: str = "https://github.com/example/app.git",
-    reemit: float = 0.5,
-) -> WrittenSession:
-    """Write one Codex rollout under `codex_home/sessions/YYYY/MM/DD/`.
-
-    Each call logs a cumulative `token_count`; a share `reemit` of them is written again
-    1-5 s later with a byte-identical payload, as Codex does (formats.md §2.4). Turns start
-    with an `info: null` rate-limit event. Events understood: Bash, Commit, Read (as a
-    `sed -n` command), UserPrompt, Filler, Reply, Idle.
-    """
-    cwd = str(cwd)
-    rng = random.Random(f"codex|{seed}|{start.isoformat()}")
-    session_id = _uuid7(start, rng)
-    day = start.astimezone(timezone.utc)
-    folder = codex_home / "sessions" / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}"
-    path = folder / f"rollout-{day:%Y-%m-%dT%H-%M-%S}-{session_id}.jsonl"
-    out: list[bytes] = []
-    totals = Totals()
-    commits: list[str] = []
-    end = start
-
-    def line(ts: datetime, kind: str, payload: dict[str, Any]) -> None:
-        nonlocal end
-        end = max(end, ts)
-        out.append(_dump({"timestamp": _iso(ts), "type": kind, "payload": payload}))
-
-    rate_limits = {
-        "limit_id": "codex",
-        "limit_name": None,
-        "primary": {"used_percent": 1.0, "window_minutes": 300, "resets_at": 1771864834},
-        "secondary": {"used_percent": 1.0, "window_minutes": 10080, "resets_at": 1772355702},
-        "credits": {"has_credits": False, "unlimited": False, "balance": None},
-        "plan_type": None,
-    }
-    line(
-        start,
-        "session_meta",
-        {
-            "id": session_id,
-            "timestamp": _iso(start),
-            "cwd": cwd,
-            "originator": "codex_cli_rs",
-            "cli_version": CODEX_VERSION,
-            "instructions": None,
-            "source": "cli",
-            "model_provider": "openai",
-            "git": {"commit_hash": commit_hash, "branch": branch, "repository_url": repository_url},
-        },
-    )
-    line(
-        start,
-        "response_item",
-        {
-            "type": "message",
-            "role": "developer",
-            "content": [{"type": "input_text", "text": "<permissions instructions>"}],
-        },
-    )
-    script: Sequence[Event] = (
-        events if events is not None else [Filler(max(0, requests - 1)), Reply()]
-    )
-    times = call_times(script, start + timedelta(seconds=3), spacing)
-    cumulative = [0, 0, 0, 0]  # input, cached, output, reasoning
-    context = 9000 + rng.randint(0, 3000)
-    call = 0
-    turn_open = False
-    prompt_text: str | None = None
-
-    def open_turn(ts: datetime, text: str) -> None:
-        turn_id = _uuid7(ts, rng)
-        line(
-            ts,
-            "event_msg",
-            {"type": "task_started", "turn_id": turn_id, "model_context_window": 258400},
-        )
-        line(
-            ts,
-            "event_msg",
-            {
-                "type": "user_message",
-                "message": text,
-                "images": [],
-                "local_images": [],
-                "text_elements": [],
-            },
-        )
-        line(
-            ts,
-            "turn_context",
-            {
-                "turn_id": turn_id,
-                "cwd": cwd,
-                "approval_policy": "on-request",
-                "sandbox_policy": {"type": "workspace-write", "network_access": False},
-                "model": model,
-                "effort": "high",
-                "summary": "auto",
-                "truncation_policy": {"mode": "tokens", "limit": 10000},
-            },
-        )
-        line(
-            ts + timedelta(seconds=1),
-            "event_msg",
-            {"type": "token_count", "info": None, "rate_limits": rate_limits},
-        )
-
-    for event in _expand(script, rng, cwd):
-        if isinstance(event, UserPrompt):
-            prompt_text = event.text
-            continue
-        if isinstance(event, (Idle, Compact, Task, Edit)):
-            continue  # not modelled for Codex
-        ts = times[call]
-        call += 1
-        if not turn_open or prompt_text is not None:
-            open_turn(ts - timedelta(seconds=2), prompt_text or "Fix the failing tests, please.")
-            turn_open = True
-            context += 200
-            prompt_text = None
-        # the model's answer: reasoning, then a tool call or the final message
-        output = rng.randint(60, 600)
-        reasoning = rng.randint(0, output)
-        cached = (context // 256) * 256 if call > 1 else rng.choice((0, 3456))
-        inp = context + rng.randint(50, 400)
-        cumulative[0] += inp
-        cumulative[1] += cached
-        cumulative[2] += output
-        cumulative[3] += reasoning
-        totals.add(
-            Totals(
-                requests=1,
-                input_tokens=inp - cached,
-                cache_read_tokens=cached,
-                output_tokens=output,
-                reasoning_tokens=reasoning,
-            )
-        )
-        context = inp + output
-        line(
-            ts,
-            "response_item",
-            {
-                "type": "reasoning",
-                "summary": [{"type": "summary_text", "text": "Checking the code"}],
-                "content": None,
-                "encrypted_content": _rand(rng, 200),
-            },
-        )
-        result_text: str | None = None
-        if isinstance(event, Reply):
-            line(ts, "event_msg", {"type": "agent_message", "message": _chunk(rng, event.chars)})
-        else:
-            if isinstance(event, Commit):
-                command = f"git add -A && git commit -m {event.subject!r}"
-                body = f"[{branch} {event.sha[:7]}] {event.subject}\n 2 files changed"
-                commits.append(event.sha[:7])
-                code = 0
-            elif isinstance(event, Read):
-                command = f"sed -n '1,200p' {event.path}"
-                body, code = _chunk(rng, event.chars), 0
-            else:
-                assert isinstance(event, Bash)
-                command = event.command
-                body = event.output if event.output is not None else _chunk(rng, event.output_chars)
-                code = event.exit_code
-            call_id = "call_" + _rand(rng, 24)
-            args = {"cmd": command, "workdir": cwd, "yield_time_ms": 10000}
-            line(
-                ts,
-                "response_item",
-                {
-                    "type": "function_call",
-                    "name": "exec_command",
-                    "arguments": orjson.dumps(args).decode(),
-                    "call_id": call_id,
-                },
-            )
-            result_text = (
-                f"Chunk ID: {_rand(rng, 6)}\nWall time: 0.{rng.randint(1, 9)} seconds\n"
-                f"Process exited with code {code}\nOriginal token count: {len(body) // 4}\n"
-                f"Output:\n{body}"
-            )
-            context += estimate_result_tokens(len(body))
-        info = {
-            "total_token_usage": {
-                "input_tokens": cumulative[0],
-                "cached_input_tokens": cumulative[1],
-                "output_tokens": cumulative[2],
-                "reasoning_output_tokens": cumulative[3],
-                "total_tokens": cumulative[0] + cumulative[2],
-            },
-            "last_token_usage": {
-                "input_tokens": inp,
-                "cached_input_tokens": cached,
-                "output_tokens": output,
-                "reasoning_output_tokens": reasoning,
-                "total_tokens": inp + output,
-            },
-            "model_context_window": 258400,
-        }
-        count = {"type": "token_count", "info": info, "rate_limits": rate_limits}
-        line(ts + timedelta(milliseconds=1), "event_msg", count)
-        if result_text is not None:
-            line(
-                ts + timedelta(milliseconds=200),
-                "response_item",
-                {"type": "function_call_output", "call_id": call_id, "output": result_text},
-            )
-        if rng.random() < reemit:
-            again = ts + timedelta(milliseconds=rng.randint(1000, 5000))
-            line(again, "event_msg", count)  # the re-emitted snapshot
-        if isinstance(event, Reply):
-            line(
-                ts + timedelta(seconds=1),
-                "event_msg",
-                {"type": "task_complete", "turn_id": None, "last_agent_message": None},
-            )
-            turn_open = False
-    folder.mkdir(parents=True, exist_ok=True)
-    data = b"".join(out)
-    path.write_bytes(data)
-    return WrittenSession(
-        agent="codex",
-        id=session_id,
-        paths=[path],
-        cwd=cwd,
-        branch=branch,
-        start=start,
-        end=end,
-        totals=totals,
-        models={model: totals.requests},
-        commits=commits,
-        lines=len(out),
-        bytes=len(data),
-    )
