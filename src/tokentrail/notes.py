@@ -36,6 +36,7 @@ _LINE_FIELDS = (
     "first",
     "last",
     "findings",
+    "carry",
 )
 
 
@@ -70,6 +71,7 @@ def line_to_row(line: Mapping[str, Any]) -> dict[str, Any]:
     row["pricing"] = line.get("pricing")
     row["findings"] = list(line.get("findings") or [])
     row["models"] = dict(line.get("models") or {})
+    row["carry"] = line.get("carry") if isinstance(line.get("carry"), dict) else None
     return row
 
 

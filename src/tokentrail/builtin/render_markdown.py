@@ -19,19 +19,10 @@ from tokentrail.escape import code, text
 from tokentrail.hookspecs import Renderer, hookimpl
 from tokentrail.markdown import Document, Section, bold, mermaid_label
 
-MARKER = "tokentrail:receipt"
-MARKER_COMMENT = f"<!-- {MARKER} -->"
 AGENT_NAMES = {"claude-code": "Claude Code", "codex": "Codex"}
 EVIDENCE_TARGETS = ("command", "file", "target", "what", "path")
 # section weights: the lowest go first when a comment must shrink
 HEADLINE, COMMITS, FINDINGS, LESSONS, CHARTS, DETAILS = 1000, 500, 400, 300, 100, 50
-
-
-def total_tokens(row: Mapping[str, Any]) -> int:
-    return sum(
-        int(row.get(k) or 0)
-        for k in ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
-    )
 
 
 def is_estimate(row: Mapping[str, Any]) -> bool:
@@ -96,11 +87,11 @@ def _headline(s: Section, doc: Mapping[str, Any]) -> None:
     sessions = doc.get("sessions") or []
     commits = doc.get("commits") or []
     branch = code(doc.get("branch") or "detached HEAD", 80)
-    s.comment(MARKER)
     s.heading(3, f"tokentrail receipt for {branch}")
     parts = [
         bold(cost_label(t)),
-        f"{tokens(total_tokens(t))} tokens ({tokens(t.get('cache_read_tokens'))} cache reads)",
+        f"{tokens(t.get('total_tokens'))} tokens "
+        f"({tokens(t.get('cache_read_tokens'))} cache reads)",
         f"{t.get('requests', 0)} requests",
         f"{len(sessions)} session(s)" + (f" ({_by_agent(sessions)})" if sessions else ""),
         f"{len(commits)} commit(s)",
@@ -109,12 +100,12 @@ def _headline(s: Section, doc: Mapping[str, Any]) -> None:
     if pending.get("requests"):
         parts.append(f"{usd(pending.get('cost_usd'))} pending (not yet committed)")
     s.para(" · ".join(parts))
-    budget = doc.get("budget") or {}
-    if budget.get("usd") is not None:
-        limit = usd(float(budget["usd"]))
+    branch_budget = (doc.get("budget") or {}).get("branch_total") or {}
+    if branch_budget.get("budget_usd") is not None:
+        limit = usd(float(branch_budget["budget_usd"]))
         s.para(
             f"**Over budget:** {money(t)} against a budget of {limit}."
-            if budget.get("over")
+            if branch_budget.get("over")
             else f"Within budget: {money(t)} of {limit}."
         )
     notes = []
@@ -150,7 +141,7 @@ def _commits(s: Section, doc: Mapping[str, Any]) -> None:
             text(c.get("subject") or "", 60),
             _commit_sessions(c) or "none",
             str(c.get("requests", 0)),
-            tokens(total_tokens(c)),
+            tokens(c.get("total_tokens")),
             output(c),
             money(c),
         ]
@@ -163,7 +154,7 @@ def _commits(s: Section, doc: Mapping[str, Any]) -> None:
                 "_work after the last commit_",
                 _commit_sessions(pending),
                 str(pending.get("requests", 0)),
-                tokens(total_tokens(pending)),
+                tokens(pending.get("total_tokens")),
                 output(pending),
                 money(pending),
             ]
@@ -175,7 +166,7 @@ def _commits(s: Section, doc: Mapping[str, Any]) -> None:
             "",
             "",
             bold(str(t.get("requests", 0))),
-            bold(tokens(total_tokens(t))),
+            bold(tokens(t.get("total_tokens"))),
             bold(output(t)),
             bold(money(t)),
         ]
@@ -211,7 +202,7 @@ def _findings(s: Section, doc: Mapping[str, Any]) -> None:
         s.heading(4, "Waste")
         s.para("No waste found by the detectors.")
         return
-    wasted = sum(float(f.get("wasted_usd") or 0) for f in findings)
+    wasted = (doc.get("waste") or {}).get("wasted_usd")
     s.heading(4, f"Waste found: about {usd(wasted)} (estimated, each token counted once)")
     repo = str(doc.get("repo") or "")
     rows = []
@@ -260,10 +251,10 @@ def _charts(s: Section, doc: Mapping[str, Any]) -> None:
     pending = doc.get("pending") or {}
     if pending.get("requests"):
         bars.append(("pending", float(pending.get("cost_usd") or 0)))
-    causes: dict[str, float] = {}
-    for f in doc.get("findings") or []:
-        label = mermaid_label(f.get("detector", "?"))
-        causes[label] = causes.get(label, 0.0) + float(f.get("wasted_usd") or 0)
+    causes = {
+        mermaid_label(d.get("detector", "?")): float(d.get("wasted_usd") or 0)
+        for d in (doc.get("waste") or {}).get("by_detector") or []
+    }
     if not bars and not causes:
         return
     box = s.details("Charts: cost per commit, waste by cause")
@@ -278,8 +269,7 @@ def _charts(s: Section, doc: Mapping[str, Any]) -> None:
             f"    bar [{values}]"
         )
     if causes:
-        ranked = sorted(causes.items(), key=lambda kv: -kv[1])
-        slices = "\n".join(f'    "{k}" : {v:.4f}' for k, v in ranked)
+        slices = "\n".join(f'    "{k}" : {v:.4f}' for k, v in causes.items())
         box.mermaid(f"pie showData\n    title Estimated waste by cause (USD)\n{slices}")
 
 
@@ -296,7 +286,7 @@ def _details(s: Section, doc: Mapping[str, Any]) -> None:
                     f"{code(m, 40)} ×{n}" for m, n in sorted((r.get("models") or {}).items())
                 ),
                 str(r.get("requests", 0)),
-                tokens(total_tokens(r)),
+                tokens(r.get("total_tokens")),
                 money(r),
             ]
             for r in sessions
@@ -324,10 +314,10 @@ def _details(s: Section, doc: Mapping[str, Any]) -> None:
         facts.append(f"Commits without a note: {int(doc['commits_without_note'])}")
     carry = doc.get("carry") or {}
     if carry.get("billed_tokens"):
-        share = float(carry.get("carried_tokens") or 0) / float(carry["billed_tokens"])
         facts.append(
             f"Tool output carried in context: {tokens(carry.get('carried_tokens'))} tokens "
-            f"({share:.0%} of billed, {usd(carry.get('carried_usd'))})"
+            f"({float(carry.get('carried_share') or 0):.0%} of billed, "
+            f"{usd(carry.get('carried_usd'))})"
         )
     for warning in doc.get("warnings") or []:
         facts.append(f"Warning: {text(warning, 300)}")
@@ -351,6 +341,11 @@ class MarkdownRenderer:
         if doc.get("kind") == "report":
             return render_receipt(doc)
         return render_other(doc)
+
+    def render_within(self, doc: Mapping[str, Any], limit: int, note: str = "") -> str:
+        if doc.get("kind") == "report":
+            return render_receipt(doc, limit, note)
+        return render_other(doc)[:limit]
 
 
 @hookimpl

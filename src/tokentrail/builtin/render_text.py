@@ -1,4 +1,5 @@
-"""The `text` renderer: aligned tables for a terminal."""
+"""The `text` renderer: what every command prints on a terminal, one function per document
+kind; a kind it does not know is printed as JSON."""
 
 from __future__ import annotations
 
@@ -134,16 +135,213 @@ def _plugins(doc: Mapping[str, Any]) -> str:
     return out
 
 
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _pricing_label(doc: Mapping[str, Any]) -> str:
+    pricing = doc.get("pricing")
+    if isinstance(pricing, list):
+        return ", ".join(pricing) or "no pricing recorded"
+    return str(pricing)
+
+
+def _report(doc: Mapping[str, Any]) -> str:
+    t = doc["totals"]
+    base = str(doc["base"])[:7]
+    head = [
+        f"Branch {doc['branch'] or '(detached)'}  base {doc['base_ref']} ({base})  "
+        f"head {str(doc['head'])[:7]}",
+        f"Total: {t['requests']} requests, {money(t)} API-equivalent ({_pricing_label(doc)})",
+        f"  input {tokens(t['input_tokens'])}, cache read {tokens(t['cache_read_tokens'])}, "
+        f"cache write {tokens(t['cache_write_tokens'])}, output {output(t)}",
+    ]
+    if doc.get("source") == "notes":
+        head.append(
+            f"  from notes ({doc.get('notes_ref')}); "
+            f"{doc.get('commits_without_note', 0)} commit(s) without a note"
+        )
+    if doc.get("likely_cause"):
+        head.append(f"Likely cause: {doc['likely_cause']}")
+    parts = ["\n".join(head)]
+    if doc["commits"]:
+        rows = [
+            [
+                c["sha"][:7],
+                _cut(c.get("subject") or "", 40),
+                str(len(c["sessions"])),
+                *token_cells(c),
+            ]
+            for c in doc["commits"]
+        ]
+        parts.append(table(("COMMIT", "SUBJECT", "SESS", *TOKEN_HEADERS), rows, set(range(2, 9))))
+    else:
+        parts.append("No commits beyond the base yet: everything below is pending.")
+    p = doc["pending"]
+    parts.append(
+        f"Pending (next commit): {p['requests']} requests, {money(p)}, "
+        f"{len(p['sessions'])} session(s)"
+    )
+    if doc["sessions"]:
+        rows = [[s["agent"], str(s["id"])[:8], s["link"], *token_cells(s)] for s in doc["sessions"]]
+        parts.append(
+            "Sessions:\n" + table(("AGENT", "ID", "LINK", *TOKEN_HEADERS), rows, set(range(3, 9)))
+        )
+    else:
+        parts.append("No agent sessions found for this branch.")
+    if doc.get("findings"):
+        rows = [
+            [
+                f["detector"],
+                _cut(f["title"], 60),
+                str(f.get("session") or "")[:8],
+                tokens(f["wasted_tokens"]),
+                f"${f['wasted_usd']:.2f}",
+                f"{f['confidence']:.1f}",
+            ]
+            for f in doc["findings"][:10]
+        ]
+        more = len(doc["findings"]) - len(rows)
+        parts.append(
+            "Waste found (each token counted once):\n"
+            + table(("DETECTOR", "WHAT", "SESSION", "TOKENS", "USD", "CONF"), rows, {3, 4, 5})
+            + (f"\n... and {more} more (--json)" if more > 0 else "")
+        )
+    if doc.get("lessons"):
+        parts.append(
+            "Lessons for the next run:\n"
+            + "\n".join(
+                f"  - {lesson['text']} (saves ~${lesson.get('saved_usd', 0):.2f})"
+                for lesson in doc["lessons"][:5]
+            )
+        )
+    return "\n\n".join(parts)
+
+
+def _commit_receipt(doc: Mapping[str, Any]) -> str:
+    head = (
+        f"Commit {doc['sha'][:7]}: {len(doc['sessions'])} session(s), {doc['requests']} "
+        f"requests, {money(doc)} API-equivalent\n"
+        f"  input {tokens(doc['input_tokens'])}, cache read {tokens(doc['cache_read_tokens'])}, "
+        f"cache write {tokens(doc['cache_write_tokens'])}, output {output(doc)}"
+    )
+    rows = [
+        [
+            s["agent"],
+            str(s["id"])[:8],
+            s["link"],
+            ", ".join(s.get("models") or {}) or "-",
+            *token_cells(s),
+        ]
+        for s in doc["sessions"]
+    ]
+    headers = ("AGENT", "ID", "LINK", "MODELS", *TOKEN_HEADERS)
+    return head + "\n\n" + table(headers, rows, set(range(4, 10)))
+
+
+CHECK_PREFIX = "tokentrail: "
+
+
+def _check(doc: Mapping[str, Any]) -> str:
+    lines = list(doc["lines"])
+    if doc["status"] == "over_budget":
+        if doc.get("blocked"):
+            lines.append("over budget: refused (--strict); `git commit --no-verify` skips the hook")
+        else:
+            lines.append("over budget (warning only; add --strict to enforce)")
+    return "\n".join(CHECK_PREFIX + line for line in lines)
+
+
+def _note(doc: Mapping[str, Any]) -> str:
+    out = []
+    for r in doc["commits"]:
+        short = r["sha"][:7]
+        if r["status"] == "written":
+            out.append(
+                f"{short}: wrote {r['written']} session(s); the note holds {r['in_note']} "
+                f"({doc['ref']})"
+            )
+        elif r["status"] == "no_sessions":
+            out.append(f"{short}: no agent sessions went into this commit; no note written")
+        else:
+            out.append(f"{short}: not on branch {doc['branch']} beyond its base; skipped")
+    return "\n".join(out)
+
+
+_NOTES_STATUS = {
+    "notes_fetch": {
+        "absent": "{remote} has no {ref} yet; nothing fetched",
+        "created": "fetched {ref} from {remote}",
+        "merged": "fetched {ref} from {remote} and merged it into yours",
+    },
+    "notes_push": {
+        "nothing": "no local {ref} yet; nothing to push (run `tokentrail note` first)",
+        "pushed": "pushed {ref} to {remote}",
+    },
+}
+
+
+def _notes_status(doc: Mapping[str, Any]) -> str:
+    return _NOTES_STATUS[str(doc["kind"])][str(doc["status"])].format(**doc)
+
+
+def _notes_carry(doc: Mapping[str, Any]) -> str:
+    return (
+        f"carried notes of {doc['commits_with_notes']} of {doc['commits']} commit(s) onto "
+        f"{doc['onto'][:7]}; its note holds {doc['sessions_in_note']} session line(s)"
+    )
+
+
+def _hooks(doc: Mapping[str, Any]) -> str:
+    lines = [f"{hook['hook']}: {hook['status']} ({hook['path']})" for hook in doc["hooks"]]
+    if doc["kind"] == "install":
+        lines.append(f"notes.rewriteRef {doc['rewrite_ref']}: {doc['rewrite_ref_status']}")
+    else:
+        lines.append(f"notes.rewriteRef: {doc['rewrite_ref_status']}")
+    return "\n".join(lines)
+
+
+def _lessons(doc: Mapping[str, Any]) -> str:
+    where = "all sessions" if doc["scope"].get("all") else f"branch {doc['scope']['branch']}"
+    lines = [f"Lessons from {doc['sessions']} session(s) on {where} (API-equivalent $):"]
+    if not doc["lessons"]:
+        lines.append("  no wasteful patterns found")
+    for n, lesson in enumerate(doc["lessons"], 1):
+        lines.append(f"{n:>3}. {lesson['text']}")
+        lines.append(f"     saves ~${lesson['saved_usd']:.2f} ({lesson['count']} finding(s))")
+    if doc["sessions"]:
+        lines.append(f"Likely cause: {doc['likely_cause']}")
+    if "written" in doc:
+        state = "updated" if doc["written"]["changed"] else "already up to date"
+        lines.append(f"{doc['written']['path']}: lessons block {state}")
+    return "\n".join(lines)
+
+
+def _error(doc: Mapping[str, Any]) -> str:
+    return f"tokentrail: error: {doc['error']['message']}"
+
+
 class TextRenderer:
     name = "text"
-    kinds: ClassVar[dict[str, Callable[[Mapping[str, Any]], str]]] = {
+    layouts: ClassVar[dict[str, Callable[[Mapping[str, Any]], str]]] = {
+        "report": _report,
+        "commit_receipt": _commit_receipt,
+        "check": _check,
+        "note": _note,
+        "notes_fetch": _notes_status,
+        "notes_push": _notes_status,
+        "notes_carry": _notes_carry,
+        "install": _hooks,
+        "uninstall": _hooks,
+        "lessons": _lessons,
         "sessions": _sessions,
         "session": _session,
         "plugins": _plugins,
+        "error": _error,
     }
 
     def render(self, doc: Mapping[str, Any]) -> str:
-        kind = self.kinds.get(str(doc.get("kind")))
+        kind = self.layouts.get(str(doc.get("kind")))
         if kind is None:
             from tokentrail.builtin.render_json import JsonRenderer
 

@@ -17,12 +17,18 @@ from typing import Any
 import click
 import orjson
 
-from tokentrail.builtin.render_markdown import MARKER, render_receipt, total_tokens
+from tokentrail.budget import Budget, parse_amount, resolve_budget
 from tokentrail.commands.common import dump_json, handle_errors, json_option
-from tokentrail.commands.report import build_report
+from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
+from tokentrail.figures import envelope
 from tokentrail.github import GitHub
+from tokentrail.hookspecs import FittingRenderer
+from tokentrail.pipeline import build_receipt
+from tokentrail.plugins import get_plugin_manager
 
+MARKER = "tokentrail:receipt"  # the hidden comment that makes our PR comment sticky
+MARKER_LINE = f"<!-- {MARKER} -->\n\n"
 LIMIT = 65_536  # GitHub's limit on a comment body, in characters
 MARGIN = 536  # room for GitHub's own accounting differences
 SUMMARY_NOTE = "The full report is in the workflow run's summary."
@@ -77,24 +83,42 @@ def is_fork(event: Mapping[str, Any]) -> bool:
 
 
 def build(
-    from_notes: bool, base: str | None, head: str | None, branch: str | None, ref: str | None
+    from_notes: bool,
+    base: str | None,
+    head: str | None,
+    branch: str | None,
+    ref: str | None,
+    budget: Budget,
 ) -> dict[str, Any]:
     """The receipt of base..head: from notes by default (CI has no logs)."""
     if not from_notes:
-        return build_report(None, base, ref=ref, as_json=True)
-    doc = build_report(None, base, from_notes=True, ref=ref, as_json=True, head=head or "HEAD")
-    doc["branch"] = doc.get("branch") or branch
-    return doc
+        return build_receipt(None, base, ref=ref, budget=budget)
+    return build_receipt(
+        None, base, from_notes=True, ref=ref, head=head or "HEAD", budget=budget, branch=branch
+    )
 
 
-def key_figures(doc: Mapping[str, Any], budget: float | None) -> dict[str, Any]:
+def key_figures(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """What the Action exposes as step outputs, straight from the receipt."""
     t = doc["totals"]
-    cost = t.get("cost_usd")
     return {
-        "cost_usd": cost,
-        "tokens": total_tokens(t),
-        "over_budget": budget is not None and (cost or 0.0) > budget,
+        "cost_usd": t.get("cost_usd"),
+        "tokens": t["total_tokens"],
+        "over_budget": bool((doc.get("budget") or {}).get("over")),
     }
+
+
+def comment_body(doc: Mapping[str, Any], note: str) -> tuple[str, str]:
+    """The full Markdown receipt, and the comment body: our marker plus the receipt
+    shortened to fit GitHub's limit (by the renderer, when it knows how)."""
+    renderer = get_plugin_manager().renderer("markdown", "report")
+    full = renderer.render(envelope(**doc))
+    room = LIMIT - MARGIN - len(MARKER_LINE)
+    if isinstance(renderer, FittingRenderer):
+        fitted = renderer.render_within(envelope(**doc), room, note)
+    else:
+        fitted = full if len(full) <= room else full[: room - 1] + "…"
+    return MARKER_LINE + full, MARKER_LINE + fitted
 
 
 def write_outputs(figures: Mapping[str, Any], full: str) -> None:
@@ -189,7 +213,12 @@ def _append(path: str, text: str) -> None:
     show_default=True,
     help="Name of the environment variable that holds the token.",
 )
-@click.option("--budget", type=float, help="Budget in USD (API-equivalent) for the branch.")
+@click.option(
+    "--budget",
+    "budget_",
+    metavar="USD",
+    help="Branch budget in USD, API-equivalent (default: budget.branch_usd in .tokentrail.yml).",
+)
 @click.option("--fail-on-budget", is_flag=True, help="Exit 1 when the branch is over budget.")
 @click.option("--dry-run", is_flag=True, help="Print the comment instead of posting it.")
 @click.option(
@@ -212,7 +241,7 @@ def comment(
     ref: str | None,
     number: int | None,
     token_env: str,
-    budget: float | None,
+    budget_: str | None,
     fail_on_budget: bool,
     dry_run: bool,
     body_file: Path | None,
@@ -220,8 +249,7 @@ def comment(
     as_json: bool,
 ) -> None:
     """Post the branch receipt as one PR comment that updates itself."""
-    if budget is not None and budget < 0:
-        raise TokentrailError("bad_usage", "--budget must be >= 0")
+    budget = resolve_budget(load_config(), branch_usd=parse_amount("--budget", budget_))
     event = read_event(os.environ.get("GITHUB_EVENT_PATH"))
     if body_file is not None:
         post_prepared(body_file, event, number, token_env, expect_head, as_json)
@@ -229,13 +257,9 @@ def comment(
     pr = pull_request(event)
     base = base or (pr.get("base") or {}).get("sha")
     head = (pr.get("head") or {}).get("sha") if from_notes else None
-    doc = build(from_notes, base, head, (pr.get("head") or {}).get("ref"), ref)
-    figures = key_figures(doc, budget)
-    if budget is not None:
-        doc["budget"] = {"usd": budget, "over": figures["over_budget"]}
-    full = render_receipt(doc)
-    in_actions = bool(os.environ.get("GITHUB_STEP_SUMMARY"))
-    body = render_receipt(doc, LIMIT - MARGIN, SUMMARY_NOTE if in_actions else "")
+    doc = build(from_notes, base, head, (pr.get("head") or {}).get("ref"), ref, budget)
+    figures = key_figures(doc)
+    full, body = comment_body(doc, SUMMARY_NOTE if os.environ.get("GITHUB_STEP_SUMMARY") else "")
     write_outputs(figures, full)
     result: dict[str, Any] = {
         **figures,
@@ -256,7 +280,7 @@ def comment(
         where = f": {result['url']}" if result.get("url") else ""
         click.echo(f"tokentrail: {result['action']} the PR comment{where}")
     if fail_on_budget and figures["over_budget"]:
-        click.echo(
-            f"tokentrail: over budget: ${figures['cost_usd'] or 0:.2f} > ${budget:.2f}", err=True
-        )
+        for line in doc["budget"]["lines"]:
+            click.echo(f"tokentrail: {line}", err=True)
+        click.echo("tokentrail: over budget (--fail-on-budget)", err=True)
         sys.exit(1)
