@@ -14,6 +14,7 @@ from tokentrail.commands.note import note
 from tokentrail.commands.notes import notes_group
 from tokentrail.commands.plugins import plugins_command
 from tokentrail.commands.report import report
+from tokentrail.commands.rollup import rollup
 from tokentrail.commands.session import session
 from tokentrail.commands.sessions import sessions
 from tokentrail.commands.show import show
@@ -33,6 +34,7 @@ for command in (
 cli.add_command(lessons)
 cli.add_command(check)
 cli.add_command(comment)
+cli.add_command(rollup)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -92,6 +93,14 @@ def emit(doc: dict[str, Any], as_json: bool, fmt: str | None = None) -> None:
         raise TokentrailError("bad_usage", f"--json and --format {fmt} ask for two formats")
     name = "json" if as_json else (fmt or "text")
     click.echo(renderer(pm, name).render(envelope(**doc)).rstrip("\n"))
+
+
+def write_page(target: Path, page: str) -> None:
+    """Write a rendered page (`--html FILE`), with a clear error when it cannot be."""
+    try:
+        target.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise TokentrailError("write_failed", f"cannot write {target}: {exc.strerror}") from None
 
 
 def warn_about(catalog: Catalog | None, pm: TokentrailPluginManager, as_json: bool) -> list[str]:
