@@ -3,7 +3,7 @@ equals the sums of the per-repository `report --from-notes` receipts, and no log
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,22 +12,12 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from tests.teamrepos import Team, build_team, cli_run, git
+from tests.teamrepos import Team, cli_run, git
 from tests.teamrepos import clone as copy
 from tokentrail.cli import cli
 from tokentrail.rollup import week_of
 
 FIGURES = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
-
-
-@pytest.fixture(scope="module")
-def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
-    with pytest.MonkeyPatch.context() as mp:
-        home = tmp_path_factory.mktemp("team-home")
-        mp.setenv("HOME", str(home))
-        mp.setenv("TOKENTRAIL_PLUGINS", "")
-        mp.setenv("TOKENTRAIL_CACHE_DIR", str(home / "cache"))
-        yield build_team(tmp_path_factory.mktemp("team"))
 
 
 @pytest.fixture(scope="module")

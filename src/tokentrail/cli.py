@@ -8,6 +8,7 @@ from tokentrail import __version__
 from tokentrail.commands.check import check
 from tokentrail.commands.comment import comment
 from tokentrail.commands.demo import demo
+from tokentrail.commands.export import export
 from tokentrail.commands.install import install, uninstall
 from tokentrail.commands.lessons import lessons
 from tokentrail.commands.note import note
@@ -35,6 +36,7 @@ cli.add_command(lessons)
 cli.add_command(check)
 cli.add_command(comment)
 cli.add_command(rollup)
+cli.add_command(export)
 
 
 def main() -> None:

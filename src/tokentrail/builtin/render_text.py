@@ -258,6 +258,17 @@ def _rollup(doc: Mapping[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+def _export(doc: Mapping[str, Any]) -> str:
+    lines = [f"Exported from {doc['source']} to {doc['out']} ({doc['format']}):"]
+    for name, table in doc["tables"].items():
+        lines.append(f"  {name}: {table['rows']} row(s) in {table['file']}")
+    for name, why in doc["not_filled"].items():
+        lines.append(f"  {name}: not written ({why})")
+    if doc.get("posted"):
+        lines.append(f"  posted to {doc['posted']['url']} (HTTP {doc['posted']['status']})")
+    return "\n".join(lines)
+
+
 class TextRenderer:
     name = "text"
     kinds: ClassVar[dict[str, Callable[[Mapping[str, Any]], str]]] = {
@@ -265,6 +276,7 @@ class TextRenderer:
         "session": _session,
         "plugins": _plugins,
         "rollup": _rollup,
+        "export": _export,
     }
 
     def render(self, doc: Mapping[str, Any]) -> str:

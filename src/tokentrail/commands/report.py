@@ -20,7 +20,7 @@ from tokentrail.figures import iso
 from tokentrail.lessons import build_lessons
 from tokentrail.model import Finding
 from tokentrail.notes import line_to_row, notes_ref, read_note
-from tokentrail.pipeline import findings_by_session, portable_finding, run_branch
+from tokentrail.pipeline import BranchRun, findings_by_session, portable_finding, run_branch
 from tokentrail.plugins import get_plugin_manager
 from tokentrail.pricing import PRICING_VERSION
 from tokentrail.receipt import branch_receipt, from_attribution
@@ -55,6 +55,14 @@ def build_report(
     scope = find_scope(path, base, head, allow_detached=from_notes)
     if from_notes:
         return _from_notes(scope, notes_ref(config, ref))
+    return report_from_logs(scope, config, as_json)[0]
+
+
+def report_from_logs(
+    scope: Scope, config: Mapping[str, Any], as_json: bool = True
+) -> tuple[dict[str, Any], BranchRun]:
+    """The branch receipt from local logs, and the run it came from (`export` needs the
+    requests behind it)."""
     pm = get_plugin_manager()
     run = run_branch(scope, pm, config)
     analysis = run.analysis.to_dict()
@@ -68,7 +76,7 @@ def build_report(
     doc["likely_cause"] = analysis["likely_cause"]
     doc["carry"] = analysis["carry"]
     doc["warnings"] = warn_about(run.catalog, pm, as_json)
-    return doc
+    return doc, run
 
 
 def _from_notes(scope: Scope, ref: str) -> dict[str, Any]:
