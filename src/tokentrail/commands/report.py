@@ -9,14 +9,19 @@ from typing import Any
 
 import click
 
-from tokentrail.builtin.render_html import page
 from tokentrail.builtin.render_markdown import render_receipt
 from tokentrail.builtin.render_text import TOKEN_HEADERS, money, output, table, token_cells, tokens
-from tokentrail.commands.common import emit, handle_errors, json_option, warn_about
+from tokentrail.commands.common import (
+    emit,
+    handle_errors,
+    json_option,
+    renderer,
+    warn_about,
+    write_page,
+)
 from tokentrail.config import load_config
 from tokentrail.detect import cause_from_findings, finding_from_dict
-from tokentrail.errors import TokentrailError
-from tokentrail.figures import iso
+from tokentrail.figures import envelope, iso
 from tokentrail.lessons import build_lessons
 from tokentrail.model import Finding
 from tokentrail.notes import line_to_row, notes_ref, read_note
@@ -201,10 +206,8 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
 
 
 def write_html(target: Path, doc: Mapping[str, Any]) -> None:
-    try:
-        target.write_text(page(render_receipt(doc)), encoding="utf-8")
-    except OSError as exc:
-        raise TokentrailError("write_failed", f"cannot write {target}: {exc.strerror}") from None
+    """The receipt as a standalone page (the `html` renderer: tables and SVG charts)."""
+    write_page(target, renderer(get_plugin_manager(), "html").render(envelope(**doc)))
 
 
 @click.command()
