@@ -229,3 +229,33 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "bad_usage" in result.stdout
     result = CliRunner().invoke(cli, ["rollup", "--by", "colour"])
     assert result.exit_code == 2
+
+
+def test_pr_comment_gains_a_baseline_line(
+    team: Team, doc: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pr4 = next(p for p in team.prs if p.repo == "alpha" and p.number == 4)
+    repo = team.repos["alpha"]
+    base = git(repo, "rev-parse", f"{pr4.merge}^1")
+    event = tmp_path / "event.json"
+    event.write_bytes(
+        orjson.dumps(
+            {
+                "number": 4,
+                "pull_request": {
+                    "number": 4,
+                    "base": {"sha": base},
+                    "head": {"sha": pr4.commits[-1], "ref": "feat-4"},
+                },
+            }
+        )
+    )
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    out = cli_run(repo, "comment", "--dry-run", "--json")
+    costs = sorted(g["cost_usd"] for g in doc["by"]["pr"] if g["repo"] == "alpha" and g["pr"] != 4)
+    this = next(g for g in doc["by"]["pr"] if g["repo"] == "alpha" and g["pr"] == 4)
+    line = (
+        f"This PR: ${this['cost_usd']:,.2f}; this repository's median PR: ${costs[1]:,.2f} "
+        "(over 3 PRs, API-equivalent)."
+    )
+    assert line in out["body"]

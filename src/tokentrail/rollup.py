@@ -599,3 +599,12 @@ def build_rollup(
         },
         "warnings": problems.warnings,
     }
+
+
+def pr_baseline(path: Path, ref: str, pr: int | None, cost: float | None) -> dict[str, Any] | None:
+    """The PR comment's one-line baseline: this PR's cost beside the median cost of the
+    repository's other PRs, from the same notes. None when there is no other PR yet."""
+    median = median_pr_cost(collect([path], ref).rows, exclude=pr)
+    if median["median_pr_cost_usd"] is None:
+        return None
+    return {"pr_cost_usd": cost, **median}

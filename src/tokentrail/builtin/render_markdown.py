@@ -128,6 +128,13 @@ def _headline(s: Section, doc: Mapping[str, Any]) -> None:
         notes.append(f"{doc['commits_without_note']} commit(s) have no tokentrail note")
     if notes:
         s.para("_Estimated: " + "; ".join(notes) + "._")
+    base = doc.get("baseline") or {}
+    if base.get("median_pr_cost_usd") is not None:
+        s.para(
+            f"This PR: {usd(base.get('pr_cost_usd'))}; this repository's median PR: "
+            f"{usd(base['median_pr_cost_usd'])} (over {int(base.get('prs') or 0)} PRs, "
+            "API-equivalent)."
+        )
     if doc.get("likely_cause"):
         s.para(f"**Likely cause:** {text(doc['likely_cause'], 400)}")
 

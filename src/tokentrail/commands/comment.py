@@ -20,8 +20,11 @@ import orjson
 from tokentrail.builtin.render_markdown import MARKER, render_receipt, total_tokens
 from tokentrail.commands.common import dump_json, handle_errors, json_option
 from tokentrail.commands.report import build_report
+from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
 from tokentrail.github import GitHub
+from tokentrail.notes import notes_ref
+from tokentrail.rollup import pr_baseline
 
 LIMIT = 65_536  # GitHub's limit on a comment body, in characters
 MARGIN = 536  # room for GitHub's own accounting differences
@@ -85,6 +88,22 @@ def build(
     doc = build_report(None, base, from_notes=True, ref=ref, as_json=True, head=head or "HEAD")
     doc["branch"] = doc.get("branch") or branch
     return doc
+
+
+def baseline(
+    doc: Mapping[str, Any], event: Mapping[str, Any], number: int | None, ref: str | None
+) -> dict[str, Any] | None:
+    """"this PR: $X; this repository's median PR: $Y" from the repository's notes; never
+    a reason for the comment to fail."""
+    try:
+        pr: int | None = pr_number(event, number)
+    except TokentrailError:
+        pr = None
+    try:
+        return pr_baseline(Path.cwd(), notes_ref(load_config(), ref), pr,
+                           doc["totals"].get("cost_usd"))
+    except TokentrailError:
+        return None
 
 
 def key_figures(doc: Mapping[str, Any], budget: float | None) -> dict[str, Any]:
@@ -231,6 +250,7 @@ def comment(
     head = (pr.get("head") or {}).get("sha") if from_notes else None
     doc = build(from_notes, base, head, (pr.get("head") or {}).get("ref"), ref)
     figures = key_figures(doc, budget)
+    doc["baseline"] = baseline(doc, event, number, ref)
     if budget is not None:
         doc["budget"] = {"usd": budget, "over": figures["over_budget"]}
     full = render_receipt(doc)
