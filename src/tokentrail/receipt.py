@@ -36,6 +36,8 @@ COUNT_FIELDS = (
     "output_lower_bound_requests",
 )
 _RANK = {EXACT: 0, STRONG: 1, WINDOW: 2}
+# What "tokens" means in totals: input-side plus output, as ccusage and the MANIFEST count
+TOKEN_KINDS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
 
 
 def part_row(
@@ -55,6 +57,7 @@ def part_row(
         "subagent_requests": sum(r.subagent is not None for r in part.requests),
         **{k: figures[k] for k in COUNT_FIELDS},
         "cost_usd": figures["cost_usd"],
+        "total_tokens": figures["total_tokens"],
         "first": iso(min(stamps)) if stamps else None,
         "last": iso(max(stamps)) if stamps else None,
         "findings": list(findings or []),
@@ -74,6 +77,7 @@ def sum_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             priced = True
             cost += float(row["cost_usd"])
     out["cost_usd"] = round(cost, 6) if priced or not out["requests"] else None
+    out["total_tokens"] = sum(out[k] for k in TOKEN_KINDS)
     return out
 
 
@@ -214,18 +218,6 @@ def from_attribution(
     return doc
 
 
-TOKEN_KINDS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
-
-
-def _rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every row of figures in a branch receipt."""
-    rows: list[dict[str, Any]] = [doc["totals"], doc["committed"], doc["pending"]]
-    rows += doc["pending"]["sessions"] + doc["sessions"]
-    for commit in doc["commits"]:
-        rows += [commit, *commit["sessions"]]
-    return rows
-
-
 def waste_summary(
     findings: Sequence[Mapping[str, Any]], billed_usd: float | None
 ) -> dict[str, Any]:
@@ -254,8 +246,6 @@ def waste_summary(
 def finish(doc: dict[str, Any], budget: Budget | None = None) -> dict[str, Any]:
     """Derive every figure the renderers, the budget gate and the PR comment show from the
     receipt's own rows, findings and carry summaries (see the module docstring)."""
-    for row in _rows(doc):
-        row["total_tokens"] = sum(int(row.get(k) or 0) for k in TOKEN_KINDS)
     doc["carry"] = carry_mod.combine(
         s["carry"] for s in doc["sessions"] if isinstance(s.get("carry"), Mapping)
     )

@@ -24,8 +24,10 @@ from tokentrail.errors import TokentrailError
 from tokentrail.figures import envelope
 from tokentrail.github import GitHub
 from tokentrail.hookspecs import FittingRenderer
+from tokentrail.notes import notes_ref
 from tokentrail.pipeline import build_receipt
 from tokentrail.plugins import get_plugin_manager
+from tokentrail.rollup import pr_baseline
 
 MARKER = "tokentrail:receipt"  # the hidden comment that makes our PR comment sticky
 MARKER_LINE = f"<!-- {MARKER} -->\n\n"
@@ -96,6 +98,22 @@ def build(
     return build_receipt(
         None, base, from_notes=True, ref=ref, head=head or "HEAD", budget=budget, branch=branch
     )
+
+
+def baseline(
+    doc: Mapping[str, Any], event: Mapping[str, Any], number: int | None, ref: str | None
+) -> dict[str, Any] | None:
+    """"this PR: $X; this repository's median PR: $Y" from the repository's notes; never
+    a reason for the comment to fail."""
+    try:
+        pr: int | None = pr_number(event, number)
+    except TokentrailError:
+        pr = None
+    try:
+        return pr_baseline(Path.cwd(), notes_ref(load_config(), ref), pr,
+                           doc["totals"].get("cost_usd"))
+    except TokentrailError:
+        return None
 
 
 def key_figures(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -259,6 +277,7 @@ def comment(
     head = (pr.get("head") or {}).get("sha") if from_notes else None
     doc = build(from_notes, base, head, (pr.get("head") or {}).get("ref"), ref, budget)
     figures = key_figures(doc)
+    doc["baseline"] = baseline(doc, event, number, ref)
     full, body = comment_body(doc, SUMMARY_NOTE if os.environ.get("GITHUB_STEP_SUMMARY") else "")
     write_outputs(figures, full)
     result: dict[str, Any] = {

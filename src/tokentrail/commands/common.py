@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -123,3 +124,11 @@ def handle_errors(fn: F) -> F:
         sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def write_page(target: Path, page: str) -> None:
+    """Write a rendered page (`--html FILE`), with a clear error when it cannot be."""
+    try:
+        target.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise TokentrailError("write_failed", f"cannot write {target}: {exc.strerror}") from None
