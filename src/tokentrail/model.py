@@ -7,6 +7,7 @@ not prompt text, file contents or tool output: what is not kept cannot leak.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -135,6 +136,16 @@ class AgentCommit:
     timestamp: datetime | None
     request_index: int
     tool_call_id: str
+
+
+def request_id(session: Session, index: int) -> str:
+    """A short, stable id of one request (10 hex digits of a hash of its agent and log key):
+    what note lines list, so notes from any number of machines, re-notes, carries and
+    rebases are unioned without counting a request twice. Requests without a key in the log
+    are named by their session and position (logs are appended to, never reordered)."""
+    request = session.requests[index]
+    key = request.key or f"{session.id}#{index}"
+    return hashlib.blake2b(f"{session.agent}\0{key}".encode(), digest_size=5).hexdigest()
 
 
 def cwd_inside(cwd: str, root: Path) -> bool:

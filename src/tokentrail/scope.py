@@ -21,8 +21,15 @@ DEFAULT_BRANCH_CANDIDATES = ("origin/HEAD", "main", "master", "origin/main", "or
 @dataclass(frozen=True, slots=True)
 class BranchCommit:
     sha: str
-    time: datetime  # committer time: when the commit was made (or last rewritten)
+    time: datetime  # committer time: when the commit object was made (or last rewritten)
     subject: str
+    author_time: datetime | None = None  # kept by rebase, cherry-pick and amend
+    merge: bool = False  # more than one parent: its content comes from the merged branch
+
+    @property
+    def made(self) -> datetime:
+        """When the work in it was committed first: author time survives rewrites."""
+        return self.author_time or self.time
 
 
 @dataclass(slots=True)
@@ -34,6 +41,7 @@ class Scope:
     base_time: datetime
     head: str
     commits: list[BranchCommit] = field(default_factory=list)  # oldest first
+    shallow: bool = False  # a shallow clone: history before its boundary is missing
 
     def resolve(self, prefix: str) -> BranchCommit | None:
         """The branch commit an abbreviated sha names, if exactly one does."""
@@ -137,13 +145,21 @@ def find_scope(
     base_sha = _sha(repo, base_ref)
     if base_sha is None:
         raise TokentrailError("unknown_base", f"--base {base_ref!r} does not name a commit")
+    shallow = is_shallow(root)
     try:
         merge_base = str(repo.git.merge_base(base_sha, head_sha))
     except git.GitCommandError:
+        if shallow:
+            raise TokentrailError(
+                "shallow_clone",
+                f"this is a shallow clone, so {base_ref} and {head} show no common history: "
+                "run `git fetch --unshallow` (in GitHub Actions, give actions/checkout "
+                "`fetch-depth: 0`)",
+            ) from None
         raise TokentrailError(
             "unrelated_base", f"{base_ref} and {head} share no history; pass another --base"
         ) from None
-    commits = list_commits(repo, merge_base, head_sha)
+    commits = list_commits(root, merge_base, head_sha)
     return Scope(
         root=root,
         branch=branch,
@@ -152,19 +168,48 @@ def find_scope(
         base_time=_commit_time(repo, merge_base),
         head=head_sha,
         commits=commits,
+        shallow=shallow,
     )
 
 
-def list_commits(repo: git.Repo, base: str, head: str) -> list[BranchCommit]:
-    """Commits in `base..head`, oldest first by committer time (ties in history order)."""
-    out = repo.git.log("--reverse", "--topo-order", "--format=%H%x00%ct%x00%s", f"{base}..{head}")
+def is_shallow(root: Path) -> bool:
+    return run_git(root, "rev-parse", "--is-shallow-repository", check=False).strip() == "true"
+
+
+_FIELDS = 5  # sha, committer time, author time, parents, subject
+
+
+def list_commits(root: Path, base: str, head: str) -> list[BranchCommit]:
+    """Commits in `base..head`, in history order (parents first). Fields are NUL-separated
+    and records NUL-terminated, so no character a subject may hold (\\r, U+2028, …) can
+    split a record."""
+    out = run_git(
+        root,
+        "log",
+        "-z",
+        "--reverse",
+        "--topo-order",
+        "--format=%H%x00%ct%x00%at%x00%P%x00%s",
+        f"{base}..{head}",
+    )
+    fields = out.split("\x00")
     commits = []
-    for position, line in enumerate(out.splitlines()):
-        sha, stamp, subject = line.split("\x00", 2)
-        when = datetime.fromtimestamp(int(stamp), tz=timezone.utc)
-        commits.append((when, position, BranchCommit(sha, when, subject)))
-    commits.sort(key=lambda t: (t[0], t[1]))
-    return [c for _, _, c in commits]
+    for i in range(0, len(fields) - _FIELDS + 1, _FIELDS):
+        sha, committed, authored, parents, subject = fields[i : i + _FIELDS]
+        commits.append(
+            BranchCommit(
+                sha=sha.strip(),
+                time=_stamp(committed),
+                subject=subject,
+                author_time=_stamp(authored),
+                merge=len(parents.split()) > 1,
+            )
+        )
+    return commits
+
+
+def _stamp(value: str) -> datetime:
+    return datetime.fromtimestamp(int(value), tz=timezone.utc)
 
 
 def range_commits(path: Path | None, spec: str) -> tuple[Path, list[BranchCommit]]:
@@ -176,7 +221,8 @@ def range_commits(path: Path | None, spec: str) -> tuple[Path, list[BranchCommit
     a, b = _sha(repo, start or "HEAD"), _sha(repo, end or "HEAD")
     if a is None or b is None:
         raise TokentrailError("unknown_rev", f"{spec!r}: {start if a is None else end} is unknown")
-    return repo_root(repo), list_commits(repo, a, b)
+    root = repo_root(repo)
+    return root, list_commits(root, a, b)
 
 
 def resolve_rev(path: Path | None, rev: str) -> tuple[Path, str]:
