@@ -22,6 +22,10 @@ from tokentrail import hookspecs
 BUILTIN_PLUGINS = (
     "tokentrail.builtin.claude_code",
     "tokentrail.builtin.codex",
+    "tokentrail.builtin.gemini",
+    "tokentrail.builtin.opencode",
+    "tokentrail.builtin.pi",
+    "tokentrail.builtin.local_store",
     "tokentrail.builtin.price_overrides",
     "tokentrail.builtin.price_genai",
     "tokentrail.builtin.render_json",
