@@ -47,9 +47,13 @@ def sessions_root() -> Path:
     return data_dir() / "sessions"
 
 
-def check_agent_name(name: str) -> str:
+def is_agent_name(name: str) -> bool:
     """An agent name is a folder name and a column value: lowercase, short, no slashes."""
-    if not _AGENT_NAME.fullmatch(name):
+    return bool(_AGENT_NAME.fullmatch(name))
+
+
+def check_agent_name(name: str) -> str:
+    if not is_agent_name(name):
         raise TokentrailError(
             "bad_agent_name",
             f"agent name {name!r} must be 1-64 lowercase letters, digits, '.', '_' or '-' "

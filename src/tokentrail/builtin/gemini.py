@@ -234,9 +234,7 @@ class _Parser:
                 self.session.tool_calls = [
                     c for c in self.session.tool_calls if c.request_index != index
                 ]
-                self.session.commits = [
-                    c for c in self.session.commits if c.request_index != index
-                ]
+                self.session.commits = [c for c in self.session.commits if c.request_index != index]
             else:
                 index = len(self.session.requests)
                 self.session.requests.append(request)

@@ -241,7 +241,7 @@ def _parse_db(ref: SessionRef) -> Session:
         session.issues.warnings.append(f"{ref.path}: cannot read session {ref.id}: {exc}")
         return session
     docs = {str(m["id"]): _Doc(str(m["id"]), _load(m.get("data"))) for m in messages}
-    for row in sorted(part_rows, key=lambda r: (str(r["id"]), _created(r))):
+    for row in sorted(part_rows, key=lambda r: (_created(r), str(r["id"]))):
         doc = docs.get(str(row.get("message_id")))
         if doc is not None:
             doc.parts.append({"id": str(row["id"]), **_load(row.get("data"))})
