@@ -58,6 +58,7 @@ def check_agent_name(name: str) -> str:
             "bad_agent_name",
             f"agent name {name!r} must be 1-64 lowercase letters, digits, '.', '_' or '-' "
             "and start with a letter or digit",
+            exit_code=2,
         )
     return name
 
