@@ -157,3 +157,39 @@ def test_tools_commits_own_cost_and_repo_scope(isolated_home: Path, tmp_path: Pa
     other = tmp_path / "other"
     other.mkdir()
     assert run_json("sessions", "--repo", str(other))["sessions"] == []
+
+
+def test_detectors_see_pi_tool_calls(isolated_home: Path, tmp_path: Path) -> None:
+    """`read` of an unchanged file twice: the reread detector fires on a pi session."""
+    records: list[dict[str, Any]] = [
+        {"type": "session", "id": "pi-2", "timestamp": "2026-05-12T10:00:00Z", "cwd": "/w"}
+    ]
+    context = 2000
+    for n in range(1, 7):
+        content = []
+        if n in (1, 2):
+            read = {
+                "type": "toolCall",
+                "id": f"r{n}",
+                "name": "read",
+                "arguments": {"path": "src/app.py"},
+            }
+            content.append(read)
+        usage = {"input": 5, "output": 40, "cacheRead": context, "cacheWrite": 0}
+        records.append(assistant(2 * n, content, usage))
+        if n in (1, 2):
+            result = [{"type": "text", "text": "x = 1\n" * 1500}]
+            records.append(
+                line(
+                    "message",
+                    2 * n + 1,
+                    message={"role": "toolResult", "toolCallId": f"r{n}", "content": result},
+                )
+            )
+            context += 3300
+    folder = isolated_home / ".pi" / "agent" / "sessions" / "--w--"
+    folder.mkdir(parents=True)
+    (folder / "s_pi-2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    doc = run_json("lessons", "--all")
+    assert doc["sessions"] == 1 and doc["findings"] >= 1
+    assert any("reread" in lesson["detectors"] for lesson in doc["lessons"])
