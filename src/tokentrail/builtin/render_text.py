@@ -84,7 +84,8 @@ def _sessions(doc: Mapping[str, Any]) -> str:
         return (
             "No agent sessions found. Looked in:\n"
             + places
-            + "\nSet CLAUDE_CONFIG_DIR or CODEX_HOME if your logs live elsewhere, "
+            + "\nIf your logs live elsewhere, set CLAUDE_CONFIG_DIR, CODEX_HOME, "
+            "GEMINI_CLI_HOME, OPENCODE_DATA_DIR or PI_AGENT_DIR (docs/agents/); "
             "or run `tokentrail demo` to see a report on generated data."
         )
     headers = ("AGENT", "ID", "START (UTC)", "CWD", "BRANCH", *TOKEN_HEADERS)
