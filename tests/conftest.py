@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_run import isolated_env
+from tests.cli_run import AGENT_DIR_VARIABLES, isolated_env
 from tests.teamrepos import Team, build_team
 
 FAKE_PLUGIN_SRC = Path(__file__).parent / "fake_plugin"
@@ -32,7 +32,7 @@ def isolated_home(
 ) -> Iterator[Path]:
     """No test reads or writes the real home: logs, cache, config and plugins are private."""
     home = tmp_path_factory.mktemp("home")
-    for name in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "TOKENTRAIL_CONFIG", "TOKENTRAIL_NO_CACHE"):
+    for name in (*AGENT_DIR_VARIABLES, "TOKENTRAIL_CONFIG", "TOKENTRAIL_NO_CACHE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))

@@ -9,8 +9,10 @@ from tokentrail.commands.check import check
 from tokentrail.commands.comment import comment
 from tokentrail.commands.demo import demo
 from tokentrail.commands.export import export
+from tokentrail.commands.import_files import import_group
 from tokentrail.commands.install import install, uninstall
 from tokentrail.commands.lessons import lessons
+from tokentrail.commands.log import log_command
 from tokentrail.commands.note import note
 from tokentrail.commands.notes import notes_group
 from tokentrail.commands.plugins import plugins_command
@@ -37,6 +39,8 @@ cli.add_command(check)
 cli.add_command(comment)
 cli.add_command(rollup)
 cli.add_command(export)
+cli.add_command(log_command)
+cli.add_command(import_group)
 
 
 def main() -> None:

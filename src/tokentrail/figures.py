@@ -52,6 +52,24 @@ def totals(requests: Iterable[Request]) -> dict[str, Any]:
     }
 
 
+def agent_cost(requests: Iterable[Request]) -> dict[str, Any]:
+    """The cost the agent recorded itself, beside tokentrail's price of the same requests.
+
+    `agent_cost_usd` is None when the log records no cost; `agent_cost_requests` says how
+    many requests carried one and `cost_usd_same_requests` is tokentrail's price of
+    exactly those (None when none of them could be priced), so the two compare like for
+    like."""
+    recorded = [r for r in requests if r.agent_cost_usd is not None]
+    ours = [r.cost_usd for r in recorded if r.cost_usd is not None]
+    return {
+        "agent_cost_usd": round(sum(r.agent_cost_usd or 0.0 for r in recorded), 6)
+        if recorded
+        else None,
+        "agent_cost_requests": len(recorded),
+        "cost_usd_same_requests": round(sum(ours), 6) if ours else None,
+    }
+
+
 def session_row(session: Session) -> dict[str, Any]:
     return {
         "agent": session.agent,
@@ -64,6 +82,7 @@ def session_row(session: Session) -> dict[str, Any]:
         "models": session.model_mix,
         "parent_id": session.parent_id,
         **totals(session.requests),
+        **agent_cost(session.requests),
         "paths": [str(p) for p in session.paths],
     }
 

@@ -18,6 +18,9 @@ from typing import Any
 # each result carries roughly 100 tokens of framing; chars / 4 underestimates by a third.
 CHARS_PER_TOKEN = 2.85
 RESULT_FRAMING_TOKENS = 100
+# Bumped when these dataclasses change shape: it is part of every parse-cache key, so a
+# session pickled with the old fields is parsed again rather than loaded half-filled.
+MODEL_VERSION = 2
 
 
 def estimate_result_tokens(chars: int) -> int:
@@ -90,6 +93,8 @@ class Request:
     output_lower_bound: bool = False  # the log kept a streaming placeholder for output
     cost_usd: float | None = None  # None: unpriced
     price_source: str | None = None
+    provider: str | None = None  # the API provider when the log names it (openai, google...)
+    agent_cost_usd: float | None = None  # the cost the agent itself recorded, if it did
 
 
 @dataclass(slots=True)

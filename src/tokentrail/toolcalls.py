@@ -15,7 +15,8 @@ _COMMIT_LINE = re.compile(
 )
 _GIT_COMMIT = re.compile(r"\bgit\b(?:\s+-[Cc]\s+\S+|\s+--?[\w-]+(?:=\S+)?)*\s+commit\b")
 
-_PATH_KEYS = ("file_path", "notebook_path", "path", "filename")
+# Claude Code / Codex (snake_case), OpenCode (camelCase), Gemini CLI (absolute_path), Pi (path).
+_PATH_KEYS = ("file_path", "notebook_path", "path", "filename", "filePath", "absolute_path")
 _WRITE_TOOLS = {
     "Edit",
     "Write",
@@ -25,6 +26,11 @@ _WRITE_TOOLS = {
     "write_file",
     "edit_file",
     "str_replace_based_edit_tool",
+    "replace",  # Gemini CLI
+    "edit",  # OpenCode, Pi
+    "write",
+    "multiedit",
+    "patch",
 }
 _PATCH_FILE = re.compile(r"^\*\*\* (?:Update|Add|Delete) File: (.+)$", re.MULTILINE)
 
@@ -56,7 +62,7 @@ def describe_call(
             if command:
                 break
     files = tuple(str(args[k]) for k in _PATH_KEYS if isinstance(args.get(k), str))
-    patch = args.get("input") if name == "apply_patch" else args.get("patch")
+    patch = args.get("input") if name == "apply_patch" else args.get("patch", args.get("patchText"))
     if isinstance(patch, str):
         files = files + tuple(m.strip() for m in _PATCH_FILE.findall(patch))
     writes = name in _WRITE_TOOLS or (name == "apply_patch")

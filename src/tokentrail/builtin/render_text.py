@@ -85,7 +85,8 @@ def _sessions(doc: Mapping[str, Any]) -> str:
         return (
             "No agent sessions found. Looked in:\n"
             + places
-            + "\nSet CLAUDE_CONFIG_DIR or CODEX_HOME if your logs live elsewhere, "
+            + "\nIf your logs live elsewhere, set CLAUDE_CONFIG_DIR, CODEX_HOME, "
+            "GEMINI_CLI_HOME, OPENCODE_DATA_DIR or PI_AGENT_DIR (docs/agents/); "
             "or run `tokentrail demo` to see a report on generated data."
         )
     headers = ("AGENT", "ID", "START (UTC)", "CWD", "BRANCH", *TOKEN_HEADERS)
@@ -112,6 +113,12 @@ def _session(doc: Mapping[str, Any]) -> str:
         f"({doc['tool_errors']} failed), {doc['prompts']} prompts, "
         f"{doc['compactions']} compactions; total {money(s)} (API-equivalent)",
     ]
+    theirs, ours = s.get("agent_cost_usd"), s.get("cost_usd_same_requests")
+    if theirs is not None and (ours is None or abs(theirs - ours) > max(0.005, 0.01 * theirs)):
+        head.append(
+            f"  the agent's own cost: ${theirs:,.4f} for {s['agent_cost_requests']} requests "
+            f"(tokentrail: {'unpriced' if ours is None else f'${ours:,.4f}'})"
+        )
     parts = ["\n".join(head)]
     for title, key in (("By model", "model"), ("By subagent", "subagent"), ("By file", "file")):
         rows = [[_short(str(r[key]), 60), *token_cells(r)] for r in doc[f"by_{key}"]]

@@ -12,7 +12,7 @@ from tokentrail import catalog as catalog_mod
 from tokentrail.commands.common import emit, handle_errors, output_options
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
-from tokentrail.figures import session_row, totals
+from tokentrail.figures import agent_cost, session_row, totals
 from tokentrail.model import Request, Session
 from tokentrail.pipeline import load_sessions, warnings
 from tokentrail.plugins import get_plugin_manager
@@ -37,6 +37,7 @@ def _by_model(requests: list[Request]) -> list[dict[str, Any]]:
             r.price_source for r in requests if r.model == row["model"] and r.price_source
         )
         row["price_sources"] = dict(sources)
+        row.update(agent_cost(r for r in requests if r.model == row["model"]))
     return rows
 
 

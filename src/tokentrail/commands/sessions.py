@@ -7,7 +7,14 @@ from pathlib import Path
 import click
 
 from tokentrail import catalog as catalog_mod
-from tokentrail.commands.common import emit, handle_errors, output_options, parse_when
+from tokentrail.commands.common import (
+    agent_option,
+    check_agent,
+    emit,
+    handle_errors,
+    output_options,
+    parse_when,
+)
 from tokentrail.config import load_config
 from tokentrail.figures import session_row, totals
 from tokentrail.pipeline import load_sessions, warnings
@@ -16,7 +23,7 @@ from tokentrail.pricing import PRICING_VERSION
 
 
 @click.command()
-@click.option("--agent", help="Only this agent (e.g. claude-code, codex).")
+@agent_option
 @click.option("--since", help="Sessions active on or after: 2026-02-23, ISO time, or 7d/12h.")
 @click.option("--until", help="Sessions started on or before this time.")
 @click.option(
@@ -36,6 +43,7 @@ def sessions(
 ) -> None:
     """List sessions with tokens by kind and cost. With no filter, lists all of them."""
     pm = get_plugin_manager()
+    check_agent(pm, agent)
     flt = catalog_mod.SessionFilter(
         agent=agent, since=parse_when(since), until=parse_when(until, end_of_day=True), repo=repo
     )
