@@ -149,6 +149,14 @@ class GitRepo:
         self.git("commit", "-q", "-m", message, when=when)
         return self.head()
 
+    def write(self, name: str, content: str, append: bool = True) -> Path:
+        """Write (or append to) a file in the work tree, without committing it."""
+        target = self.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("a" if append else "w") as fh:
+            fh.write(content)
+        return target
+
     def head(self) -> str:
         return self.git("rev-parse", "HEAD").strip()
 

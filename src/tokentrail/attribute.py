@@ -22,12 +22,12 @@ never billed again. What no commit holds yet is pending.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from tokentrail.history import History, HistoryCommit, repo_relative
-from tokentrail.model import Request, Session, ToolCall, cwd_inside, request_id
+from tokentrail.history import History, HistoryCommit, call_files
+from tokentrail.model import Request, Session, cwd_inside, request_id
 from tokentrail.scope import BranchCommit, Scope
 
 EXACT, CONTENT, WINDOW = "exact", "content", "window"
@@ -41,6 +41,7 @@ class Part:
     session: Session
     link: str
     requests: list[Request] = field(default_factory=list)
+    rids: list[str] = field(default_factory=list)  # model.request_id of each request
 
 
 @dataclass(slots=True)
@@ -152,7 +153,7 @@ class _SessionAttribution:
             if not 0 <= call.request_index < len(self.session.requests):
                 continue
             request = self.session.requests[call.request_index]
-            files = _files(call, request.cwd or self.session.cwd, self.scope)
+            files = call_files(call, request.cwd or self.session.cwd, self.scope.root)
             if files:
                 out.append(
                     _Write(
@@ -323,31 +324,21 @@ class _SessionAttribution:
         return parts, pending, EXACT if EXACT in links else WINDOW
 
 
+def _part(session: Session, link: str, members: list[int]) -> Part:
+    members = sorted(members)
+    return Part(
+        session,
+        link,
+        [session.requests[i] for i in members],
+        [request_id(session, i) for i in members],
+    )
+
+
 def _first_position(carrier: _Carrier | None) -> int | None:
     if carrier is None:
         return None
     options = [p for p in (carrier.first_write, carrier.exact_at) if p is not None]
     return min(options) if options else None
-
-
-def _files(call: ToolCall, cwd: str | None, scope: Scope) -> tuple[str, ...]:
-    out = []
-    for path in call.files:
-        rel = repo_relative(path, cwd, scope.root)
-        if rel is not None:
-            out.append(rel)
-    return tuple(out)
-
-
-def written_paths(sessions: Iterable[Session], scope: Scope) -> set[str]:
-    """Every repo-relative file the sessions' write tools changed (what history must cover)."""
-    out: set[str] = set()
-    for session in sessions:
-        for call in session.tool_calls:
-            if call.writes and 0 <= call.request_index < len(session.requests):
-                cwd = session.requests[call.request_index].cwd or session.cwd
-                out.update(_files(call, cwd, scope))
-    return out
 
 
 def attribute(
@@ -385,14 +376,12 @@ def attribute(
             continue
         taken: list[int] = []
         for sha, (link, members) in parts.items():
-            members.sort()
-            buckets[sha].append(Part(session, link, [session.requests[i] for i in members]))
+            buckets[sha].append(_part(session, link, members))
             taken += members
         if waiting:
-            waiting.sort()
-            pending.append(Part(session, overall, [session.requests[i] for i in waiting]))
+            pending.append(_part(session, overall, waiting))
             taken += waiting
-        whole.append(Part(session, overall, [session.requests[i] for i in sorted(taken)]))
+        whole.append(_part(session, overall, taken))
     return Attribution(
         scope=scope,
         commits=buckets,

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from tokentrail.model import Session, ToolCall
+from tokentrail.notes import read_notes, rid_set
 from tokentrail.scope import Scope, run_git
 from tokentrail.toolcalls import diff_added_lines
 
@@ -154,3 +156,77 @@ def resolve_object(root: Path, prefix: str) -> str | None:
     out = run_git(root, "rev-parse", "--verify", "--quiet", f"{prefix}^{{commit}}", check=False)
     sha = out.strip()
     return sha or None
+
+
+def call_files(call: ToolCall, cwd: str | None, root: Path) -> tuple[str, ...]:
+    """The repo-relative files a tool call named (those outside the repository dropped)."""
+    return tuple(rel for path in call.files if (rel := repo_relative(path, cwd, root)) is not None)
+
+
+def written_paths(sessions: Iterable[Session], root: Path) -> set[str]:
+    """Every repo-relative file the sessions' write tools changed (what history must cover)."""
+    out: set[str] = set()
+    for session in sessions:
+        for call in session.tool_calls:
+            if call.writes and 0 <= call.request_index < len(session.requests):
+                cwd = session.requests[call.request_index].cwd or session.cwd
+                out.update(call_files(call, cwd, root))
+    return out
+
+
+@dataclass
+class Evidence:
+    """What attribution reads from git besides the branch: the content history, copies of
+    rewritten agent commits, and requests notes before the base already record."""
+
+    history: History = field(default_factory=History)
+    rewritten: dict[str, str] = field(default_factory=dict)
+    recorded: frozenset[str] = frozenset()
+
+
+def gather(scope: Scope, sessions: list[Session], ref: str) -> Evidence:
+    """The evidence for attributing `sessions` to the branch of `scope`."""
+    stamps = [r.timestamp for s in sessions for r in s.requests if r.timestamp is not None]
+    if not stamps:
+        return Evidence()
+    since = min(stamps)
+    history = load_history(scope, since, written_paths(sessions, scope.root))
+    return Evidence(
+        history=history,
+        rewritten=rewritten_copies(scope, sessions, history),
+        recorded=recorded_before(scope, since, ref),
+    )
+
+
+def rewritten_copies(scope: Scope, sessions: list[Session], history: History) -> dict[str, str]:
+    """Printed shas of agent commits that are no longer on the branch (rebased, amended)
+    mapped to the branch commit with the same patch-id."""
+    lost: dict[str, str] = {}
+    for session in sessions:
+        for agent_commit in session.commits:
+            prefix = agent_commit.sha.lower()
+            if scope.resolve(prefix) is not None or history.find(prefix) is not None:
+                continue
+            full = resolve_object(scope.root, prefix)
+            if full is not None and full not in {c.sha for c in scope.commits}:
+                lost[prefix] = full
+    if not lost:
+        return {}
+    branch = [c.sha for c in scope.commits if not c.merge]
+    ids = patch_ids(scope.root, [*lost.values(), *branch])
+    by_id = {ids[sha]: sha for sha in branch if sha in ids}
+    return {p: by_id[ids[f]] for p, f in lost.items() if f in ids and ids[f] in by_id}
+
+
+def recorded_before(scope: Scope, since: datetime, ref: str) -> frozenset[str]:
+    """Request ids that notes on commits before the base (already in history: main, an
+    earlier merged PR) record: never billed to this branch again."""
+    since = (since - CLOCK_SLACK).astimezone(timezone.utc)
+    ancestors = run_git(
+        scope.root, "rev-list", f"--since={since.isoformat()}", scope.base, check=False
+    ).split()
+    out: set[str] = set()
+    for parsed in read_notes(scope.root, ref, ancestors).values():
+        for line in parsed.lines:
+            out.update(rid_set(line) or ())
+    return frozenset(out)

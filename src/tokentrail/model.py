@@ -20,7 +20,7 @@ CHARS_PER_TOKEN = 2.85
 RESULT_FRAMING_TOKENS = 100
 # Bumped when these dataclasses change shape: it is part of every parse-cache key, so a
 # session pickled with the old fields is parsed again rather than loaded half-filled.
-MODEL_VERSION = 2
+MODEL_VERSION = 3
 
 
 def estimate_result_tokens(chars: int) -> int:
@@ -114,6 +114,7 @@ class ToolCall:
     error_head: str = ""  # first line of an error result (no other output is kept)
     subagent: str | None = None
     writes: bool = False  # the tool changes `files` (Edit, Write, apply_patch)
+    added: tuple[str, ...] = ()  # fingerprints of the lines it added (toolcalls.line_hash)
 
 
 @dataclass(slots=True)

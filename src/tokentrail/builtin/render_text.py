@@ -269,7 +269,7 @@ def _note(doc: Mapping[str, Any]) -> str:
                 f"({doc['ref']})"
             )
         elif r["status"] == "no_sessions":
-            out.append(f"{short}: no agent sessions went into this commit; no note written")
+            out.append(f"{short}: no agent work went into this commit (its receipt says so)")
         else:
             out.append(f"{short}: not on branch {doc['branch']} beyond its base; skipped")
     return "\n".join(out)
