@@ -230,3 +230,27 @@ def recorded_before(scope: Scope, since: datetime, ref: str) -> frozenset[str]:
         for line in parsed.lines:
             out.update(rid_set(line) or ())
     return frozenset(out)
+
+
+def originals_of(root: Path, ref: str, shas: Iterable[str]) -> dict[str, str]:
+    """For commits that are copies of a noted commit (cherry-picked, or rebased without
+    notes.rewriteRef): the original. A copy keeps the original's author time and change
+    (patch-id), so only noted commits with the same author time are compared."""
+    targets = list(shas)
+    listing = run_git(root, "notes", f"--ref={ref}", "list", check=False).split()
+    noted = [listing[i + 1] for i in range(0, len(listing) - 1, 2) if listing[i + 1] not in targets]
+    if not targets or not noted:
+        return {}
+    shown = run_git(root, "show", "-s", "--format=%H %at", *targets, *noted, check=False)
+    authored: dict[str, str] = dict(line.split() for line in shown.splitlines() if " " in line)
+    candidates = {t: [n for n in noted if authored.get(n) == authored.get(t)] for t in targets}
+    wanted = [*targets, *(n for found in candidates.values() for n in found)]
+    if not any(candidates.values()):
+        return {}
+    ids = patch_ids(root, wanted)
+    out = {}
+    for target, found in candidates.items():
+        same = [n for n in found if ids.get(n) is not None and ids.get(n) == ids.get(target)]
+        if same:
+            out[target] = same[0]
+    return out

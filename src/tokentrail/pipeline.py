@@ -22,10 +22,11 @@ from tokentrail.config import load_config
 from tokentrail.detect import Analysis, analyze, finding_from_dict
 from tokentrail.errors import TokentrailError
 from tokentrail.figures import iso
-from tokentrail.history import gather
+from tokentrail.history import gather, originals_of
 from tokentrail.lessons import build_lessons
 from tokentrail.model import Finding, Session
 from tokentrail.notes import (
+    combine,
     line_to_row,
     no_sessions_line,
     note_line,
@@ -308,18 +309,13 @@ def _unnoted_scope(path: Path | None, base: str | None, ref: str) -> Scope:
     start = next((sha for sha in ancestors if sha in noted), None)
     if start == ancestors[0]:
         return scope  # HEAD already has its receipt
-    since = start or (f"{ancestors[-1]}^" if len(ancestors) == UNNOTED_LOOKBACK else None)
-    if since is None:  # the whole (short) history: from the root commit
-        return find_scope(path, _root_parent(scope))
+    # from the last receipt; else as far back as the look-back goes (the root commit of a
+    # short history is its own base: an initial commit holds no agent work)
+    since = start or (f"{ancestors[-1]}^" if len(ancestors) == UNNOTED_LOOKBACK else ancestors[-1])
     try:
         return find_scope(path, since)
     except TokentrailError:
         return scope
-
-
-def _root_parent(scope: Scope) -> str:
-    """An empty tree to diff against when the history is shorter than the look-back."""
-    return run_git(scope.root, "hash-object", "-t", "tree", "/dev/null").strip()
 
 
 def note_commits(
@@ -366,6 +362,16 @@ def note_commits(
         results.append(
             {"sha": sha, "status": "written" if rows else "no_sessions", "written": len(lines)}
         )
+    empty = [r["sha"] for r in results if r["status"] == "no_sessions"]
+    originals = originals_of(root, notes, empty) if empty else {}
+    if originals:
+        noted = read_notes(root, notes, originals.values())
+        for result in results:
+            original = originals.get(result["sha"])
+            lines = noted[original].lines if original in noted else []
+            if lines:
+                writes[result["sha"]] = combine([lines], result["sha"])
+                result.update(status="carried", written=len(lines), original=original)
     held = write_notes(root, notes, writes) if writes else {}
     for result in results:
         result["in_note"] = held.get(str(result["sha"]), 0)

@@ -143,18 +143,18 @@ def find_scope(
         )
     base_ref = base or default_base(repo)
     base_sha = _sha(repo, base_ref)
-    if base_sha is None:
-        raise TokentrailError("unknown_base", f"--base {base_ref!r} does not name a commit")
     shallow = is_shallow(root)
+    if base_sha is None:
+        if shallow:
+            raise TokentrailError("shallow_clone", _SHALLOW.format(what=f"{base_ref!r} is missing"))
+        raise TokentrailError("unknown_base", f"--base {base_ref!r} does not name a commit")
     try:
         merge_base = str(repo.git.merge_base(base_sha, head_sha))
     except git.GitCommandError:
         if shallow:
             raise TokentrailError(
                 "shallow_clone",
-                f"this is a shallow clone, so {base_ref} and {head} show no common history: "
-                "run `git fetch --unshallow` (in GitHub Actions, give actions/checkout "
-                "`fetch-depth: 0`)",
+                _SHALLOW.format(what=f"{base_ref} and {head} show no common history"),
             ) from None
         raise TokentrailError(
             "unrelated_base", f"{base_ref} and {head} share no history; pass another --base"
@@ -170,6 +170,12 @@ def find_scope(
         commits=commits,
         shallow=shallow,
     )
+
+
+_SHALLOW = (
+    "this is a shallow clone, so {what}: run `git fetch --unshallow` (in GitHub Actions, "
+    "give actions/checkout `fetch-depth: 0`)"
+)
 
 
 def is_shallow(root: Path) -> bool:

@@ -268,6 +268,11 @@ def _note(doc: Mapping[str, Any]) -> str:
                 f"{short}: wrote {r['written']} session(s); the note holds {r['in_note']} "
                 f"({doc['ref']})"
             )
+        elif r["status"] == "carried":
+            out.append(
+                f"{short}: a copy of {str(r.get('original'))[:7]}: carried its receipt "
+                f"({r['written']} session(s))"
+            )
         elif r["status"] == "no_sessions":
             out.append(f"{short}: no agent work went into this commit (its receipt says so)")
         else:
