@@ -444,12 +444,16 @@ def tracking_ref(ref: str, remote: str) -> str:
     return f"refs/notes/remotes/{remote}/{name}"
 
 
-def fetch_notes(root: Path, ref: str, remote: str) -> str:
-    """Fetch and merge the remote's notes; 'absent', 'created' or 'merged'."""
-    if not run_git(root, "ls-remote", remote, ref).strip():
+PUSH_ATTEMPTS = 4
+
+
+def fetch_notes(root: Path, ref: str, remote: str, timeout: float | None = None) -> str:
+    """Fetch and merge the remote's notes; 'absent', 'created' or 'merged'. The merge is a
+    union (cat_sort_uniq): readers keep one line per session, counting requests once."""
+    if not run_git(root, "ls-remote", remote, ref, timeout=timeout).strip():
         return "absent"
     tracking = tracking_ref(ref, remote)
-    run_git(root, "fetch", "--quiet", remote, f"+{ref}:{tracking}")
+    run_git(root, "fetch", "--quiet", remote, f"+{ref}:{tracking}", timeout=timeout)
     if not ref_exists(root, ref):
         run_git(root, "update-ref", ref, tracking)
         return "created"
@@ -457,10 +461,28 @@ def fetch_notes(root: Path, ref: str, remote: str) -> str:
     return "merged"
 
 
-def push_notes(root: Path, ref: str, remote: str) -> str:
-    """Fetch-merge, then push (without running hooks again); 'nothing' or 'pushed'."""
-    fetch_notes(root, ref, remote)
-    if not ref_exists(root, ref):
-        return "nothing"
-    run_git(root, "push", "--quiet", "--no-verify", remote, f"{ref}:{ref}")
-    return "pushed"
+def push_notes(root: Path, ref: str, remote: str, deadline: float | None = None) -> str:
+    """Fetch-merge, then push (without running hooks again); 'nothing' or 'pushed'. When a
+    teammate pushed notes in between, the push is rejected: fetch, merge and push again, a
+    few times, before giving up with git's own error line. `deadline` (a time.monotonic()
+    value) bounds the whole exchange."""
+    last = ""
+    for attempt in range(PUSH_ATTEMPTS):
+        left = None if deadline is None else max(deadline - time.monotonic(), 0.5)
+        fetch_notes(root, ref, remote, timeout=left)
+        if not ref_exists(root, ref):
+            return "nothing"
+        left = None if deadline is None else max(deadline - time.monotonic(), 0.5)
+        try:
+            run_git(root, "push", "--quiet", "--no-verify", remote, f"{ref}:{ref}", timeout=left)
+            return "pushed"
+        except TokentrailError as exc:
+            if exc.code != "git_failed" or "rejected" not in exc.message:
+                raise
+            last = exc.message
+        time.sleep(random.uniform(0.05, 0.3) * (attempt + 1))
+    raise TokentrailError(
+        "notes_push_rejected",
+        f"the remote kept rejecting the notes after {PUSH_ATTEMPTS} fetch-merge-push rounds "
+        f"(teammates pushing at the same time?): {last}",
+    )

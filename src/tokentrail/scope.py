@@ -50,7 +50,13 @@ class Scope:
         return found[0] if len(found) == 1 else None
 
 
-def run_git(root: Path, *args: str, input: str | None = None, check: bool = True) -> str:
+def run_git(
+    root: Path,
+    *args: str,
+    input: str | None = None,
+    check: bool = True,
+    timeout: float | None = None,
+) -> str:
     """Plain `git` for the corners GitPython makes awkward (notes, config, hooks)."""
     try:
         proc = subprocess.run(
@@ -60,15 +66,29 @@ def run_git(root: Path, *args: str, input: str | None = None, check: bool = True
             capture_output=True,
             text=True,
             check=False,
+            timeout=timeout,
         )
     except FileNotFoundError:
         raise TokentrailError("git_missing", "git is not installed or not on PATH") from None
-    if check and proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
+    except subprocess.TimeoutExpired:
         raise TokentrailError(
-            "git_failed", f"git {' '.join(args)} failed: {detail[-1] if detail else '?'}"
+            "git_timeout", f"git {args[0]} did not finish within {timeout:g}s"
+        ) from None
+    if check and proc.returncode != 0:
+        raise TokentrailError(
+            "git_failed", f"git {' '.join(args)} failed: {git_error(proc.stderr or proc.stdout)}"
         )
     return proc.stdout
+
+
+def git_error(output: str) -> str:
+    """The line of git's output that says what went wrong (not its closing hints)."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("error:", "fatal:", "! [rejected]", "! [remote rejected]")):
+            return line
+    useful = [line for line in lines if not line.startswith("hint:")]
+    return (useful or lines or ["?"])[-1]
 
 
 def open_repo(path: Path | None = None) -> git.Repo:
