@@ -28,7 +28,7 @@ from click.testing import CliRunner
 from tokentrail.cli import cli
 from tokentrail.demo.claude_code import write_claude_session
 from tokentrail.demo.codex import write_codex_session
-from tokentrail.demo.script import Filler, Read, Reply, UserPrompt
+from tokentrail.demo.script import Edit, Filler, Read, Reply, UserPrompt
 
 WEEK0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)  # a Monday
 AUTHORS = {"ada": ("Ada Lovelace", "ada@example.com"), "bo": ("Bo Chen", "bo@example.com")}
@@ -122,7 +122,8 @@ def _pr(
     pr = PR(name, None if open_pr else number, branch, author)
     start = WEEK0 + timedelta(weeks=week, days=1, hours=number % 3)
     git(repo, "checkout", "-q", "-b", branch, "main")
-    events = [UserPrompt(f"Work on {branch}"), Filler(4 + number)]
+    # the session changes the file the PR's first commit holds (attribution follows content)
+    events = [UserPrompt(f"Work on {branch}"), Edit(f"src/{branch}.py"), Filler(4 + number)]
     if lockfile:
         events.append(Read("poetry.lock", chars=60000))
     events += [Filler(2), Reply()]

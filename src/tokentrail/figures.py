@@ -9,6 +9,19 @@ from typing import Any
 from tokentrail.model import Request, Session, Usage
 
 SCHEMA_VERSION = 1
+# Summable figures of a receipt row, in the names totals() gives them.
+COUNT_FIELDS = (
+    "requests",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "web_search_requests",
+    "unpriced_requests",
+    "output_lower_bound_requests",
+)
 
 
 def iso(ts: datetime | None) -> str | None:

@@ -7,6 +7,7 @@ not prompt text, file contents or tool output: what is not kept cannot leak.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +20,7 @@ CHARS_PER_TOKEN = 2.85
 RESULT_FRAMING_TOKENS = 100
 # Bumped when these dataclasses change shape: it is part of every parse-cache key, so a
 # session pickled with the old fields is parsed again rather than loaded half-filled.
-MODEL_VERSION = 2
+MODEL_VERSION = 3
 
 
 def estimate_result_tokens(chars: int) -> int:
@@ -113,6 +114,7 @@ class ToolCall:
     error_head: str = ""  # first line of an error result (no other output is kept)
     subagent: str | None = None
     writes: bool = False  # the tool changes `files` (Edit, Write, apply_patch)
+    added: tuple[str, ...] = ()  # fingerprints of the lines it added (toolcalls.line_hash)
 
 
 @dataclass(slots=True)
@@ -140,6 +142,16 @@ class AgentCommit:
     timestamp: datetime | None
     request_index: int
     tool_call_id: str
+
+
+def request_id(session: Session, index: int) -> str:
+    """A short, stable id of one request (10 hex digits of a hash of its agent and log key):
+    what note lines list, so notes from any number of machines, re-notes, carries and
+    rebases are unioned without counting a request twice. Requests without a key in the log
+    are named by their session and position (logs are appended to, never reordered)."""
+    request = session.requests[index]
+    key = request.key or f"{session.id}#{index}"
+    return hashlib.blake2b(f"{session.agent}\0{key}".encode(), digest_size=5).hexdigest()
 
 
 def cwd_inside(cwd: str, root: Path) -> bool:

@@ -26,7 +26,7 @@ from typing import Any
 from tokentrail.errors import TokentrailError
 from tokentrail.figures import iso
 from tokentrail.lessons import BEGIN, END, lesson_id
-from tokentrail.notes import fetch_notes, line_to_row, pick_remote
+from tokentrail.notes import fetch_notes, line_to_row, pick_remote, rid_set
 from tokentrail.receipt import sum_rows
 from tokentrail.repo_notes import NotedCommit, RepoNotes, read_repo_notes
 from tokentrail.scope import open_repo, repo_root, run_git
@@ -68,9 +68,9 @@ def week_of(ts: datetime) -> tuple[str, str]:
 def _atoms(line: Mapping[str, Any], attached: str) -> frozenset[tuple[str, str]]:
     """What a note line covers: its request ids when it names them, else the session's work
     in its own commit, or in each commit it was carried from."""
-    ids = line.get("request_ids")
-    if isinstance(ids, list) and ids:
-        return frozenset(("request", str(i)) for i in ids)
+    ids = rid_set(line)
+    if ids:
+        return frozenset(("request", i) for i in ids)
     carried = line.get("carried_from")
     if isinstance(carried, list) and carried:
         return frozenset(("commit", str(c)) for c in carried)
@@ -78,8 +78,9 @@ def _atoms(line: Mapping[str, Any], attached: str) -> frozenset[tuple[str, str]]
 
 
 def line_row(repo: RepoNotes, commit: NotedCommit, line: Mapping[str, Any]) -> dict[str, Any]:
-    """A note line as a roll-up row: the receipt row plus where and when it belongs. Fields a
-    newer line may carry (pr, branch, request_ids) win over what git says."""
+    """A note line as a roll-up row: the receipt row plus where and when it belongs. What
+    git says of the commit (its PR, its branch) wins; the line's own `pr` and `branch` fill
+    in when git cannot tell (a force-pushed or orphaned commit)."""
     row = line_to_row(line)
     time = parse_time(line.get("last")) or parse_time(line.get("first")) or commit.authored
     pr = line.get("pr")
@@ -88,8 +89,11 @@ def line_row(repo: RepoNotes, commit: NotedCommit, line: Mapping[str, Any]) -> d
         repo=repo.name,
         commit=commit.sha,
         atoms=_atoms(line, commit.sha),
-        pr=pr if isinstance(pr, int) and not isinstance(pr, bool) else commit.pr,
-        branch=branch if isinstance(branch, str) and branch else commit.branch,
+        carried_from=line.get("carried_from"),
+        pr=commit.pr
+        if commit.pr is not None
+        else (pr if isinstance(pr, int) and not isinstance(pr, bool) else None),
+        branch=commit.branch or (branch if isinstance(branch, str) and branch else None),
         author=commit.author or UNKNOWN,
         author_email=(commit.author_email or "").lower() or None,
         time=time,
@@ -153,9 +157,18 @@ def pr_label(row: Mapping[str, Any]) -> str:
 
 
 def _commits_of(rows: Iterable[Mapping[str, Any]]) -> set[str]:
-    return {a[1] for r in rows for a in r["atoms"] if a[0] == "commit"} | {
-        r["commit"] for r in rows if any(a[0] == "request" for a in r["atoms"])
-    }
+    """The commits the counted rows stand for: a carried line stands for the commits it
+    was carried from."""
+    out: set[str] = set()
+    for r in rows:
+        carried = r.get("carried_from")
+        if isinstance(carried, list) and carried:
+            out.update(str(c) for c in carried)
+        elif any(a[0] == "request" for a in r["atoms"]):
+            out.add(r["commit"])
+        else:
+            out.update(a[1] for a in r["atoms"] if a[0] == "commit")
+    return out
 
 
 def _summary(rows: Sequence[Mapping[str, Any]], waste: Mapping[int, float]) -> dict[str, Any]:

@@ -52,7 +52,7 @@ def test_three_logged_calls_go_into_the_right_commits(
     assert (by_sha[c2]["requests"], by_sha[c2]["input_tokens"]) == (1, 2000)
     assert (report["pending"]["requests"], report["pending"]["input_tokens"]) == (1, 4000)
     (session,) = report["sessions"]
-    assert (session["agent"], session["link"], session["requests"]) == ("my-bot", "strong", 3)
+    assert (session["agent"], session["link"], session["requests"]) == ("my-bot", "window", 3)
     assert report["totals"]["cost_usd"] > 0
 
 

@@ -165,5 +165,5 @@ def test_traced_calls_land_in_the_branch_receipt(tmp_path: Path, monkeypatch: An
     assert (commit["requests"], commit["input_tokens"]) == (1, 500)
     assert (report["pending"]["requests"], report["pending"]["input_tokens"]) == (1, 700)
     assert [(s["agent"], s["id"], s["link"]) for s in report["sessions"]] == [
-        ("custom", "bot-run", "strong")
+        ("custom", "bot-run", "window")
     ]

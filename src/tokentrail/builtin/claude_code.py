@@ -36,7 +36,13 @@ from tokentrail.model import (
     Usage,
     estimate_result_tokens,
 )
-from tokentrail.toolcalls import commits_in_output, describe_call, first_line_of, is_git_commit
+from tokentrail.toolcalls import (
+    added_lines,
+    commits_in_output,
+    describe_call,
+    first_line_of,
+    is_git_commit,
+)
 
 AGENT = "claude-code"
 # Streaming placeholders are 1-30 tokens (formats.md §1.5); a call that wrote more than
@@ -327,6 +333,7 @@ class _Parser:
             command=command,
             files=files,
             writes=writes,
+            added=added_lines(name, args) if writes else (),
             subagent=self._subagent(rec, file_agent),
         )
         self.calls[call_id] = call

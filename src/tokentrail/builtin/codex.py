@@ -38,7 +38,13 @@ from tokentrail.model import (
     cwd_inside,
     estimate_result_tokens,
 )
-from tokentrail.toolcalls import commits_in_output, describe_call, first_line_of, is_git_commit
+from tokentrail.toolcalls import (
+    added_lines,
+    commits_in_output,
+    describe_call,
+    first_line_of,
+    is_git_commit,
+)
 
 AGENT = "codex"
 FIELDS = (
@@ -268,6 +274,7 @@ class _Parser:
             command=command,
             files=files,
             writes=writes,
+            added=added_lines(name, args) if writes else (),
         )
         self.calls[call_id] = call
         self.session.tool_calls.append(call)

@@ -37,7 +37,13 @@ from tokentrail.model import (
     cwd_inside,
     estimate_result_tokens,
 )
-from tokentrail.toolcalls import commits_in_output, describe_call, first_line_of, is_git_commit
+from tokentrail.toolcalls import (
+    added_lines,
+    commits_in_output,
+    describe_call,
+    first_line_of,
+    is_git_commit,
+)
 
 AGENT = "gemini"
 KNOWN_RECORD_TYPES = frozenset({"header", "$set", "user", "gemini", "info", "error", "warning"})
@@ -248,7 +254,8 @@ class _Parser:
 
     def _tool(self, raw: dict[str, Any], index: int, ts: datetime | None) -> None:
         name = as_str(raw.get("name")) or "?"
-        summary, command, files, writes = describe_call(name, as_dict(raw.get("args")))
+        call_args = as_dict(raw.get("args"))
+        summary, command, files, writes = describe_call(name, call_args)
         text, failed = _result_text(raw.get("result"))
         when = parse_ts(raw.get("timestamp")) or ts
         call = ToolCall(
@@ -260,6 +267,7 @@ class _Parser:
             command=command,
             files=files,
             writes=writes,
+            added=added_lines(name, call_args) if writes else (),
             result_chars=len(text),
             result_tokens=estimate_result_tokens(len(text)),
             is_error=failed or raw.get("status") == "error",

@@ -43,7 +43,13 @@ from tokentrail.model import (
     cwd_inside,
     estimate_result_tokens,
 )
-from tokentrail.toolcalls import commits_in_output, describe_call, first_line_of, is_git_commit
+from tokentrail.toolcalls import (
+    added_lines,
+    commits_in_output,
+    describe_call,
+    first_line_of,
+    is_git_commit,
+)
 
 AGENT = "opencode"
 KNOWN_RECORD_TYPES = frozenset(
@@ -382,7 +388,8 @@ class _Builder:
     def _tool(self, part: dict[str, Any], index: int, ts: datetime | None) -> None:
         state = as_dict(part.get("state"))
         name = as_str(part.get("tool")) or "?"
-        summary, command, files, writes = describe_call(name, as_dict(state.get("input")))
+        call_args = as_dict(state.get("input"))
+        summary, command, files, writes = describe_call(name, call_args)
         output = state.get("output") if state.get("status") != "error" else state.get("error")
         text = output if isinstance(output, str) else ""
         exit_code = as_dict(state.get("metadata")).get("exit")
@@ -396,6 +403,7 @@ class _Builder:
             command=command,
             files=files,
             writes=writes,
+            added=added_lines(name, call_args) if writes else (),
             result_chars=len(text),
             result_tokens=estimate_result_tokens(len(text)),
             is_error=state.get("status") == "error"

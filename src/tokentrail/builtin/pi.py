@@ -39,7 +39,13 @@ from tokentrail.model import (
     cwd_inside,
     estimate_result_tokens,
 )
-from tokentrail.toolcalls import commits_in_output, describe_call, first_line_of, is_git_commit
+from tokentrail.toolcalls import (
+    added_lines,
+    commits_in_output,
+    describe_call,
+    first_line_of,
+    is_git_commit,
+)
 
 AGENT = "pi"
 KNOWN_RECORD_TYPES = frozenset(
@@ -213,9 +219,8 @@ class _Parser:
                 if call_id is None or call_id in self.calls:
                     continue
                 name = as_str(block.get("name")) or "?"
-                summary, command, files, writes = describe_call(
-                    name, as_dict(block.get("arguments"))
-                )
+                call_args = as_dict(block.get("arguments"))
+                summary, command, files, writes = describe_call(name, call_args)
                 call = ToolCall(
                     id=call_id,
                     name=name,
@@ -225,6 +230,7 @@ class _Parser:
                     command=command,
                     files=files,
                     writes=writes,
+                    added=added_lines(name, call_args) if writes else (),
                 )
                 self.calls[call_id] = call
                 self.session.tool_calls.append(call)

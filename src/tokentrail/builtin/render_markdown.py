@@ -117,6 +117,13 @@ def _headline(s: Section, doc: Mapping[str, Any]) -> None:
         )
     if doc.get("commits_without_note"):
         notes.append(f"{doc['commits_without_note']} commit(s) have no tokentrail note")
+    skipped = sum((doc.get("note_lines_skipped") or {}).values())
+    if skipped:
+        notes.append(f"{skipped} note line(s) could not be read and are left out")
+    if doc.get("unattributed_sessions"):
+        notes.append(
+            f"{doc['unattributed_sessions']} session(s) hold work no commit of this branch contains"
+        )
     if notes:
         s.para("_Estimated: " + "; ".join(notes) + "._")
     base = doc.get("baseline") or {}
@@ -390,7 +397,7 @@ def rollup_document(doc: Mapping[str, Any]) -> Document:
                 [
                     _rollup_label(kind, r),
                     str(r["requests"]),
-                    tokens(r.get('total_tokens')),
+                    tokens(r.get("total_tokens")),
                     money(r),
                     str(r["sessions"]),
                     usd(r.get("wasted_usd")) if "wasted_usd" in r else "-",
@@ -407,8 +414,12 @@ def rollup_document(doc: Mapping[str, Any]) -> Document:
         extra.table(
             ("Cause", "Findings", "Tokens", "Est. waste"),
             [
-                [text(c["cause"], 40), str(c["findings"]), tokens(c["wasted_tokens"]),
-                 usd(c["wasted_usd"])]
+                [
+                    text(c["cause"], 40),
+                    str(c["findings"]),
+                    tokens(c["wasted_tokens"]),
+                    usd(c["wasted_usd"]),
+                ]
                 for c in waste["by_cause"]
             ],
             "lrrr",
@@ -418,9 +429,14 @@ def rollup_document(doc: Mapping[str, Any]) -> Document:
         extra.table(
             ("PR", "Cost", "Commits", "Per commit", "Repo median", "Ratio"),
             [
-                [f"{text(o['repo'], 60)} {text(o['label'], 80)}", money(o), str(o["commits"]),
-                 usd(o["cost_per_commit_usd"]), usd(o["repo_median_per_commit_usd"]),
-                 f"{o['ratio']:.1f}×"]
+                [
+                    f"{text(o['repo'], 60)} {text(o['label'], 80)}",
+                    money(o),
+                    str(o["commits"]),
+                    usd(o["cost_per_commit_usd"]),
+                    usd(o["repo_median_per_commit_usd"]),
+                    f"{o['ratio']:.1f}×",
+                ]
                 for o in doc["outliers"]
             ],
             "lrrrrr",
@@ -442,11 +458,15 @@ def rollup_document(doc: Mapping[str, Any]) -> Document:
         lessons.table(
             ("Repository", "Lesson", "Landed", "Findings/week before", "after"),
             [
-                [text(e["repo"], 60), text(e["lesson"], 200), text(str(e["landed"])[:10]),
-                 f"{e['before']['per_week']:.2f} ({e['before']['findings']} in "
-                 f"{e['before']['weeks']} wk)",
-                 f"{e['after']['per_week']:.2f} ({e['after']['findings']} in "
-                 f"{e['after']['weeks']} wk)"]
+                [
+                    text(e["repo"], 60),
+                    text(e["lesson"], 200),
+                    text(str(e["landed"])[:10]),
+                    f"{e['before']['per_week']:.2f} ({e['before']['findings']} in "
+                    f"{e['before']['weeks']} wk)",
+                    f"{e['after']['per_week']:.2f} ({e['after']['findings']} in "
+                    f"{e['after']['weeks']} wk)",
+                ]
                 for e in doc["lesson_effects"]
             ],
             "lllrr",

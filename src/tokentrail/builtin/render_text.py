@@ -166,8 +166,10 @@ def _report(doc: Mapping[str, Any]) -> str:
     if doc.get("source") == "notes":
         head.append(
             f"  from notes ({doc.get('notes_ref')}); "
-            f"{doc.get('commits_without_note', 0)} commit(s) without a note"
+            f"{doc.get('commits_without_note', 0)} commit(s) without a receipt"
         )
+    for line in _attribution_notes(doc):
+        head.append(f"  {line}")
     if doc.get("likely_cause"):
         head.append(f"Likely cause: {doc['likely_cause']}")
     parts = ["\n".join(head)]
@@ -225,6 +227,23 @@ def _report(doc: Mapping[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+def _attribution_notes(doc: Mapping[str, Any]) -> list[str]:
+    """What the receipt could not count, said rather than hidden."""
+    out = []
+    if doc.get("unattributed_sessions"):
+        out.append(
+            f"{doc['unattributed_sessions']} session(s) in this repository hold work no commit "
+            "of the branch contains (not attributed)"
+        )
+    skipped = doc.get("note_lines_skipped") or {}
+    if skipped:
+        reasons = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in skipped.items())
+        out.append(f"note lines not read: {reasons}")
+    if doc.get("duplicate_note_lines"):
+        out.append(f"{doc['duplicate_note_lines']} copied note line(s) counted once")
+    return out
+
+
 def _commit_receipt(doc: Mapping[str, Any]) -> str:
     head = (
         f"Commit {doc['sha'][:7]}: {len(doc['sessions'])} session(s), {doc['requests']} "
@@ -268,8 +287,13 @@ def _note(doc: Mapping[str, Any]) -> str:
                 f"{short}: wrote {r['written']} session(s); the note holds {r['in_note']} "
                 f"({doc['ref']})"
             )
+        elif r["status"] == "carried":
+            out.append(
+                f"{short}: a copy of {str(r.get('original'))[:7]}: carried its receipt "
+                f"({r['written']} session(s))"
+            )
         elif r["status"] == "no_sessions":
-            out.append(f"{short}: no agent sessions went into this commit; no note written")
+            out.append(f"{short}: no agent work went into this commit (its receipt says so)")
         else:
             out.append(f"{short}: not on branch {doc['branch']} beyond its base; skipped")
     return "\n".join(out)
@@ -352,7 +376,8 @@ def _rollup(doc: Mapping[str, Any]) -> str:
     t = doc["totals"]
     waste = doc["waste"]
     window = " ".join(
-        f"{word} {str(doc[key])[:10]}" for word, key in (("since", "since"), ("until", "until"))
+        f"{word} {str(doc[key])[:10]}"
+        for word, key in (("since", "since"), ("until", "until"))
         if doc.get(key)
     )
     head = [
@@ -376,15 +401,19 @@ def _rollup(doc: Mapping[str, Any]) -> str:
             [
                 _short(rollup_key(kind, r), 48),
                 *token_cells(r),
-                *([str(r["sessions"]), str(r["commits"]), f"${r['wasted_usd']:,.2f}"] if extra
-                  else [str(r["sessions"])]),
+                *(
+                    [str(r["sessions"]), str(r["commits"]), f"${r['wasted_usd']:,.2f}"]
+                    if extra
+                    else [str(r["sessions"])]
+                ),
             ]
             for r in shown
         ]
         headers = (header, *TOKEN_HEADERS, "SESS", *(("COMMITS", "WASTE") if extra else ()))
         more = len(items) - len(shown)
         parts.append(
-            f"{title}:\n" + table(headers, rows, set(range(1, len(headers))))
+            f"{title}:\n"
+            + table(headers, rows, set(range(1, len(headers))))
             + (f"\n... and {more} more (--json)" if more > 0 else "")
         )
     if waste["by_cause"]:
@@ -410,8 +439,11 @@ def _rollup(doc: Mapping[str, Any]) -> str:
         ]
         parts.append(
             f"Outliers ({doc['outlier_rule']}):\n"
-            + table(("PR", "COST", "COMMITS", "PER COMMIT", "REPO MEDIAN", "RATIO"), rows,
-                    {1, 2, 3, 4, 5})
+            + table(
+                ("PR", "COST", "COMMITS", "PER COMMIT", "REPO MEDIAN", "RATIO"),
+                rows,
+                {1, 2, 3, 4, 5},
+            )
         )
     else:
         parts.append("Outliers: none (" + doc["outlier_rule"] + ")")
