@@ -23,7 +23,7 @@ from pytest_httpserver import HTTPServer
 
 from tests.cli_run import isolated_env, tokentrail
 from tests.commands.test_comment import PR, event
-from tests.fake_github import REPO, TOKEN, FakeGitHub
+from tests.fake_github import REPO, REPO_ID, TOKEN, FakeGitHub, marker_line
 from tests.gitrepo import git_env
 from tokentrail.demo.repo import Demo, build_demo
 
@@ -128,6 +128,7 @@ def run_action(
         ci.home,
         GITHUB_API_URL=api,
         GITHUB_REPOSITORY=REPO,
+        GITHUB_REPOSITORY_ID=REPO_ID,
         GITHUB_EVENT_PATH=event_path,
         GITHUB_STEP_SUMMARY=summary,
         GITHUB_ACTIONS="true",
@@ -173,7 +174,7 @@ def test_action_declares_its_interface() -> None:
         "base",
         "token",
     }
-    assert set(ACTION["outputs"]) == {"cost-usd", "tokens", "over-budget"}
+    assert set(ACTION["outputs"]) == {"cost-usd", "tokens", "over-budget", "missing-receipts"}
     steps = {s.get("id"): s for s in ACTION["runs"]["steps"]}
     assert "${{ github.action_path }}" in str(steps["install"]["env"])
     assert "pip install" in steps["install"]["run"]
@@ -201,7 +202,8 @@ def test_action_comments_from_notes_in_a_fresh_clone(
     assert float(outputs["cost-usd"]) > 0 and int(outputs["tokens"]) > 0
     assert outputs["over-budget"] == "false"
     summary = (tmp_path / "summary.md").read_text()
-    assert summary.startswith("<!-- tokentrail:receipt -->") and body.strip() in summary
+    assert summary.startswith("<!-- tokentrail:receipt -->")
+    assert body.startswith(marker_line() + "\n") and body.split("\n", 1)[1].strip() in summary
     for proc in run.procs:
         assert TOKEN not in proc.stdout + proc.stderr
     # a second push to the PR updates the same comment
@@ -233,8 +235,8 @@ def test_action_without_notes_on_the_remote_warns(tmp_path: Path, httpserver: HT
     run, outputs = run_action(Ci(demo, clone, home, remote), tmp_path, fake.url, {}, ev)
     assert "::warning title=tokentrail::no refs/notes/tokentrail on origin" in run.procs[0].stdout
     assert run.procs[-1].returncode == 0
-    assert "3 commit(s) have no tokentrail note" in fake.ours(PR)[0]["body"]
-    assert outputs["tokens"] == "0"
+    assert "**Receipts missing:** 3 of 3 commits have no receipt" in fake.ours(PR)[0]["body"]
+    assert outputs["tokens"] == "0" and outputs["missing-receipts"] == "3"
 
 
 def test_docs_workflows_parse_and_the_example_comment_is_sound() -> None:

@@ -1,9 +1,14 @@
 """`tokentrail comment`: the branch receipt as one sticky PR comment (what the Action runs).
 
 Reads the standard Actions environment: GITHUB_API_URL, GITHUB_REPOSITORY,
-GITHUB_EVENT_PATH (PR number, base and head from the event), the token from GITHUB_TOKEN
-or `--token-env`. Writes the full report to $GITHUB_STEP_SUMMARY and key figures to
-$GITHUB_OUTPUT when those are set. The token is only ever sent to the API.
+GITHUB_REPOSITORY_ID (else asked of the API), GITHUB_EVENT_PATH (PR number, base and head
+from the event), the token from GITHUB_TOKEN or `--token-env`. Writes the full report to
+$GITHUB_STEP_SUMMARY and key figures to $GITHUB_OUTPUT when those are set. The token is
+only ever sent to the API.
+
+Missing receipts fail closed: commits without a note are counted and named in the comment,
+and `--fail-on-budget` fails on them too unless `--allow-missing` says they are expected.
+A fork PR's read-only token cannot comment: that is a warning, not a failed job.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ from tokentrail.builtin.render_markdown import MARKER, render_receipt, total_tok
 from tokentrail.commands.common import dump_json, handle_errors, json_option
 from tokentrail.commands.report import build_report
 from tokentrail.errors import TokentrailError
-from tokentrail.github import GitHub
+from tokentrail.github import DEFAULT_MAX_WAIT, GitHub, Marker, Posted
 
 LIMIT = 65_536  # GitHub's limit on a comment body, in characters
 MARGIN = 536  # room for GitHub's own accounting differences
 SUMMARY_NOTE = "The full report is in the workflow run's summary."
+MAX_WAIT_ENV = "TOKENTRAIL_GITHUB_MAX_WAIT"  # seconds all GitHub retries may wait together
 
 
 def read_event(path: str | None) -> dict[str, Any]:
@@ -93,7 +99,11 @@ def key_figures(doc: Mapping[str, Any], budget: float | None) -> dict[str, Any]:
     return {
         "cost_usd": cost,
         "tokens": total_tokens(t),
+        "requests": int(t.get("requests") or 0),
         "over_budget": budget is not None and (cost or 0.0) > budget,
+        "commits": len(doc.get("commits") or []),
+        "missing_receipts": int(doc.get("commits_without_note") or 0),
+        "commits_without_receipt": list(doc.get("commits_without_note_shas") or []),
     }
 
 
@@ -106,6 +116,7 @@ def write_outputs(figures: Mapping[str, Any], full: str) -> None:
             f"cost-usd={'' if cost is None else f'{cost:.6f}'}",
             f"tokens={figures['tokens']}",
             f"over-budget={'true' if figures['over_budget'] else 'false'}",
+            f"missing-receipts={figures['missing_receipts']}",
         ]
         _append(out, "\n".join(lines) + "\n")
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -120,7 +131,42 @@ def client(token_env: str, event: Mapping[str, Any]) -> GitHub:
             "no_token", f"no token in ${token_env}: set it or pass --token-env NAME"
         )
     api = os.environ.get("GITHUB_API_URL") or "https://api.github.com"
-    return GitHub(api, token, fork=is_fork(event))
+    return GitHub(api, token, fork=is_fork(event), max_wait=max_wait())
+
+
+def max_wait() -> float:
+    raw = os.environ.get(MAX_WAIT_ENV, "")
+    try:
+        value = float(raw) if raw else DEFAULT_MAX_WAIT
+    except ValueError:
+        raise TokentrailError("bad_usage", f"${MAX_WAIT_ENV} must be a number of seconds") from None
+    return max(value, 0.0)
+
+
+def marker(gh: GitHub, repo: str) -> Marker:
+    """Our marker for this repository: the runner's GITHUB_REPOSITORY_ID, else the API's."""
+    repo_id = os.environ.get("GITHUB_REPOSITORY_ID", "").strip()
+    return Marker(MARKER, repo_id if repo_id.isdigit() else gh.repo_id(repo))
+
+
+def post(gh: GitHub, number: int, body: str) -> tuple[Posted, str]:
+    """Post or update our comment; what was done, and the body as posted (with the
+    repository's marker)."""
+    repo = repo_name()
+    ours = marker(gh, repo)
+    stamped = ours.stamp(body)
+    if len(stamped) >= LIMIT:
+        raise TokentrailError("body_too_long", f"the comment is over {LIMIT} characters")
+    return gh.upsert(repo, number, stamped, ours), stamped
+
+
+def warn(message: str) -> None:
+    """A warning on stderr; an annotation on the run's page when in GitHub Actions."""
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        data = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        click.echo(f"::warning title=tokentrail::{data}", err=True)
+    else:
+        click.echo(f"tokentrail: warning: {message}", err=True)
 
 
 def repo_name() -> str:
@@ -158,12 +204,17 @@ def post_prepared(
                 "head_mismatch",
                 f"PR #{pr}'s head is {head[:12]}, not {expect_head[:12]}: refusing to post",
             )
-    action, posted = gh.upsert(repo, pr, body, MARKER)
-    result = {"action": action, "comment_id": posted.get("id"), "url": posted.get("html_url")}
+    done, _ = post(gh, pr, body)
+    result = {
+        "action": done.action,
+        "comment_id": done.comment.get("id"),
+        "url": done.comment.get("html_url"),
+        "removed_duplicates": done.removed,
+    }
     if as_json:
         click.echo(dump_json({"schema_version": 1, **result}))
     else:
-        click.echo(f"tokentrail: {action} the PR comment: {result['url']}")
+        click.echo(f"tokentrail: {done.action} the PR comment: {result['url']}")
 
 
 def _append(path: str, text: str) -> None:
@@ -190,7 +241,17 @@ def _append(path: str, text: str) -> None:
     help="Name of the environment variable that holds the token.",
 )
 @click.option("--budget", type=float, help="Budget in USD (API-equivalent) for the branch.")
-@click.option("--fail-on-budget", is_flag=True, help="Exit 1 when the branch is over budget.")
+@click.option(
+    "--fail-on-budget",
+    is_flag=True,
+    help="Exit 1 when the branch is over budget, or when commits have no receipt.",
+)
+@click.option(
+    "--allow-missing",
+    is_flag=True,
+    help="With --fail-on-budget: commits without a receipt do not fail the run (they are "
+    "still counted and named in the comment).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the comment instead of posting it.")
 @click.option(
     "--body-file",
@@ -214,6 +275,7 @@ def comment(
     token_env: str,
     budget: float | None,
     fail_on_budget: bool,
+    allow_missing: bool,
     dry_run: bool,
     body_file: Path | None,
     expect_head: str | None,
@@ -233,6 +295,11 @@ def comment(
     figures = key_figures(doc, budget)
     if budget is not None:
         doc["budget"] = {"usd": budget, "over": figures["over_budget"]}
+    if figures["missing_receipts"]:
+        warn(
+            f"{figures['missing_receipts']} of {figures['commits']} commits have no receipt "
+            "(no tokentrail note): push notes with `tokentrail notes push`"
+        )
     full = render_receipt(doc)
     in_actions = bool(os.environ.get("GITHUB_STEP_SUMMARY"))
     body = render_receipt(doc, LIMIT - MARGIN, SUMMARY_NOTE if in_actions else "")
@@ -245,18 +312,58 @@ def comment(
     if dry_run:
         result.update(action="dry-run", body=body)
     else:
-        gh = client(token_env, event)
-        action, posted = gh.upsert(repo_name(), pr_number(event, number), body, MARKER)
-        result.update(action=action, comment_id=posted.get("id"), url=posted.get("html_url"))
+        result.update(send(client(token_env, event), pr_number(event, number), body))
     if as_json:
         click.echo(dump_json({"schema_version": 1, **result}))
     elif dry_run:
         click.echo(body, nl=False)
-    else:
+    elif result["action"] != "skipped":
         where = f": {result['url']}" if result.get("url") else ""
         click.echo(f"tokentrail: {result['action']} the PR comment{where}")
-    if fail_on_budget and figures["over_budget"]:
-        click.echo(
-            f"tokentrail: over budget: ${figures['cost_usd'] or 0:.2f} > ${budget:.2f}", err=True
-        )
+    failures = gate(figures, budget, fail_on_budget, allow_missing)
+    for line in failures:
+        click.echo(f"tokentrail: {line}", err=True)
+    if failures:
         sys.exit(1)
+
+
+def send(gh: GitHub, number: int, body: str) -> dict[str, Any]:
+    """Post or update the comment; a fork PR's read-only token is a warning, not a failure
+    (the job summary still has the report)."""
+    try:
+        done, posted = post(gh, number, body)
+    except TokentrailError as exc:
+        if exc.code != "github_fork_read_only":
+            raise
+        warn(
+            "this pull request comes from a fork and its GITHUB_TOKEN is read-only, so no "
+            "comment was posted; the report is in the job summary. To comment on fork PRs "
+            "use the workflow_run pattern in docs/action.md#pull-requests-from-forks"
+        )
+        return {"action": "skipped", "reason": "fork_read_only"}
+    return {
+        "action": done.action,
+        "comment_id": done.comment.get("id"),
+        "url": done.comment.get("html_url"),
+        "removed_duplicates": done.removed,
+        "chars": len(posted),
+    }
+
+
+def gate(
+    figures: Mapping[str, Any], budget: float | None, fail_on_budget: bool, allow_missing: bool
+) -> list[str]:
+    """Why --fail-on-budget fails the run: over budget, or receipts missing (fail closed)."""
+    if not fail_on_budget:
+        return []
+    out = []
+    if figures["over_budget"] and budget is not None:
+        out.append(f"over budget: ${figures['cost_usd'] or 0:.2f} > ${budget:.2f}")
+    if figures["missing_receipts"] and not allow_missing:
+        out.append(
+            f"{figures['missing_receipts']} of {figures['commits']} commits have no receipt, "
+            "so the budget cannot be checked: push notes with `tokentrail notes push`, or pass "
+            "--allow-missing (Action input `allow-missing: true`) when commits without agent "
+            "work are expected"
+        )
+    return out

@@ -24,7 +24,7 @@ from tokentrail.pipeline import findings_by_session, portable_finding, run_branc
 from tokentrail.plugins import get_plugin_manager
 from tokentrail.pricing import PRICING_VERSION
 from tokentrail.receipt import branch_receipt, from_attribution
-from tokentrail.scope import Scope, find_scope
+from tokentrail.scope import Scope, find_scope, run_git
 
 
 def _meta(scope: Scope, source: str, pricing: str | list[str]) -> dict[str, Any]:
@@ -74,10 +74,12 @@ def build_report(
 def _from_notes(scope: Scope, ref: str) -> dict[str, Any]:
     commit_rows = []
     pricing: set[str] = set()
-    missing = 0
+    missing: list[str] = []  # merge commits hold no agent work of their own: never missing
+    merges = set(run_git(scope.root, "rev-list", "--merges", f"{scope.base}..{scope.head}").split())
     for c in scope.commits:
         rows = [line_to_row(line) for line in read_note(scope.root, ref, c.sha)]
-        missing += not rows
+        if not rows and c.sha not in merges:
+            missing.append(c.sha)
         pricing.update(str(r["pricing"]) for r in rows if r.get("pricing"))
         commit_rows.append(({"sha": c.sha, "subject": c.subject, "time": iso(c.time)}, rows))
     found: dict[str, Finding] = {}
@@ -96,7 +98,8 @@ def _from_notes(scope: Scope, ref: str) -> dict[str, Any]:
     )
     doc["likely_cause"] = cause_from_findings(findings, doc["totals"]["cost_usd"] or 0.0)
     doc["notes_ref"] = ref
-    doc["commits_without_note"] = missing
+    doc["commits_without_note"] = len(missing)
+    doc["commits_without_note_shas"] = missing
     return doc
 
 
