@@ -7,6 +7,7 @@ import click
 from tokentrail import __version__
 from tokentrail.commands.check import check
 from tokentrail.commands.comment import comment
+from tokentrail.commands.consolidate import consolidate_command
 from tokentrail.commands.demo import demo
 from tokentrail.commands.install import install, uninstall
 from tokentrail.commands.lessons import lessons
@@ -33,6 +34,7 @@ for command in (
 cli.add_command(lessons)
 cli.add_command(check)
 cli.add_command(comment)
+cli.add_command(consolidate_command, "consolidate")
 
 
 def main() -> None:
