@@ -330,9 +330,30 @@ def test_docs_workflows_parse_and_the_example_comment_is_sound() -> None:
     blocks = re.findall(r"```yaml\n(.*?)```", page, re.S)
     workflows = [yaml.safe_load(b) for b in blocks]
     assert len(workflows) == 4
-    assert workflows[0]["permissions"]["pull-requests"] == "write"
+    first, merged = workflows[0], workflows[3]
+    assert first["permissions"]["pull-requests"] == "write"
+    assert first["concurrency"]["cancel-in-progress"] is True
+    assert "pull_request.number" in first["concurrency"]["group"]
     assert any("workflow_run" in (w.get("on") or w.get(True) or {}) for w in workflows)
+    assert "push" in (merged.get("on") or merged.get(True)) and "tokentrail" in str(merged)
+    assert merged["permissions"] == {"contents": "write", "pull-requests": "read"}
+    assert merged["concurrency"]["cancel-in-progress"] is False
     assert "tokentrail notes carry --onto" in page
     example = page.split("it is not edited by hand:\n\n---\n\n", 1)[1]
     assert example.startswith("<!-- tokentrail:receipt -->")
     assert check_markdown(example)["tables"] == 3
+
+
+def test_every_error_code_is_documented() -> None:
+    """Codes raised by the GitHub client, `comment` and `consolidate` are in both pages."""
+    sources = ["github.py", "commands/comment.py", "commands/consolidate.py"]
+    raised: set[str] = set()
+    for name in sources:
+        text = (ROOT / "src" / "tokentrail" / name).read_text()
+        raised |= set(re.findall(r'TokentrailError\(\s*"(\w+)"', text))
+        raised |= set(re.findall(r'"(github_\w+)"', text))
+    assert {"github_rate_limited", "no_event", "pr_head_missing", "body_not_ours"} <= raised
+    for page in ("action.md", "cli.md"):
+        text = (ROOT / "docs" / page).read_text()
+        missing = sorted(code for code in raised if f"`{code}`" not in text)
+        assert not missing, f"docs/{page} lacks {missing}"
