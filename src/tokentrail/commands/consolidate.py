@@ -384,4 +384,7 @@ def _print(doc: Mapping[str, Any]) -> None:
             f"tokentrail: PR #{m['pr']} ({m['kind']} merge onto {onto}): receipts of {noted} "
             f"of {m['commits']} commit(s) carried in {len(m['carried'])} step(s)"
         )
-    click.echo("tokentrail: pushed the notes" if doc.get("pushed") else "tokentrail: not pushed")
+    if doc.get("pushed"):
+        click.echo("tokentrail: pushed the notes")
+    else:
+        click.echo("tokentrail: nothing new to push")
