@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_run import isolated_env
+from tests.teamrepos import Team, build_team
 
 FAKE_PLUGIN_SRC = Path(__file__).parent / "fake_plugin"
 
@@ -90,3 +91,14 @@ def plugin_env(fake_plugin_site: Path, tmp_path: Path) -> dict[str, str]:
     )
     del env["TOKENTRAIL_PLUGINS"]  # unset: every installed plugin loads
     return env
+
+
+@pytest.fixture(scope="session")
+def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
+    """The three repositories, built once per test run (tests only read them)."""
+    with pytest.MonkeyPatch.context() as mp:
+        home = tmp_path_factory.mktemp("team-home")
+        mp.setenv("HOME", str(home))
+        mp.setenv("TOKENTRAIL_PLUGINS", "")
+        mp.setenv("TOKENTRAIL_CACHE_DIR", str(home / "cache"))
+        yield build_team(tmp_path_factory.mktemp("team"))

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.cli_run import CORPUS, claude_config_from_corpus
-from tokentrail import catalog
+from tokentrail.catalog import SessionFilter
 from tokentrail.detect import analyze
+from tokentrail.pipeline import load_sessions
 from tokentrail.plugins import get_plugin_manager
 
 
@@ -19,9 +20,10 @@ def test_detectors_on_the_real_corpus(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("CODEX_HOME", str(CORPUS / "codex" / "madshn-localpush"))
     pm = get_plugin_manager()
     before = len(pm.problems)
-    sessions = catalog.load(pm, catalog.SessionFilter(), {}).sessions
+    loaded = load_sessions(pm, SessionFilter(), {})
+    sessions = loaded.catalog.sessions
     billed = [s for s in sessions if s.requests]
-    result = analyze(sessions, pm, {})
+    result = analyze(sessions, pm, loaded.pricer)
     assert [p for p in pm.problems[before:] if p.stage.startswith("detect")] == []
     fired = Counter()
     for detector, _session in {(f.detector, f.session) for f in result.findings}:

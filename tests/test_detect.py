@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.builtin.detectors import Build, call
-from tokentrail.detect import analyze, likely_cause, settle
+from tests.builtin.detectors import Build, call, pricer
+from tokentrail.carry import combine, summary
+from tokentrail.cause import likely_cause
+from tokentrail.detect import Analysis, analyze, settle
 from tokentrail.hookspecs import Detector, hookimpl
 from tokentrail.model import Finding, Session
 from tokentrail.plugins import TokentrailPluginManager, get_plugin_manager
@@ -95,7 +97,7 @@ def _wasteful() -> Session:
 def test_analyze_runs_builtins_isolates_a_failing_detector_and_keeps_plain_dicts(
     pm: TokentrailPluginManager,
 ) -> None:
-    result = analyze([_wasteful()], pm, {})
+    result = analyze([_wasteful()], pm, pricer())
     assert any("boom" in p.plugin or "extra-test" in p.plugin for p in pm.problems)
     assert any("detector bug" in p.message for p in pm.problems)
     detectors = {f.detector for f in result.findings}
@@ -105,7 +107,7 @@ def test_analyze_runs_builtins_isolates_a_failing_detector_and_keeps_plain_dicts
     # the repeated npm test result is claimed by one finding only
     carry = result.carry["s1"]
     assert sum(f.wasted_tokens for f in result.findings) <= carry.billed_tokens
-    doc = result.to_dict()
+    findings = [f.to_dict() for f in result.findings]
     keys = {
         "detector",
         "title",
@@ -116,29 +118,34 @@ def test_analyze_runs_builtins_isolates_a_failing_detector_and_keeps_plain_dicts
         "confidence",
         "lesson",
     }
-    assert all(keys <= set(f) for f in doc["findings"])
-    assert all({"id", "text"} <= set(lesson) for lesson in doc["lessons"])
-    assert (
-        doc["carry"]["carried_tokens"] + doc["carry"]["remainder_tokens"]
-        == (doc["carry"]["billed_tokens"])
-    )
-    assert result.likely_cause
+    assert all(keys <= set(f) for f in findings)
+    assert all({"id", "text"} <= set(lesson.to_dict()) for lesson in result.lessons)
+    branch = combine(summary(c) for c in result.carry.values())
+    assert branch["carried_tokens"] + branch["remainder_tokens"] == branch["billed_tokens"]
+    assert _cause(result)
+
+
+def _cause(result: Analysis) -> str:
+    """The likely cause as a receipt derives it from these findings and carry figures."""
+    findings = [f.to_dict() for f in result.findings]
+    return likely_cause(findings, combine(summary(c) for c in result.carry.values()))
 
 
 def test_likely_cause_names_a_dominant_driver_or_says_none_dominates() -> None:
     b = Build()
     b.turn(call("Bash", command="npm install", tokens=60000))
     b.turns(30)
-    result = analyze([b.session()], get_plugin_manager(), {})
-    assert "$" in result.likely_cause and "%" in result.likely_cause
+    result = analyze([b.session()], get_plugin_manager(), pricer())
+    assert "$" in _cause(result) and "%" in _cause(result)
     quiet = Build()
     quiet.turns(5)
-    calm = analyze([quiet.session()], get_plugin_manager(), {})
-    assert calm.likely_cause.startswith("no single driver dominates")
-    assert likely_cause([], []) == "nothing was billed, so there is no cost driver"
+    calm = analyze([quiet.session()], get_plugin_manager(), pricer())
+    assert _cause(calm).startswith("no single driver dominates")
+    nothing = {"billed_tokens": 10, "billed_usd": 0.0, "input_side_tokens": 0}
+    assert likely_cause([], nothing) == "nothing was billed, so there is no cost driver"
 
 
 def test_thresholds_from_config_reach_the_detectors() -> None:
     cfg = {"thresholds": {"noisy_min_tokens": 100000}}
-    result = analyze([_wasteful()], get_plugin_manager(), cfg)
+    result = analyze([_wasteful()], get_plugin_manager(), pricer(cfg))
     assert "noisy_output" not in {f.detector for f in result.findings}

@@ -15,10 +15,12 @@ equal the session's billed tokens exactly.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from tokentrail.builtin.price_genai import cost_of
 from tokentrail.model import Request, Session, ToolCall, Usage
+from tokentrail.pricing import Pricer
 
 # A measured jump bigger than this many times the estimate holds more than the results (a
 # user prompt, an attachment): the measurement is capped there and marked estimated.
@@ -70,17 +72,16 @@ class SessionCarry:
         return sum(i.carry_usd for i in self.items)
 
 
-def read_rate(request: Request) -> float:
-    """USD per token of a cache read for this request's model, at its prompt's price tier;
-    never more than the request actually cost per prompt token."""
+def read_rate(request: Request, pricer: Pricer) -> float:
+    """USD per token of a cache read for this request's model, at its prompt's price tier
+    (priced like the request itself, so overrides and price plugins apply); never more than
+    the request actually cost per prompt token."""
     if request.cost_usd is None:
         return 0.0
     prompt = max(request.usage.prompt_tokens, 1)
-    cost = cost_of(request.model, Usage(cache_read=prompt), request.timestamp)
+    cost = pricer.cost(request.model, Usage(cache_read=prompt), request.timestamp)
     if cost is None:
-        # unknown to genai-prices but priced by an override: a cache read is at most what
-        # the request cost per prompt token
-        return request.cost_usd / prompt / 10
+        return 0.0
     return min(cost / prompt, request.cost_usd / prompt)
 
 
@@ -90,14 +91,14 @@ def thread_of(session: Session, call: ToolCall) -> str | None:
     return call.subagent
 
 
-def compute(session: Session) -> SessionCarry:
+def compute(session: Session, pricer: Pricer) -> SessionCarry:
     """The carry of every tool result in `session` (see the module docstring)."""
     requests = session.requests
     out = SessionCarry(session.id)
     out.billed_tokens = sum(r.usage.total for r in requests)
     out.billed_usd = sum(r.cost_usd or 0.0 for r in requests)
     out.input_side_tokens = sum(r.usage.prompt_tokens for r in requests)
-    out.read_rate = [read_rate(r) for r in requests]
+    out.read_rate = [read_rate(r, pricer) for r in requests]
     cuts = sorted({c.request_index for c in session.compactions})
 
     threads: dict[str | None, list[int]] = {}
@@ -200,3 +201,60 @@ def _sweep(
                 item.carry_usd -= short * rates[k]
     for _, _, item in windows:
         item.carry_usd = max(item.carry_usd, 0.0)
+
+
+TOP_ITEMS = 5
+
+
+def summary(carry: SessionCarry, top: int = TOP_ITEMS) -> dict[str, Any]:
+    """One session's carry as a receipt carries it (and a note, after `privacy.portable`):
+    the totals and the items that burned the most context."""
+    items = sorted(carry.items, key=lambda i: (-i.carry_usd, -i.carry_tokens))
+    return {
+        "session": carry.session_id,
+        "billed_tokens": carry.billed_tokens,
+        "billed_usd": round(carry.billed_usd, 6),
+        "input_side_tokens": carry.input_side_tokens,
+        "carried_tokens": carry.carried_tokens,
+        "carried_usd": round(carry.carried_usd, 6),
+        "top_items": [
+            {
+                "session": carry.session_id,
+                "tool": i.call.name,
+                "what": i.call.command or ", ".join(i.call.files) or i.call.summary,
+                "turn": i.call.request_index,
+                "size_tokens": i.size_tokens,
+                "measured": i.measured,
+                "carried_requests": i.carried_requests,
+                "carry_tokens": i.carry_tokens,
+                "carry_usd": round(i.carry_usd, 6),
+            }
+            for i in items[:top]
+            if i.carry_tokens > 0
+        ],
+    }
+
+
+def combine(summaries: Iterable[Mapping[str, Any]], top: int = TOP_ITEMS) -> dict[str, Any]:
+    """Several sessions' carry summaries as one (a branch's): sums, and the top items over
+    all of them. The same function serves receipts from logs and from notes."""
+    rows = list(summaries)
+    billed = sum(int(r.get("billed_tokens") or 0) for r in rows)
+    carried = sum(int(r.get("carried_tokens") or 0) for r in rows)
+    billed_usd = sum(float(r.get("billed_usd") or 0.0) for r in rows)
+    carried_usd = sum(float(r.get("carried_usd") or 0.0) for r in rows)
+    items = sorted(
+        (dict(i) for r in rows for i in r.get("top_items") or [] if isinstance(i, Mapping)),
+        key=lambda i: (-float(i.get("carry_usd") or 0.0), -int(i.get("carry_tokens") or 0)),
+    )
+    return {
+        "billed_tokens": billed,
+        "billed_usd": round(billed_usd, 6),
+        "input_side_tokens": sum(int(r.get("input_side_tokens") or 0) for r in rows),
+        "carried_tokens": carried,
+        "carried_usd": round(carried_usd, 6),
+        "carried_share": round(carried / billed, 4) if billed else 0.0,
+        "remainder_tokens": billed - carried,
+        "remainder_usd": round(billed_usd - carried_usd, 6),
+        "top_items": items[:top],
+    }

@@ -1,8 +1,9 @@
-"""Discover → parse → dedup → price: the sessions on this machine, as the model has them."""
+"""Discover → parse → dedup: the sessions on this machine, as the model has them (the
+pipeline prices them next)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +23,6 @@ from tokentrail.model import (
 )
 from tokentrail.parse_pool import Job, parse_all
 from tokentrail.plugins import PluginProblem, TokentrailPluginManager
-from tokentrail.pricing import price_sessions
 
 
 @dataclass
@@ -55,17 +55,13 @@ class Catalog:
     cache: SessionCache | None = None
 
 
-def adapters(pm: TokentrailPluginManager) -> list[tuple[str, Adapter]]:
-    return pm.collect("register_adapters", Adapter)  # type: ignore[type-abstract]
-
-
 def discover(
     pm: TokentrailPluginManager, flt: SessionFilter
 ) -> list[tuple[str, Adapter, SessionRef]]:
     """Cheap listing from every adapter: no file is parsed whole here."""
     since_ts = flt.since.timestamp() if flt.since else None
     found: list[tuple[str, Adapter, SessionRef]] = []
-    for plugin, adapter in adapters(pm):
+    for plugin, adapter in pm.adapters():
         if flt.agent and adapter.name != flt.agent:
             continue
         try:
@@ -88,13 +84,10 @@ def parser_version(pm: TokentrailPluginManager, plugin: str, adapter: Adapter) -
 
 
 def load(
-    pm: TokentrailPluginManager,
-    flt: SessionFilter,
-    config: Mapping[str, Any],
-    cache: SessionCache | None = None,
+    pm: TokentrailPluginManager, flt: SessionFilter, cache: SessionCache | None = None
 ) -> Catalog:
     cache = cache or SessionCache(cache_dir())
-    catalog = Catalog(sessions=[], adapters=[a.name for _, a in adapters(pm)], cache=cache)
+    catalog = Catalog(sessions=[], adapters=[a.name for _, a in pm.adapters()], cache=cache)
     parsed: list[Session] = []
     misses: list[Job] = []
     for plugin, adapter, ref in discover(pm, flt):
@@ -117,7 +110,6 @@ def load(
             catalog.sessions.append(session)
     catalog.sessions.sort(key=lambda s: (s.start is None, s.start or datetime.min, s.id))
     catalog.duplicate_requests = _dedup_across_sessions(catalog.sessions)
-    price_sessions(catalog.sessions, pm, config)
     return catalog
 
 
@@ -162,7 +154,7 @@ def _reindex(session: Session, keep: list[Request]) -> None:
 def searched_places(pm: TokentrailPluginManager) -> list[dict[str, Any]]:
     """Where each adapter looks (adapters may expose `roots()`), and whether it exists."""
     places = []
-    for _, adapter in adapters(pm):
+    for _, adapter in pm.adapters():
         roots = getattr(adapter, "roots", None)
         if not callable(roots):
             continue

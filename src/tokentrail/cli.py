@@ -9,12 +9,14 @@ from tokentrail.commands.check import check
 from tokentrail.commands.comment import comment
 from tokentrail.commands.consolidate import consolidate_command
 from tokentrail.commands.demo import demo
+from tokentrail.commands.export import export
 from tokentrail.commands.install import install, uninstall
 from tokentrail.commands.lessons import lessons
 from tokentrail.commands.note import note
 from tokentrail.commands.notes import notes_group
 from tokentrail.commands.plugins import plugins_command
 from tokentrail.commands.report import report
+from tokentrail.commands.rollup import rollup
 from tokentrail.commands.session import session
 from tokentrail.commands.sessions import sessions
 from tokentrail.commands.show import show
@@ -35,6 +37,8 @@ cli.add_command(lessons)
 cli.add_command(check)
 cli.add_command(comment)
 cli.add_command(consolidate_command, "consolidate")
+cli.add_command(rollup)
+cli.add_command(export)
 
 
 def main() -> None:

@@ -46,6 +46,7 @@ def totals(requests: Iterable[Request]) -> dict[str, Any]:
         **usage_fields(usage),
         "web_search_requests": usage.web_search_requests,
         "cost_usd": round(cost, 6) if priced or not count else None,
+        "total_tokens": usage.total,
         "unpriced_requests": unpriced,
         "output_lower_bound_requests": lower_bound,
     }

@@ -45,19 +45,20 @@ def build_lessons(findings: Iterable[Finding]) -> list[Lesson]:
     return sorted(by_id.values(), key=lambda x: (-x.saved_usd, -x.count, x.text))
 
 
-def render_block(lessons: Sequence[Lesson], limit: int = DEFAULT_LIMIT) -> str:
+def render_block(lessons: Sequence[str], limit: int = DEFAULT_LIMIT) -> str:
     lines = [BEGIN, "## Lessons from past agent sessions (tokentrail)", ""]
     if not lessons:
         lines.append("- No wasteful patterns found yet.")
-    for lesson in lessons[:limit]:
-        lines.append(f"- {lesson.text}")
+    for text in lessons[:limit]:
+        lines.append(f"- {text}")
     lines.append(END)
     return "\n".join(lines)
 
 
-def write_block(path: Path, lessons: Sequence[Lesson], limit: int = DEFAULT_LIMIT) -> bool:
-    """Put the lessons block into `path`: replace the existing block in place, or append
-    one; nothing outside the block changes. Returns whether the file changed."""
+def write_block(path: Path, lessons: Sequence[str], limit: int = DEFAULT_LIMIT) -> bool:
+    """Put the lessons (their texts, best first) into `path`: replace the existing block
+    in place, or append one; nothing outside the block changes. Returns whether the file
+    changed."""
     try:
         old = path.read_text(encoding="utf-8") if path.exists() else ""
     except (OSError, UnicodeDecodeError) as exc:

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from tokentrail.errors import TokentrailError
 from tokentrail.receipt import COUNT_FIELDS
 from tokentrail.scope import run_git
 
@@ -36,6 +37,7 @@ _LINE_FIELDS = (
     "first",
     "last",
     "findings",
+    "carry",
 )
 
 
@@ -70,6 +72,7 @@ def line_to_row(line: Mapping[str, Any]) -> dict[str, Any]:
     row["pricing"] = line.get("pricing")
     row["findings"] = list(line.get("findings") or [])
     row["models"] = dict(line.get("models") or {})
+    row["carry"] = line.get("carry") if isinstance(line.get("carry"), dict) else None
     return row
 
 
@@ -189,3 +192,53 @@ def _is_ours(raw: str) -> bool:
 def ref_exists(root: Path, ref: str) -> bool:
     out = run_git(root, "rev-parse", "--verify", "--quiet", ref, check=False)
     return bool(out.strip())
+
+
+# --- sharing notes with a remote ----------------------------------------------------------
+
+
+def pick_remote(root: Path, remote: str | None) -> str:
+    remotes = run_git(root, "remote").split()
+    if not remotes:
+        raise TokentrailError(
+            "no_remote", "this repository has no remote; add one with `git remote add`"
+        )
+    if remote:
+        if remote not in remotes:
+            raise TokentrailError(
+                "unknown_remote", f"no remote named {remote!r}; remotes: {', '.join(remotes)}"
+            )
+        return remote
+    upstream = run_git(
+        root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}", check=False
+    ).strip()
+    if "/" in upstream and upstream.split("/", 1)[0] in remotes:
+        return upstream.split("/", 1)[0]
+    return "origin" if "origin" in remotes else remotes[0]
+
+
+def tracking_ref(ref: str, remote: str) -> str:
+    name = ref.removeprefix("refs/notes/")
+    return f"refs/notes/remotes/{remote}/{name}"
+
+
+def fetch_notes(root: Path, ref: str, remote: str) -> str:
+    """Fetch and merge the remote's notes; 'absent', 'created' or 'merged'."""
+    if not run_git(root, "ls-remote", remote, ref).strip():
+        return "absent"
+    tracking = tracking_ref(ref, remote)
+    run_git(root, "fetch", "--quiet", remote, f"+{ref}:{tracking}")
+    if not ref_exists(root, ref):
+        run_git(root, "update-ref", ref, tracking)
+        return "created"
+    run_git(root, "notes", f"--ref={ref}", "merge", "--quiet", "-s", "cat_sort_uniq", tracking)
+    return "merged"
+
+
+def push_notes(root: Path, ref: str, remote: str) -> str:
+    """Fetch-merge, then push (without running hooks again); 'nothing' or 'pushed'."""
+    fetch_notes(root, ref, remote)
+    if not ref_exists(root, ref):
+        return "nothing"
+    run_git(root, "push", "--quiet", "--no-verify", remote, f"{ref}:{ref}")
+    return "pushed"

@@ -191,9 +191,12 @@ def test_session_lookup_errors_are_json_documents(tmp_path: Path) -> None:
     for ident, code in (("zzz", "session_not_found"), ("abc", "ambiguous_session")):
         proc = tokentrail("session", ident, "--json", env=env, check=False)
         assert proc.returncode == 1
-        assert json.loads(proc.stdout) == {
+        doc = json.loads(proc.stdout)
+        assert doc == {
             "schema_version": 1,
-            "error": {"code": code, "message": json.loads(proc.stdout)["error"]["message"]},
+            "tool_version": doc["tool_version"],
+            "kind": "error",
+            "error": {"code": code, "message": doc["error"]["message"]},
         }
     assert tokentrail_json("session", "abc2", env=env)["session"]["id"] == "abc2"
     proc = tokentrail("session", "zzz", env=env, check=False)

@@ -84,7 +84,7 @@ def test_text_output(tmp_path: Path) -> None:
     assert "Pending (next commit): 2 requests" in out
     assert "exact" in out and "window" in out
     md = f.env.run(f.repo.path, "report", "--markdown").stdout
-    assert md.startswith("<!-- tokentrail:receipt -->") and "| _pending_ |" in md
+    assert md.startswith("### tokentrail receipt for") and "| _pending_ |" in md
 
 
 def test_branch_switch_inside_a_session(tmp_path: Path) -> None:

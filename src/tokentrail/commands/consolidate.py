@@ -32,7 +32,7 @@ from typing import Any
 
 import click
 
-from tokentrail.commands.comment import client, read_event, repo_name, warn
+from tokentrail.actions import client, read_event, repo_name, warn
 from tokentrail.commands.common import dump_json, handle_errors, json_option
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError

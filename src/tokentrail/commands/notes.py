@@ -15,56 +15,16 @@ import click
 
 from tokentrail.commands.common import emit, handle_errors, json_option
 from tokentrail.config import load_config
-from tokentrail.errors import TokentrailError
-from tokentrail.notes import combine, notes_ref, read_note, ref_exists, write_note
-from tokentrail.scope import open_repo, range_commits, repo_root, resolve_rev, run_git
-
-
-def pick_remote(root: Path, remote: str | None) -> str:
-    remotes = run_git(root, "remote").split()
-    if not remotes:
-        raise TokentrailError(
-            "no_remote", "this repository has no remote; add one with `git remote add`"
-        )
-    if remote:
-        if remote not in remotes:
-            raise TokentrailError(
-                "unknown_remote", f"no remote named {remote!r}; remotes: {', '.join(remotes)}"
-            )
-        return remote
-    upstream = run_git(
-        root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}", check=False
-    ).strip()
-    if "/" in upstream and upstream.split("/", 1)[0] in remotes:
-        return upstream.split("/", 1)[0]
-    return "origin" if "origin" in remotes else remotes[0]
-
-
-def tracking_ref(ref: str, remote: str) -> str:
-    name = ref.removeprefix("refs/notes/")
-    return f"refs/notes/remotes/{remote}/{name}"
-
-
-def fetch_notes(root: Path, ref: str, remote: str) -> str:
-    """Fetch and merge the remote's notes; 'absent', 'created' or 'merged'."""
-    if not run_git(root, "ls-remote", remote, ref).strip():
-        return "absent"
-    tracking = tracking_ref(ref, remote)
-    run_git(root, "fetch", "--quiet", remote, f"+{ref}:{tracking}")
-    if not ref_exists(root, ref):
-        run_git(root, "update-ref", ref, tracking)
-        return "created"
-    run_git(root, "notes", f"--ref={ref}", "merge", "--quiet", "-s", "cat_sort_uniq", tracking)
-    return "merged"
-
-
-def push_notes(root: Path, ref: str, remote: str) -> str:
-    """Fetch-merge, then push (without running hooks again); 'nothing' or 'pushed'."""
-    fetch_notes(root, ref, remote)
-    if not ref_exists(root, ref):
-        return "nothing"
-    run_git(root, "push", "--quiet", "--no-verify", remote, f"{ref}:{ref}")
-    return "pushed"
+from tokentrail.notes import (
+    combine,
+    fetch_notes,
+    notes_ref,
+    pick_remote,
+    push_notes,
+    read_note,
+    write_note,
+)
+from tokentrail.scope import open_repo, range_commits, repo_root, resolve_rev
 
 
 def _root() -> Path:

@@ -9,11 +9,12 @@ from typing import Any
 import click
 
 from tokentrail import catalog as catalog_mod
-from tokentrail.commands.common import emit, handle_errors, json_option, warn_about
+from tokentrail.commands.common import emit, handle_errors, output_options
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
 from tokentrail.figures import session_row, totals
 from tokentrail.model import Request, Session
+from tokentrail.pipeline import load_sessions, warnings
 from tokentrail.plugins import get_plugin_manager
 from tokentrail.pricing import PRICING_VERSION
 
@@ -58,13 +59,12 @@ def breakdown(session: Session) -> dict[str, Any]:
 
 @click.command()
 @click.argument("session_id")
-@click.option("--format", "fmt", help="Renderer to use (default: text).")
-@json_option
+@output_options
 @handle_errors
 def session(session_id: str, fmt: str | None, as_json: bool) -> None:
     """Show one session (full id or a unique prefix) by model, subagent and file."""
     pm = get_plugin_manager()
-    found = catalog_mod.load(pm, catalog_mod.SessionFilter(), load_config())
+    found = load_sessions(pm, catalog_mod.SessionFilter(), load_config()).catalog
     matches = [s for s in found.sessions if s.id == session_id]
     matches = matches or [s for s in found.sessions if s.id.startswith(session_id)]
     if not matches:
@@ -75,5 +75,5 @@ def session(session_id: str, fmt: str | None, as_json: bool) -> None:
             "ambiguous_session", f"{session_id!r} matches several sessions: {ids}"
         )
     doc = {"kind": "session", "pricing": PRICING_VERSION, **breakdown(matches[0])}
-    doc["warnings"] = warn_about(found, pm, as_json)
+    doc["warnings"] = warnings(found, pm)
     emit(doc, as_json, fmt)

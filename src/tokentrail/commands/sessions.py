@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 
 from tokentrail import catalog as catalog_mod
-from tokentrail.commands.common import emit, handle_errors, json_option, parse_when, warn_about
+from tokentrail.commands.common import emit, handle_errors, output_options, parse_when
 from tokentrail.config import load_config
 from tokentrail.figures import session_row, totals
+from tokentrail.pipeline import load_sessions, warnings
 from tokentrail.plugins import get_plugin_manager
 from tokentrail.pricing import PRICING_VERSION
 
@@ -23,8 +24,7 @@ from tokentrail.pricing import PRICING_VERSION
     type=click.Path(file_okay=False, path_type=Path),
     help="Only sessions that ran inside this folder.",
 )
-@click.option("--format", "fmt", help="Renderer to use (default: text).")
-@json_option
+@output_options
 @handle_errors
 def sessions(
     agent: str | None,
@@ -39,7 +39,7 @@ def sessions(
     flt = catalog_mod.SessionFilter(
         agent=agent, since=parse_when(since), until=parse_when(until, end_of_day=True), repo=repo
     )
-    found = catalog_mod.load(pm, flt, load_config())
+    found = load_sessions(pm, flt, load_config()).catalog
     rows = [session_row(s) for s in found.sessions]
     everything = [r for s in found.sessions for r in s.requests]
     doc = {
@@ -54,6 +54,6 @@ def sessions(
             "truncated_lines": found.issues.truncated_lines,
             "duplicate_requests": found.duplicate_requests,
         },
+        "warnings": warnings(found, pm),
     }
-    doc["warnings"] = warn_about(found, pm, as_json)
     emit(doc, as_json, fmt)

@@ -14,8 +14,11 @@ from typing import Any
 
 from tokentrail.builtin.price_genai import cost_of
 from tokentrail.carry import compute
+from tokentrail.detect import DetectContext
 from tokentrail.model import Compaction, Request, Session, ToolCall, Usage
-from tokentrail.thresholds import Thresholds
+from tokentrail.plugins import get_plugin_manager
+from tokentrail.pricing import Pricer
+from tokentrail.thresholds import declared, load_thresholds
 
 START = datetime(2026, 2, 1, 10, 0, tzinfo=timezone.utc)
 
@@ -117,8 +120,17 @@ class Build:
         return s
 
 
-def context(session: Session, **thresholds: Any) -> dict[str, Any]:
-    return {"carry": compute(session), "thresholds": Thresholds(**thresholds), "config": {}}
+def pricer(config: dict[str, Any] | None = None) -> Pricer:
+    """The price stage as a run builds it (config overrides, then genai-prices)."""
+    return Pricer(get_plugin_manager(), config or {})
+
+
+def context(session: Session, **thresholds: Any) -> DetectContext:
+    """What the detect step hands a detector: built-in thresholds with these overrides."""
+    config = {"thresholds": thresholds}
+    known = declared(d for _, d in get_plugin_manager().detectors())
+    prices = pricer(config)
+    return DetectContext(compute(session, prices), load_thresholds(config, known), config, prices)
 
 
 def run(detector: Any, session: Session, **thresholds: Any) -> list[Any]:

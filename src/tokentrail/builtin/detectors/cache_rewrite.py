@@ -6,13 +6,15 @@ notification, a changed system prompt or tool list)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import Any
+from typing import ClassVar
 
-from tokentrail.builtin.price_genai import cost_of
+from tokentrail.detect import DetectContext
 from tokentrail.hookspecs import Detector, hookimpl
 from tokentrail.model import Finding, Request, Session, Usage
+from tokentrail.pricing import Pricer
+from tokentrail.thresholds import Threshold
 
 TTL_5M = timedelta(minutes=5)
 TTL_1H = timedelta(hours=1)
@@ -32,13 +34,15 @@ LESSONS = {
 }
 
 
-def premium(request: Request, tokens: int) -> float:
-    """What writing `tokens` to the cache cost above reading them from it."""
+def premium(request: Request, tokens: int, pricer: Pricer) -> float:
+    """What writing `tokens` to the cache cost above reading them from it, at the
+    request's own prices."""
     u = request.usage
     share_1h = u.cache_write_1h / u.cache_write if u.cache_write else 0.0
     w1h = round(tokens * share_1h)
-    write = cost_of(request.model, Usage(cache_write_5m=tokens - w1h, cache_write_1h=w1h), None)
-    read = cost_of(request.model, Usage(cache_read=tokens), None)
+    when = request.timestamp
+    write = pricer.cost(request.model, Usage(cache_write_5m=tokens - w1h, cache_write_1h=w1h), when)
+    read = pricer.cost(request.model, Usage(cache_read=tokens), when)
     if write is None or read is None:
         return 0.0
     return max(float(write - read), 0.0)
@@ -57,8 +61,19 @@ def cause(prev: Request, cur: Request) -> tuple[str, str]:
 
 class CacheRewrite:
     name = "cache_rewrite"
+    thresholds: ClassVar[dict[str, Threshold]] = {
+        "rewrite_min_tokens": Threshold(
+            20000,
+            "re-writing a small context costs little; below ~20k tokens it is not worth a finding",
+        ),
+        "rewrite_ratio": Threshold(
+            0.8,
+            "a cache write of at least 80% of the previous request's context means the cached "
+            "prefix was lost and sent again at the write price",
+        ),
+    }
 
-    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[Finding]:
+    def detect(self, session: Session, context: DetectContext) -> Iterator[Finding]:
         th = context["thresholds"]
         cuts = {c.request_index for c in session.compactions}
         last: dict[str | None, int] = {}
@@ -74,7 +89,7 @@ class CacheRewrite:
                 continue
             if cur.usage.cache_read > (1 - th.rewrite_ratio) * prior:
                 continue  # the prefix was read from the cache: this is new content, not a loss
-            usd = premium(cur, written)
+            usd = premium(cur, written, context.pricer)
             if cur.cost_usd is not None:
                 usd = min(usd, cur.cost_usd)
             kind, why = cause(prev, cur)

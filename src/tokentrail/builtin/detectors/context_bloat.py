@@ -5,12 +5,14 @@ excess is carried by every later request of the thread; that carry is the estima
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import ClassVar
 
 from tokentrail.carry import SessionCarry
+from tokentrail.detect import DetectContext
 from tokentrail.hookspecs import Detector, hookimpl
 from tokentrail.model import Finding, Session
+from tokentrail.thresholds import Threshold
 
 
 def _carry(carry: SessionCarry, idx: list[int], pos: int, end: int, tokens: int) -> float:
@@ -19,8 +21,20 @@ def _carry(carry: SessionCarry, idx: list[int], pos: int, end: int, tokens: int)
 
 class ContextBloat:
     name = "context_bloat"
+    thresholds: ClassVar[dict[str, Threshold]] = {
+        "bloat_jump_tokens": Threshold(
+            20000,
+            "a jump of ~20k tokens that no tool result explains is a pasted file, an attachment "
+            "or a re-injected instruction file",
+        ),
+        "bloat_base_tokens": Threshold(
+            45000,
+            "Claude Code's own system prompt and tools are ~15-25k tokens; a first request above "
+            "45k carries oversized instruction files or MCP tool schemas",
+        ),
+    }
 
-    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[Finding]:
+    def detect(self, session: Session, context: DetectContext) -> Iterator[Finding]:
         carry: SessionCarry = context["carry"]
         th = context["thresholds"]
         reqs = session.requests

@@ -4,12 +4,14 @@ wall), i.e. varying the attempt instead of changing the approach."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 from tokentrail.builtin.detectors import carry_claims, evidence, redact, threads
+from tokentrail.detect import DetectContext
 from tokentrail.hookspecs import Detector, hookimpl
 from tokentrail.model import Finding, Session, ToolCall
+from tokentrail.thresholds import Threshold
 
 LESSON = (
     "When the same error comes back three times, stop and change the approach (read the "
@@ -33,8 +35,15 @@ def error_class(call: ToolCall) -> str:
 
 class ErrorChurn:
     name = "error_churn"
+    thresholds: ClassVar[dict[str, Threshold]] = {
+        "error_churn_min_run": Threshold(
+            3,
+            "three consecutive calls failing with the same error class means the approach, not "
+            "the arguments, is wrong",
+        ),
+    }
 
-    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[Finding]:
+    def detect(self, session: Session, context: DetectContext) -> Iterator[Finding]:
         carry, th = context["carry"], context["thresholds"]
         for calls in threads(session).values():
             run: list[ToolCall] = []

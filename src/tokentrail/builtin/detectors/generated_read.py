@@ -4,12 +4,14 @@ generated code read whole into the context."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import ClassVar
 
 from tokentrail.builtin.detectors import carry_of, evidence, read_targets
+from tokentrail.detect import DetectContext
 from tokentrail.hookspecs import Detector, hookimpl
 from tokentrail.model import Finding, Session
+from tokentrail.thresholds import Threshold
 
 LOCKFILES = {
     "package-lock.json",
@@ -47,8 +49,14 @@ def kind_of(path: str) -> str | None:
 
 class GeneratedRead:
     name = "generated_read"
+    thresholds: ClassVar[dict[str, Threshold]] = {
+        "generated_min_tokens": Threshold(
+            300,
+            "reading a few lines of a lockfile to check a version is fine; whole files are not",
+        ),
+    }
 
-    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[Finding]:
+    def detect(self, session: Session, context: DetectContext) -> Iterator[Finding]:
         carry, th = context["carry"], context["thresholds"]
         for call in session.tool_calls:
             for path in read_targets(call):

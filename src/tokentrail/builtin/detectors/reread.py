@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 from tokentrail.builtin.detectors import carry_of, evidence, read_targets, threads
+from tokentrail.detect import DetectContext
 from tokentrail.hookspecs import Detector, hookimpl
 from tokentrail.model import Finding, Session, ToolCall
+from tokentrail.thresholds import Threshold
 
 LESSON = (
     "Don't re-read a file you have not changed since the last read; use the copy already "
@@ -17,8 +19,19 @@ LESSON = (
 
 class ReRead:
     name = "reread"
+    thresholds: ClassVar[dict[str, Threshold]] = {
+        "reread_min_tokens": Threshold(
+            500,
+            "a duplicate smaller than a screenful costs cents; below this the finding is noise",
+        ),
+        "reread_same_size_ratio": Threshold(
+            0.1,
+            "two reads of one file count as the same copy only when their sizes differ by at most "
+            "this share (Read with offset/limit reads different parts)",
+        ),
+    }
 
-    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[Finding]:
+    def detect(self, session: Session, context: DetectContext) -> Iterator[Finding]:
         carry, th = context["carry"], context["thresholds"]
         cuts = sorted(c.request_index for c in session.compactions)
         for thread, calls in threads(session).items():

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 from tokentrail.builtin.detectors import carry_claims, command_head, evidence, threads
+from tokentrail.detect import DetectContext
 from tokentrail.hookspecs import Detector, hookimpl
 from tokentrail.model import Finding, Session, ToolCall
+from tokentrail.thresholds import Threshold
 
 
 def _key(call: ToolCall) -> tuple[str, str]:
@@ -16,8 +18,15 @@ def _key(call: ToolCall) -> tuple[str, str]:
 
 class RetryLoop:
     name = "retry_loop"
+    thresholds: ClassVar[dict[str, Threshold]] = {
+        "retry_min_failures": Threshold(
+            2,
+            "the same call failing twice with nothing in between is already a loop: the second "
+            "failure brought no new evidence",
+        ),
+    }
 
-    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[Finding]:
+    def detect(self, session: Session, context: DetectContext) -> Iterator[Finding]:
         carry, th = context["carry"], context["thresholds"]
         for calls in threads(session).values():
             run: list[ToolCall] = []
