@@ -346,7 +346,13 @@ def test_docs_workflows_parse_and_the_example_comment_is_sound() -> None:
 
 def test_every_error_code_is_documented() -> None:
     """Codes raised by the GitHub client, `comment` and `consolidate` are in both pages."""
-    sources = ["github.py", "commands/comment.py", "commands/consolidate.py"]
+    sources = [
+        "github.py",
+        "actions.py",
+        "consolidate.py",
+        "commands/comment.py",
+        "commands/consolidate.py",
+    ]
     raised: set[str] = set()
     for name in sources:
         text = (ROOT / "src" / "tokentrail" / name).read_text()
