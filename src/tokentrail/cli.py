@@ -7,6 +7,7 @@ import click
 from tokentrail import __version__
 from tokentrail.commands.check import check
 from tokentrail.commands.comment import comment
+from tokentrail.commands.consolidate import consolidate_command
 from tokentrail.commands.demo import demo
 from tokentrail.commands.export import export
 from tokentrail.commands.import_files import import_group
@@ -37,6 +38,7 @@ for command in (
 cli.add_command(lessons)
 cli.add_command(check)
 cli.add_command(comment)
+cli.add_command(consolidate_command, "consolidate")
 cli.add_command(rollup)
 cli.add_command(export)
 cli.add_command(log_command)

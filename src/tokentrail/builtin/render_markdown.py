@@ -88,8 +88,9 @@ def _headline(s: Section, doc: Mapping[str, Any]) -> None:
     commits = doc.get("commits") or []
     branch = code(doc.get("branch") or "detached HEAD", 80)
     s.heading(3, f"tokentrail receipt for {branch}")
+    missing = int(doc.get("commits_without_note") or 0)
     parts = [
-        bold(cost_label(t)),
+        bold(("at least " if missing else "") + cost_label(t)),
         f"{tokens(t.get('total_tokens'))} tokens "
         f"({tokens(t.get('cache_read_tokens'))} cache reads)",
         f"{t.get('requests', 0)} requests",
@@ -103,11 +104,15 @@ def _headline(s: Section, doc: Mapping[str, Any]) -> None:
     branch_budget = (doc.get("budget") or {}).get("branch_total") or {}
     if branch_budget.get("budget_usd") is not None:
         limit = usd(float(branch_budget["budget_usd"]))
-        s.para(
-            f"**Over budget:** {money(t)} against a budget of {limit}."
-            if branch_budget.get("over")
-            else f"Within budget: {money(t)} of {limit}."
-        )
+        if branch_budget.get("over"):
+            s.para(f"**Over budget:** {money(t)} against a budget of {limit}.")
+        elif missing:
+            s.para(
+                f"**Budget not verified:** {money(t)} counted against a budget of {limit}, "
+                "but some commits have no receipt."
+            )
+        else:
+            s.para(f"Within budget: {money(t)} of {limit}.")
     notes = []
     if t.get("unpriced_requests"):
         notes.append(f"{t['unpriced_requests']} request(s) used a model without a known price")
@@ -115,8 +120,6 @@ def _headline(s: Section, doc: Mapping[str, Any]) -> None:
         notes.append(
             f"{t['output_lower_bound_requests']} request(s) logged only a lower bound for output"
         )
-    if doc.get("commits_without_note"):
-        notes.append(f"{doc['commits_without_note']} commit(s) have no tokentrail note")
     skipped = sum((doc.get("note_lines_skipped") or {}).values())
     if skipped:
         notes.append(f"{skipped} note line(s) could not be read and are left out")
@@ -126,6 +129,8 @@ def _headline(s: Section, doc: Mapping[str, Any]) -> None:
         )
     if notes:
         s.para("_Estimated: " + "; ".join(notes) + "._")
+    if missing:
+        s.para(_missing_receipts(doc, missing, len(commits)))
     base = doc.get("baseline") or {}
     if base.get("median_pr_cost_usd") is not None:
         s.para(
@@ -135,6 +140,20 @@ def _headline(s: Section, doc: Mapping[str, Any]) -> None:
         )
     if doc.get("likely_cause"):
         s.para(f"**Likely cause:** {text(doc['likely_cause'], 400)}")
+
+
+def _missing_receipts(doc: Mapping[str, Any], missing: int, commits: int) -> str:
+    """Missing receipts are said and named, never read as $0."""
+    shas = [str(sha) for sha in doc.get("commits_missing_note") or []]
+    named = ", ".join(code(sha[:7]) for sha in shas[:10])
+    if len(shas) > 10:
+        named += f" and {len(shas) - 10} more"
+    return (
+        f"**Receipts missing:** {missing} of {commits} commits have no receipt"
+        + (f" ({named})" if named else "")
+        + " — push notes with `tokentrail notes push`. The figures above cover only the "
+        "commits that have one."
+    )
 
 
 def _commit_sessions(c: Mapping[str, Any]) -> str:
