@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.gitrepo import ClaudeLog, Env, GitRepo, at
+from tests.gitrepo import ClaudeLog, CodexLog, Env, GitRepo, at
 from tokentrail.errors import TokentrailError
 from tokentrail.pipeline import build_receipt, note_commits
 
@@ -114,10 +114,13 @@ def test_a_merge_of_main_into_the_branch_gets_nothing(world: World) -> None:
 
 def test_rebase_onto_a_moved_main_keeps_every_commits_figures(world: World) -> None:
     _three_steps(world)
+    # a read-only Codex review on the branch: no edits, so time decides (author time)
+    review = CodexLog(world.env, world.repo.path, at(15), "feat")
+    review.request(at(15.2), input=300, output=30)
     note_commits(world.repo.path)  # what the post-commit hook leaves behind
     before = world.counts()
     notes_before = world.counts(from_notes=True)
-    assert before == ([3, 0, 3], 0) and notes_before == ([3, 0, 3], 0)
+    assert before == ([3, 0, 4], 0) and notes_before == ([3, 0, 4], 0)
     world.repo.checkout("main")
     world.repo.commit("main moves on", at(20), file="other.txt")
     world.repo.checkout("feat")

@@ -24,7 +24,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from tokentrail.history import History, HistoryCommit, call_files
 from tokentrail.model import Request, Session, cwd_inside, request_id
@@ -286,6 +286,14 @@ class _SessionAttribution:
         overall = EXACT if EXACT in links else CONTENT
         return parts, pending, overall
 
+    def _window_floor(self, commits: list[BranchCommit]) -> datetime:
+        """Time-only work older than this is not the branch's: the base's time, or — after a
+        rebase moved the base past the branch's own work — a while before the branch's first
+        commit was first made (author time survives the rebase)."""
+        if not commits:
+            return self.scope.base_time
+        return min(self.scope.base_time, commits[0].made - WINDOW_SLACK)
+
     def _window(self, kept: set[int]) -> tuple[dict[str, tuple[str, list[int]]], list[int], str]:
         """No write in the log: time decides (the commit's author time), the agent's own
         commits are exact boundaries, and merge commits never take work."""
@@ -298,11 +306,12 @@ class _SessionAttribution:
                 exact[named.sha] = self.position[index]
         parts: dict[str, tuple[str, list[int]]] = {}
         pending: list[int] = []
+        floor = self._window_floor(commits)
         for pos, index in enumerate(self.order):
             if index not in kept:
                 continue
             when = self.session.requests[index].timestamp
-            if when is not None and when < self.scope.base_time:
+            if when is not None and when < floor:
                 self.excluded += 1
                 continue
             # not into (or before) an agent commit made before this request
@@ -332,6 +341,9 @@ def _part(session: Session, link: str, members: list[int]) -> Part:
         [session.requests[i] for i in members],
         [request_id(session, i) for i in members],
     )
+
+
+WINDOW_SLACK = timedelta(hours=12)
 
 
 def _first_position(carrier: _Carrier | None) -> int | None:
