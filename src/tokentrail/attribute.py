@@ -57,7 +57,8 @@ class Attribution:
 
 @dataclass(slots=True)
 class _Write:
-    position: int  # chronological position of the request that asked for it
+    index: int  # the request that asked for it
+    position: int  # its chronological position
     when: datetime | None
     files: tuple[str, ...]  # repo-relative
     added: frozenset[str]
@@ -72,6 +73,7 @@ class _Carrier:
     first_write: int | None = None
     last_write: int | None = None
     boundary: int = -1
+    moved_in: bool = False  # holds work written under another branch name (then switched)
 
     @property
     def sha(self) -> str:
@@ -118,10 +120,14 @@ class _SessionAttribution:
         self.position = {index: pos for pos, index in enumerate(self.order)}
         self.excluded = 0
         self.in_history = 0
+        self.elsewhere: set[int] = set()
 
     # -- which requests may be this branch's ------------------------------------------------
 
     def candidates(self, inside: dict[str, bool]) -> set[int]:
+        """Requests in the repository on this branch (or with no branch field). Requests
+        under another branch name are kept aside (`elsewhere`): they count only when their
+        changes turn up in this branch's commits (work begun before `git switch -c`)."""
         kept: set[int] = set()
         branch = self.scope.branch
         for i, r in enumerate(self.session.requests):
@@ -132,7 +138,7 @@ class _SessionAttribution:
                     self.excluded += 1
                     continue
             if r.branch is not None and r.branch != branch:
-                self.excluded += 1
+                self.elsewhere.add(i)
                 continue
             if r.timestamp is not None and r.timestamp > self.now:
                 self.excluded += 1
@@ -157,6 +163,7 @@ class _SessionAttribution:
             if files:
                 out.append(
                     _Write(
+                        call.request_index,
                         self.position[call.request_index],
                         call.timestamp or request.timestamp,
                         files,
@@ -191,6 +198,7 @@ class _SessionAttribution:
             if commit is None:
                 continue
             c = found.setdefault(commit.sha, _Carrier(self._in_branch(commit)))
+            c.moved_in = c.moved_in or w.index in self.elsewhere
             c.first_write = w.position if c.first_write is None else min(c.first_write, w.position)
             c.last_write = w.position if c.last_write is None else max(c.last_write, w.position)
         for agent_commit in self.session.commits:
@@ -252,6 +260,7 @@ class _SessionAttribution:
         link). Requests whose carrier lies before the base are counted as history."""
         writes = self.writes()
         if not writes:
+            self.excluded += len(self.elsewhere)
             return self._window(kept)
         carriers = self.carriers(writes)
         self.boundaries(carriers)
@@ -268,9 +277,16 @@ class _SessionAttribution:
         )
         links: set[str] = set()
         for pos, index in enumerate(self.order):
-            if index not in kept:
+            if index not in kept and index not in self.elsewhere:
                 continue
             carrier = next((c for c in carriers if pos <= c.boundary), None)
+            if index in self.elsewhere and (
+                carrier is None
+                or not carrier.moved_in
+                or not isinstance(carrier.commit, BranchCommit)
+            ):
+                self.excluded += 1
+                continue
             if carrier is None and carriers and not uncommitted_after and branch_moved_on:
                 carrier = carriers[-1]  # talk after the last change, and the branch went on
             if carrier is None:
@@ -376,7 +392,7 @@ def attribute(
     for session in sessions:
         one = _SessionAttribution(session, scope, history, rewritten or {}, recorded, now)
         kept = one.candidates(inside)
-        if kept:
+        if kept or one.elsewhere:
             parts, waiting, overall = one.split(kept)
         else:
             parts, waiting, overall = {}, [], WINDOW
