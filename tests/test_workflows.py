@@ -282,3 +282,19 @@ def test_work_begun_on_main_and_moved_to_a_branch_follows_its_changes(world: Wor
     doc = build_receipt(world.repo.path, "main")
     assert [c["requests"] for c in doc["commits"]] == [3]
     assert doc["pending"]["requests"] == 0
+
+
+def test_a_commit_naming_the_session_in_a_trailer_is_exact(world: World) -> None:
+    """No edit in the log (the agent wrote through a shell), but the commit message names the
+    session: `Claude-Session: <id>` joins them."""
+    world.ask(9)
+    world.ask(10)
+    world.repo.write("notes.md", "written by the agent through the shell\n")
+    world.ask(13)  # after the commit: follows it once the branch has moved on
+    world.repo.git("add", "-A")
+    message = f"Add notes\n\nClaude-Session: {world.log.session_id}\n"
+    world.repo.git("commit", "-q", "-m", message, when=at(12))
+    world.repo.commit("later", at(20), file="later.txt")
+    doc = world.receipt()
+    assert [c["requests"] for c in doc["commits"]] == [3, 0]
+    assert doc["commits"][0]["sessions"][0]["link"] == "exact"

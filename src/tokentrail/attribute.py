@@ -22,7 +22,7 @@ never billed again. What no commit holds yet is pending.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -74,6 +74,7 @@ class _Carrier:
     last_write: int | None = None
     boundary: int = -1
     moved_in: bool = False  # holds work written under another branch name (then switched)
+    named: bool = False  # its message names the session (a `Claude-Session:` trailer)
 
     @property
     def sha(self) -> str:
@@ -108,7 +109,9 @@ class _SessionAttribution:
         rewritten: dict[str, str],
         recorded: Collection[str],
         now: datetime,
+        trailers: Mapping[str, Collection[str]] | None = None,
     ) -> None:
+        self.trailers = trailers or {}
         self.session = session
         self.scope = scope
         self.history = history
@@ -207,6 +210,10 @@ class _SessionAttribution:
                 continue
             c = found.setdefault(named.sha, _Carrier(self._in_branch(named)))
             c.exact_at = self.position[agent_commit.request_index]
+        for sha in self.trailers.get(self.session.id, ()):
+            if sha in self.scope_index:  # the commit names this session in a trailer
+                found.setdefault(sha, _Carrier(self.scope.commits[self.scope_index[sha]]))
+                found[sha].named = True
         return sorted(found.values(), key=self._history_order)
 
     def _in_branch(self, commit: BranchCommit | HistoryCommit) -> BranchCommit | HistoryCommit:
@@ -259,7 +266,7 @@ class _SessionAttribution:
         """(sha -> (link, request indices) for branch commits, pending indices, overall
         link). Requests whose carrier lies before the base are counted as history."""
         writes = self.writes()
-        if not writes:
+        if not writes and not self.trailers.get(self.session.id):
             self.excluded += len(self.elsewhere)
             return self._window(kept)
         carriers = self.carriers(writes)
@@ -295,7 +302,7 @@ class _SessionAttribution:
             if not isinstance(carrier.commit, BranchCommit):
                 self.in_history += 1
                 continue
-            link = EXACT if carrier.exact_at is not None else CONTENT
+            link = EXACT if carrier.exact_at is not None or carrier.named else CONTENT
             entry = parts.setdefault(carrier.sha, (link, []))
             entry[1].append(index)
             links.add(link)
@@ -377,11 +384,13 @@ def attribute(
     history: History | None = None,
     rewritten: dict[str, str] | None = None,
     recorded: Collection[str] = frozenset(),
+    trailers: Mapping[str, Collection[str]] | None = None,
 ) -> Attribution:
     """Split the sessions' requests over the branch's commits (see the module docstring).
     `history` is the content evidence (history.load_history), `rewritten` maps printed
     shas of rewritten commits to their copies in the branch, `recorded` holds the request
-    ids notes outside the branch already hold."""
+    ids notes outside the branch already hold, `trailers` the commits whose message names
+    a session (`Claude-Session:`)."""
     now = now or datetime.now(timezone.utc)
     history = history or History()
     buckets: dict[str, list[Part]] = {c.sha: [] for c in scope.commits}
@@ -390,7 +399,7 @@ def attribute(
     excluded = in_history = unattributed = 0
     inside: dict[str, bool] = {}
     for session in sessions:
-        one = _SessionAttribution(session, scope, history, rewritten or {}, recorded, now)
+        one = _SessionAttribution(session, scope, history, rewritten or {}, recorded, now, trailers)
         kept = one.candidates(inside)
         if kept or one.elsewhere:
             parts, waiting, overall = one.split(kept)
