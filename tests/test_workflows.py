@@ -150,8 +150,16 @@ def test_a_cherry_picked_commit_gets_the_receipt_of_its_original(world: World) -
     note_commits(world.repo.path)
     world.repo.checkout("-b", "hotfix", "main")
     world.repo.git("cherry-pick", original, when=at(20))
+    # without the logs (another machine), the copy takes its original's note
+    world.env.claude_dir.rename(world.env.base / "claude-away")
+    carried = note_commits(world.repo.path)
+    assert [(c["status"], c["written"]) for c in carried["commits"]] == [("carried", 1)]
+    world.repo.git("notes", "--ref=tokentrail", "remove", world.repo.head())
+    (world.env.base / "claude-away").rename(world.env.claude_dir)
     doc = note_commits(world.repo.path)
-    assert [(c["status"], c["written"]) for c in doc["commits"]] == [("carried", 1)]
+    # its change is there, so it is attributed directly; without logs here, it would be
+    # carried from the original's note (same author time and patch-id)
+    assert [(c["status"], c["written"]) for c in doc["commits"]] == [("written", 1)]
     assert world.counts(from_notes=True, base="main") == ([2], 0)
 
 
@@ -256,3 +264,37 @@ def test_agent_commit_names_the_commit_exactly(world: World) -> None:
         (3, "exact"),
         (2, "content"),
     ]
+
+
+def test_work_begun_on_main_and_moved_to_a_branch_follows_its_changes(world: World) -> None:
+    """The agent edits on main, then `git switch -c feat2` carries the changes over and they
+    are committed there: that work (and what led to it) is feat2's; work on main that went
+    into no commit of feat2 is not."""
+    world.repo.checkout("main")
+    world.ask(5, branch="main")
+    world.edit(10, "a.py", "alpha_value = compute_alpha(1)", branch="main")
+    world.repo.checkout("-b", "feat2")
+    world.ask(11, branch="feat2")
+    world.commit(12, "Add alpha")
+    world.repo.checkout("main")
+    world.edit(20, "z.py", "zeta_value = compute_zeta(9)", branch="main")  # stays on main
+    world.repo.checkout("feat2")
+    doc = build_receipt(world.repo.path, "main")
+    assert [c["requests"] for c in doc["commits"]] == [3]
+    assert doc["pending"]["requests"] == 0
+
+
+def test_a_commit_naming_the_session_in_a_trailer_is_exact(world: World) -> None:
+    """No edit in the log (the agent wrote through a shell), but the commit message names the
+    session: `Claude-Session: <id>` joins them."""
+    world.ask(9)
+    world.ask(10)
+    world.repo.write("notes.md", "written by the agent through the shell\n")
+    world.ask(13)  # after the commit: follows it once the branch has moved on
+    world.repo.git("add", "-A")
+    message = f"Add notes\n\nClaude-Session: {world.log.session_id}\n"
+    world.repo.git("commit", "-q", "-m", message, when=at(12))
+    world.repo.commit("later", at(20), file="later.txt")
+    doc = world.receipt()
+    assert [c["requests"] for c in doc["commits"]] == [3, 0]
+    assert doc["commits"][0]["sessions"][0]["link"] == "exact"

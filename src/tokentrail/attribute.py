@@ -22,7 +22,7 @@ never billed again. What no commit holds yet is pending.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -57,7 +57,8 @@ class Attribution:
 
 @dataclass(slots=True)
 class _Write:
-    position: int  # chronological position of the request that asked for it
+    index: int  # the request that asked for it
+    position: int  # its chronological position
     when: datetime | None
     files: tuple[str, ...]  # repo-relative
     added: frozenset[str]
@@ -72,6 +73,8 @@ class _Carrier:
     first_write: int | None = None
     last_write: int | None = None
     boundary: int = -1
+    moved_in: bool = False  # holds work written under another branch name (then switched)
+    named: bool = False  # its message names the session (a `Claude-Session:` trailer)
 
     @property
     def sha(self) -> str:
@@ -106,7 +109,9 @@ class _SessionAttribution:
         rewritten: dict[str, str],
         recorded: Collection[str],
         now: datetime,
+        trailers: Mapping[str, Collection[str]] | None = None,
     ) -> None:
+        self.trailers = trailers or {}
         self.session = session
         self.scope = scope
         self.history = history
@@ -118,10 +123,14 @@ class _SessionAttribution:
         self.position = {index: pos for pos, index in enumerate(self.order)}
         self.excluded = 0
         self.in_history = 0
+        self.elsewhere: set[int] = set()
 
     # -- which requests may be this branch's ------------------------------------------------
 
     def candidates(self, inside: dict[str, bool]) -> set[int]:
+        """Requests in the repository on this branch (or with no branch field). Requests
+        under another branch name are kept aside (`elsewhere`): they count only when their
+        changes turn up in this branch's commits (work begun before `git switch -c`)."""
         kept: set[int] = set()
         branch = self.scope.branch
         for i, r in enumerate(self.session.requests):
@@ -132,7 +141,7 @@ class _SessionAttribution:
                     self.excluded += 1
                     continue
             if r.branch is not None and r.branch != branch:
-                self.excluded += 1
+                self.elsewhere.add(i)
                 continue
             if r.timestamp is not None and r.timestamp > self.now:
                 self.excluded += 1
@@ -157,6 +166,7 @@ class _SessionAttribution:
             if files:
                 out.append(
                     _Write(
+                        call.request_index,
                         self.position[call.request_index],
                         call.timestamp or request.timestamp,
                         files,
@@ -191,6 +201,7 @@ class _SessionAttribution:
             if commit is None:
                 continue
             c = found.setdefault(commit.sha, _Carrier(self._in_branch(commit)))
+            c.moved_in = c.moved_in or w.index in self.elsewhere
             c.first_write = w.position if c.first_write is None else min(c.first_write, w.position)
             c.last_write = w.position if c.last_write is None else max(c.last_write, w.position)
         for agent_commit in self.session.commits:
@@ -199,6 +210,10 @@ class _SessionAttribution:
                 continue
             c = found.setdefault(named.sha, _Carrier(self._in_branch(named)))
             c.exact_at = self.position[agent_commit.request_index]
+        for sha in self.trailers.get(self.session.id, ()):
+            if sha in self.scope_index:  # the commit names this session in a trailer
+                found.setdefault(sha, _Carrier(self.scope.commits[self.scope_index[sha]]))
+                found[sha].named = True
         return sorted(found.values(), key=self._history_order)
 
     def _in_branch(self, commit: BranchCommit | HistoryCommit) -> BranchCommit | HistoryCommit:
@@ -251,7 +266,8 @@ class _SessionAttribution:
         """(sha -> (link, request indices) for branch commits, pending indices, overall
         link). Requests whose carrier lies before the base are counted as history."""
         writes = self.writes()
-        if not writes:
+        if not writes and not self.trailers.get(self.session.id):
+            self.excluded += len(self.elsewhere)
             return self._window(kept)
         carriers = self.carriers(writes)
         self.boundaries(carriers)
@@ -268,9 +284,16 @@ class _SessionAttribution:
         )
         links: set[str] = set()
         for pos, index in enumerate(self.order):
-            if index not in kept:
+            if index not in kept and index not in self.elsewhere:
                 continue
             carrier = next((c for c in carriers if pos <= c.boundary), None)
+            if index in self.elsewhere and (
+                carrier is None
+                or not carrier.moved_in
+                or not isinstance(carrier.commit, BranchCommit)
+            ):
+                self.excluded += 1
+                continue
             if carrier is None and carriers and not uncommitted_after and branch_moved_on:
                 carrier = carriers[-1]  # talk after the last change, and the branch went on
             if carrier is None:
@@ -279,7 +302,7 @@ class _SessionAttribution:
             if not isinstance(carrier.commit, BranchCommit):
                 self.in_history += 1
                 continue
-            link = EXACT if carrier.exact_at is not None else CONTENT
+            link = EXACT if carrier.exact_at is not None or carrier.named else CONTENT
             entry = parts.setdefault(carrier.sha, (link, []))
             entry[1].append(index)
             links.add(link)
@@ -361,11 +384,13 @@ def attribute(
     history: History | None = None,
     rewritten: dict[str, str] | None = None,
     recorded: Collection[str] = frozenset(),
+    trailers: Mapping[str, Collection[str]] | None = None,
 ) -> Attribution:
     """Split the sessions' requests over the branch's commits (see the module docstring).
     `history` is the content evidence (history.load_history), `rewritten` maps printed
     shas of rewritten commits to their copies in the branch, `recorded` holds the request
-    ids notes outside the branch already hold."""
+    ids notes outside the branch already hold, `trailers` the commits whose message names
+    a session (`Claude-Session:`)."""
     now = now or datetime.now(timezone.utc)
     history = history or History()
     buckets: dict[str, list[Part]] = {c.sha: [] for c in scope.commits}
@@ -374,9 +399,9 @@ def attribute(
     excluded = in_history = unattributed = 0
     inside: dict[str, bool] = {}
     for session in sessions:
-        one = _SessionAttribution(session, scope, history, rewritten or {}, recorded, now)
+        one = _SessionAttribution(session, scope, history, rewritten or {}, recorded, now, trailers)
         kept = one.candidates(inside)
-        if kept:
+        if kept or one.elsewhere:
             parts, waiting, overall = one.split(kept)
         else:
             parts, waiting, overall = {}, [], WINDOW

@@ -182,6 +182,7 @@ class Evidence:
     history: History = field(default_factory=History)
     rewritten: dict[str, str] = field(default_factory=dict)
     recorded: frozenset[str] = frozenset()
+    trailers: dict[str, frozenset[str]] = field(default_factory=dict)  # session -> commits
 
 
 def gather(scope: Scope, sessions: list[Session], ref: str) -> Evidence:
@@ -195,7 +196,34 @@ def gather(scope: Scope, sessions: list[Session], ref: str) -> Evidence:
         history=history,
         rewritten=rewritten_copies(scope, sessions, history),
         recorded=recorded_before(scope, since, ref),
+        trailers=session_trailers(scope),
     )
+
+
+SESSION_TRAILERS = ("Claude-Session", "Agent-Session", "Codex-Session")
+
+
+def session_trailers(scope: Scope) -> dict[str, frozenset[str]]:
+    """Branch commits whose message names the agent session that made them (a
+    `Claude-Session: <id>` trailer): session id -> those commits."""
+    if not scope.commits:
+        return {}
+    keys = ",".join(f"key={k}" for k in SESSION_TRAILERS)
+    out = run_git(
+        scope.root,
+        "log",
+        "-z",
+        f"--format=%H%x00%(trailers:{keys},valueonly,separator=%x20)",
+        f"{scope.base}..{scope.head}",
+        check=False,
+    )
+    found: dict[str, set[str]] = {}
+    fields = out.split("\x00")
+    for i in range(0, len(fields) - 1, 2):
+        sha, named = fields[i].strip(), fields[i + 1]
+        for sid in named.split():
+            found.setdefault(sid.strip(), set()).add(sha)
+    return {sid: frozenset(shas) for sid, shas in found.items()}
 
 
 def rewritten_copies(scope: Scope, sessions: list[Session], history: History) -> dict[str, str]:

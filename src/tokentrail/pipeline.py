@@ -104,6 +104,7 @@ def run_branch(
         history=evidence.history,
         rewritten=evidence.rewritten,
         recorded=evidence.recorded,
+        trailers=evidence.trailers,
     )
     run = BranchRun(scope, loaded, attribution)
     if detect:

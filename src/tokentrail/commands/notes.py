@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 
-from tokentrail.commands.common import emit, handle_errors, json_option
+from tokentrail.commands.common import emit, handle_errors, output_options
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
 from tokentrail.notes import (
@@ -42,15 +41,15 @@ def notes_group() -> None:
 @notes_group.command("fetch")
 @click.argument("remote", required=False)
 @click.option("--ref", help="Notes ref (default: notes.ref in .tokentrail.yml, else tokentrail).")
-@json_option
+@output_options
 @handle_errors
-def fetch(remote: str | None, ref: str | None, as_json: bool) -> None:
+def fetch(remote: str | None, ref: str | None, as_json: bool, fmt: str | None) -> None:
     """Fetch REMOTE's notes (default: upstream or origin) and merge them into yours."""
     root = _root()
     notes = notes_ref(load_config(), ref)
     name = pick_remote(root, remote)
     status = fetch_notes(root, notes, name)
-    _report({"kind": "notes_fetch", "remote": name, "ref": notes, "status": status}, as_json)
+    emit({"kind": "notes_fetch", "remote": name, "ref": notes, "status": status}, as_json, fmt)
 
 
 HOOK_TIMEOUT = 20.0  # seconds the pre-push hook may spend on notes before the push goes on
@@ -76,7 +75,7 @@ HOOK_TIMEOUT = 20.0  # seconds the pre-push hook may spend on notes before the p
     default=None,
     help=f"Give up after this many seconds (default with --hook: {HOOK_TIMEOUT:g}).",
 )
-@json_option
+@output_options
 @handle_errors
 def push(
     remote: str | None,
@@ -85,6 +84,7 @@ def push(
     if_configured: bool,
     timeout: float | None,
     as_json: bool,
+    fmt: str | None,
 ) -> None:
     """Merge REMOTE's notes into yours, then push them (fetch-merge-push is retried when a
     teammate pushed notes in between)."""
@@ -110,16 +110,16 @@ def push(
             err=True,
         )
         return
-    _report({"kind": "notes_push", "remote": name, "ref": notes, "status": status}, as_json)
+    emit({"kind": "notes_push", "remote": name, "ref": notes, "status": status}, as_json, fmt)
 
 
 @notes_group.command("carry")
 @click.option("--onto", required=True, help="The commit a squash or rebase merge produced.")
 @click.option("--range", "spec", required=True, help="The PR's commits, A..B.")
 @click.option("--ref", help="Notes ref (default: notes.ref in .tokentrail.yml, else tokentrail).")
-@json_option
+@output_options
 @handle_errors
-def carry(onto: str, spec: str, ref: str | None, as_json: bool) -> None:
+def carry(onto: str, spec: str, ref: str | None, as_json: bool, fmt: str | None) -> None:
     """Merge the notes of the commits in A..B onto the merge commit ONTO."""
     root, target = resolve_rev(None, onto)
     notes = notes_ref(load_config(), ref)
@@ -128,7 +128,7 @@ def carry(onto: str, spec: str, ref: str | None, as_json: bool) -> None:
     noted = sum(bool(f) for f in found)
     lines = combine(found, target)
     held = write_note(root, notes, target, lines) if lines else len(read_note(root, notes, target))
-    _report(
+    emit(
         {
             "kind": "notes_carry",
             "onto": target,
@@ -138,29 +138,5 @@ def carry(onto: str, spec: str, ref: str | None, as_json: bool) -> None:
             "sessions_in_note": held,
         },
         as_json,
+        fmt,
     )
-
-
-_TEXT = {
-    "notes_fetch": {
-        "absent": "{remote} has no {ref} yet; nothing fetched",
-        "created": "fetched {ref} from {remote}",
-        "merged": "fetched {ref} from {remote} and merged it into yours",
-    },
-    "notes_push": {
-        "nothing": "no local {ref} yet; nothing to push (run `tokentrail note` first)",
-        "pushed": "pushed {ref} to {remote}",
-    },
-}
-
-
-def _report(doc: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        emit(doc, True)
-    elif doc["kind"] == "notes_carry":
-        click.echo(
-            f"carried notes of {doc['commits_with_notes']} of {doc['commits']} commit(s) onto "
-            f"{doc['onto'][:7]}; its note holds {doc['sessions_in_note']} session line(s)"
-        )
-    else:
-        click.echo(_TEXT[doc["kind"]][doc["status"]].format(**doc))
