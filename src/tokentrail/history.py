@@ -32,9 +32,6 @@ class HistoryCommit:
     added: dict[str, frozenset[str]]  # repo-relative file -> fingerprints of added lines
     in_scope: bool  # in base..HEAD (else an ancestor of the base: already history)
 
-    def touches(self, path: str) -> bool:
-        return path in self.added
-
 
 @dataclass
 class History:
