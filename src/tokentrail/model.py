@@ -84,7 +84,7 @@ class Request:
     usage: Usage
     branch: str | None = None
     cwd: str | None = None
-    subagent: str | None = None  # agentId, "sidechain" for inline sidechains, None for main
+    subagent: str | None = None  # agentId, "sidechain-<root>" per inline Task thread, None: main
     file_index: int = 0  # which of Session.paths it was read from
     output_lower_bound: bool = False  # the log kept a streaming placeholder for output
     cost_usd: float | None = None  # None: unpriced

@@ -54,7 +54,7 @@ def config_roots() -> list[Path]:
 
 class ClaudeCodeAdapter:
     name = AGENT
-    parser_version = "claude-code/1"  # bump when parse() output changes (cache key)
+    parser_version = "claude-code/2"  # bump when parse() output changes (cache key)
 
     def roots(self) -> list[Path]:
         return config_roots()
@@ -168,6 +168,31 @@ def _usage(raw: dict[str, Any]) -> Usage:
     )
 
 
+class SidechainThreads:
+    """Threads of inline sidechains (Claude Code 1.0.x writes Task subagent turns into the
+    main file with `isSidechain: true` and no `agentId`): each Task's turns form their own
+    thread, named by the root of their `parentUuid` chain (the Task prompt record), so one
+    Task's results are never counted as carried by another Task's requests."""
+
+    def __init__(self) -> None:
+        self.root_of: dict[str, str] = {}
+
+    def see(self, rec: dict[str, Any]) -> None:
+        uuid = rec.get("uuid")
+        if not rec.get("isSidechain") or rec.get("agentId") or not isinstance(uuid, str):
+            return
+        parent = rec.get("parentUuid")
+        if isinstance(parent, str) and parent:
+            self.root_of[uuid] = self.root_of.get(parent, parent)
+        else:
+            self.root_of[uuid] = uuid
+
+    def thread(self, rec: dict[str, Any]) -> str:
+        """`sidechain-<root uuid prefix>`; plain `sidechain` when the record has no uuid."""
+        root = self.root_of.get(str(rec.get("uuid")))
+        return f"sidechain-{root[:8]}" if root else "sidechain"
+
+
 class _Parser:
     """One pass over a session's files, main file first."""
 
@@ -178,6 +203,7 @@ class _Parser:
         self.chars: list[int] = []  # content characters per request, for the placeholder check
         self.calls: dict[str, ToolCall] = {}
         self.file_index = 0
+        self.sidechains = SidechainThreads()
         self.handlers: dict[str, Callable[[dict[str, Any], datetime | None, str | None], None]]
         self.handlers = {"assistant": self._assistant, "user": self._user, "system": self._system}
 
@@ -197,6 +223,8 @@ class _Parser:
         return self.session
 
     def _record(self, rec: dict[str, Any], file_agent: str | None) -> None:
+        if file_agent is None:
+            self.sidechains.see(rec)
         handler = self.handlers.get(rec.get("type"))  # type: ignore[arg-type]
         if handler is None:
             return  # summary, progress, snapshots, queue operations and unknown types
@@ -213,7 +241,9 @@ class _Parser:
             return file_agent
         if rec.get("isSidechain"):
             agent_id = rec.get("agentId")
-            return agent_id if isinstance(agent_id, str) and agent_id else "sidechain"
+            if isinstance(agent_id, str) and agent_id:
+                return agent_id
+            return self.sidechains.thread(rec)
         return None
 
     def _assistant(self, rec: dict[str, Any], ts: datetime | None, file_agent: str | None) -> None:
