@@ -89,6 +89,10 @@ class Request:
     output_lower_bound: bool = False  # the log kept a streaming placeholder for output
     cost_usd: float | None = None  # None: unpriced
     price_source: str | None = None
+    # When the request was sent (the log's last record before the reply: a tool result or a
+    # prompt); `timestamp` is when the reply's first line was written, which for a long
+    # reply is minutes later. None when the log does not say.
+    sent: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -108,14 +112,23 @@ class ToolCall:
     error_head: str = ""  # first line of an error result (no other output is kept)
     subagent: str | None = None
     writes: bool = False  # the tool changes `files` (Edit, Write, apply_patch)
+    # Lines [first, last] a read put into the context when it read only part of the file
+    # (Read with offset/limit); None: the whole file, or not a ranged read.
+    read_range: tuple[int, int] | None = None
+
+
+PROMPT_USER = "user"
+PROMPT_TASK_NOTIFICATION = "task-notification"  # a background task's notice, not typed
 
 
 @dataclass(slots=True)
 class Prompt:
-    """A prompt typed by the user: when, and how long. The text itself is not kept."""
+    """A user turn: when, how long, and whether the user typed it or the agent's harness
+    injected it (a background task notification). The text itself is not kept."""
 
     timestamp: datetime | None
     chars: int
+    kind: str = PROMPT_USER
 
 
 @dataclass(slots=True)

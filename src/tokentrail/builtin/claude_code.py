@@ -18,6 +18,8 @@ from typing import Any
 from tokentrail.hookspecs import Adapter, hookimpl
 from tokentrail.logfile import as_dict, as_int, as_str, first_line, parse_ts, read_jsonl
 from tokentrail.model import (
+    PROMPT_TASK_NOTIFICATION,
+    PROMPT_USER,
     AgentCommit,
     Compaction,
     Prompt,
@@ -28,7 +30,13 @@ from tokentrail.model import (
     Usage,
     estimate_result_tokens,
 )
-from tokentrail.toolcalls import commits_in_output, describe_call, first_line_of, is_git_commit
+from tokentrail.toolcalls import (
+    commits_in_output,
+    describe_call,
+    error_line,
+    is_git_commit,
+    read_range,
+)
 
 AGENT = "claude-code"
 # Streaming placeholders are 1-30 tokens (formats.md §1.5); a call that wrote more than
@@ -54,7 +62,7 @@ def config_roots() -> list[Path]:
 
 class ClaudeCodeAdapter:
     name = AGENT
-    parser_version = "claude-code/2"  # bump when parse() output changes (cache key)
+    parser_version = "claude-code/3"  # bump when parse() output changes (cache key)
 
     def roots(self) -> list[Path]:
         return config_roots()
@@ -168,6 +176,12 @@ def _usage(raw: dict[str, Any]) -> Usage:
     )
 
 
+def _prompt_kind(text: str) -> str:
+    """A background task's notification is injected as a user turn; nobody typed it."""
+    notice = text.lstrip().startswith("<task-notification>")
+    return PROMPT_TASK_NOTIFICATION if notice else PROMPT_USER
+
+
 class SidechainThreads:
     """Threads of inline sidechains (Claude Code 1.0.x writes Task subagent turns into the
     main file with `isSidechain: true` and no `agentId`): each Task's turns form their own
@@ -204,6 +218,7 @@ class _Parser:
         self.calls: dict[str, ToolCall] = {}
         self.file_index = 0
         self.sidechains = SidechainThreads()
+        self.last_user: dict[str | None, datetime] = {}  # per thread: when a request was sent
         self.handlers: dict[str, Callable[[dict[str, Any], datetime | None, str | None], None]]
         self.handlers = {"assistant": self._assistant, "user": self._user, "system": self._system}
 
@@ -282,6 +297,7 @@ class _Parser:
                     self.session.requests[seen].usage = usage
                 return seen
         model = as_str(msg.get("model")) or "unknown"
+        thread = self._subagent(rec, file_agent)
         self.session.requests.append(
             Request(
                 key=key,
@@ -290,8 +306,9 @@ class _Parser:
                 usage=usage,
                 branch=as_str(rec.get("gitBranch")),
                 cwd=as_str(rec.get("cwd")),
-                subagent=self._subagent(rec, file_agent),
+                subagent=thread,
                 file_index=self.file_index,
+                sent=self.last_user.get(thread),
             )
         )
         self.chars.append(0)
@@ -324,6 +341,7 @@ class _Parser:
             files=files,
             writes=writes,
             subagent=self._subagent(rec, file_agent),
+            read_range=read_range(name, args),
         )
         self.calls[call_id] = call
         self.session.tool_calls.append(call)
@@ -332,6 +350,8 @@ class _Parser:
         msg = rec.get("message")
         if not isinstance(msg, dict):
             return
+        if ts is not None:
+            self.last_user[self._subagent(rec, file_agent)] = ts
         content = msg.get("content")
         if isinstance(content, str):
             if not (
@@ -340,22 +360,25 @@ class _Parser:
                 or file_agent
                 or rec.get("isSidechain")
             ):
-                self.session.prompts.append(Prompt(ts, len(content)))
+                self.session.prompts.append(Prompt(ts, len(content), _prompt_kind(content)))
             return
         if not isinstance(content, list):
             return
         typed = 0
+        kind = PROMPT_USER
         for block in content:
             if not isinstance(block, dict):
                 continue
             if block.get("type") == "tool_result":
                 self._tool_result(block, ts)
             elif block.get("type") == "text":
-                typed += len(block.get("text") or "")
+                text = str(block.get("text") or "")
+                typed += len(text)
+                kind = _prompt_kind(text) if kind == PROMPT_USER else kind
         if typed and not (
             rec.get("isMeta") or rec.get("isCompactSummary") or file_agent or rec.get("isSidechain")
         ):
-            self.session.prompts.append(Prompt(ts, typed))
+            self.session.prompts.append(Prompt(ts, typed, kind))
 
     def _tool_result(self, block: dict[str, Any], ts: Any) -> None:
         call = self.calls.get(str(block.get("tool_use_id")))
@@ -366,7 +389,7 @@ class _Parser:
         call.result_tokens = estimate_result_tokens(len(text))
         call.is_error = bool(block.get("is_error"))
         if call.is_error:
-            call.error_head = first_line_of(text)
+            call.error_head = error_line(text)
         if is_git_commit(call.command):
             for branch, sha in commits_in_output(text):
                 self.session.commits.append(

@@ -30,7 +30,7 @@ from tokentrail.model import (
     cwd_inside,
     estimate_result_tokens,
 )
-from tokentrail.toolcalls import commits_in_output, describe_call, first_line_of, is_git_commit
+from tokentrail.toolcalls import commits_in_output, describe_call, error_line, is_git_commit
 
 AGENT = "codex"
 FIELDS = (
@@ -52,7 +52,7 @@ def codex_home() -> Path:
 
 class CodexAdapter:
     name = AGENT
-    parser_version = "codex/1"  # bump when parse() output changes (cache key)
+    parser_version = "codex/2"  # bump when parse() output changes (cache key)
 
     def roots(self) -> list[Path]:
         return [codex_home() / "sessions", codex_home() / "archived_sessions"]
@@ -255,7 +255,7 @@ class _Parser:
         call.result_tokens = estimate_result_tokens(size)
         call.is_error = _failed(text)
         if call.is_error:
-            call.error_head = first_line_of(text)
+            call.error_head = error_line(text)
         if is_git_commit(call.command):
             for branch, sha in commits_in_output(text):
                 self.session.commits.append(
