@@ -3,7 +3,8 @@
 Agents re-send their whole context on every request, so a tool result that enters early is
 paid for again on each later request of the same thread (main thread or one subagent) until
 the next compaction. Its carry is size × those requests, priced at each request's own
-cache-read price. Sizes come from the jump in context between the request that asked for
+cache-read price, plus the premium the request that first sent it paid to write it to the
+cache (or, where the agent logs no cache writes, to send it uncached). Sizes come from the jump in context between the request that asked for
 the result and the next request of the thread (measured); when the log does not allow that,
 from `estimate_result_tokens` (estimated).
 
@@ -58,6 +59,7 @@ class SessionCarry:
     remainder_tokens: int = 0
     remainder_usd: float = 0.0
     read_rate: list[float] = field(default_factory=list)  # USD per cache-read token, by request
+    entry_rate: list[float] = field(default_factory=list)  # USD per uncached prompt token
     by_call: dict[str, CarryItem] = field(default_factory=dict)
 
     def item(self, call_id: str) -> CarryItem | None:
@@ -85,6 +87,22 @@ def read_rate(request: Request, pricer: Pricer) -> float:
     return min(cost / prompt, request.cost_usd / prompt)
 
 
+def entry_rate(request: Request, pricer: Pricer, read: float) -> float:
+    """USD per uncached prompt token (cache writes and plain input) of this request, at its
+    own prices: what a token cost the request that first sent it. Never more than the
+    request cost beyond its cache reads."""
+    u = request.usage
+    uncached = u.input + u.cache_write
+    if request.cost_usd is None or uncached <= 0:
+        return read
+    part = Usage(input=u.input, cache_write_5m=u.cache_write_5m, cache_write_1h=u.cache_write_1h)
+    cost = pricer.cost(request.model, part, request.timestamp)
+    if cost is None:
+        return read
+    room = max(request.cost_usd - u.cache_read * read, 0.0) / uncached
+    return max(min(cost / uncached, room), read)
+
+
 def thread_of(session: Session, call: ToolCall) -> str | None:
     if 0 <= call.request_index < len(session.requests):
         return session.requests[call.request_index].subagent
@@ -99,6 +117,7 @@ def compute(session: Session, pricer: Pricer) -> SessionCarry:
     out.billed_usd = sum(r.cost_usd or 0.0 for r in requests)
     out.input_side_tokens = sum(r.usage.prompt_tokens for r in requests)
     out.read_rate = [read_rate(r, pricer) for r in requests]
+    out.entry_rate = [entry_rate(r, pricer, out.read_rate[i]) for i, r in enumerate(requests)]
     cuts = sorted({c.request_index for c in session.compactions})
 
     threads: dict[str | None, list[int]] = {}
@@ -134,6 +153,7 @@ def compute(session: Session, pricer: Pricer) -> SessionCarry:
                     item.enters_at = nxt
                     windows.append((pos + 1, end, item))
         _sweep(requests, idx, prefix, windows, out.read_rate)
+        _entry_premium(requests, idx, windows, out)
 
     out.remainder_tokens = out.billed_tokens - out.carried_tokens
     out.remainder_usd = out.billed_usd - out.carried_usd
@@ -201,6 +221,29 @@ def _sweep(
                 item.carry_usd -= short * rates[k]
     for _, _, item in windows:
         item.carry_usd = max(item.carry_usd, 0.0)
+
+
+def _entry_premium(
+    requests: list[Request],
+    idx: list[int],
+    windows: list[tuple[int, int, CarryItem]],
+    carry: SessionCarry,
+) -> None:
+    """What the request that first sent each item paid above a cache read for it; items
+    entering together share that request's uncached tokens."""
+    entering: dict[int, list[CarryItem]] = {}
+    for p0, _, item in windows:
+        entering.setdefault(p0, []).append(item)
+    for p0, items in entering.items():
+        k = idx[p0]
+        extra = carry.entry_rate[k] - carry.read_rate[k]
+        if extra <= 0:
+            continue
+        usage = requests[k].usage
+        total = sum(i.size_tokens for i in items)
+        factor = min(1.0, (usage.input + usage.cache_write) / total) if total else 0.0
+        for item in items:
+            item.carry_usd += item.size_tokens * factor * extra
 
 
 TOP_ITEMS = 5
