@@ -4,9 +4,10 @@ Agents re-send their whole context on every request, so a tool result that enter
 paid for again on each later request of the same thread (main thread or one subagent) until
 the next compaction. Its carry is size × those requests, priced at each request's own
 cache-read price, plus the premium the request that first sent it paid to write it to the
-cache (or, where the agent logs no cache writes, to send it uncached). Sizes come from the jump in context between the request that asked for
-the result and the next request of the thread (measured); when the log does not allow that,
-from `estimate_result_tokens` (estimated).
+cache (or, where the agent logs no cache writes, to send it uncached). Sizes come from the
+jump in context between the request that asked for the result and the next request of the
+thread (measured); when the log does not allow that, from `estimate_result_tokens`
+(estimated).
 
 Conservation: per request, the items carried never add up to more than the tokens that
 request actually sent, so the item carries plus the remainder ("conversation and work")
