@@ -77,3 +77,13 @@ def test_two_windows_of_app_js_on_the_real_log_are_not_a_reread() -> None:
     assert not any("app.js" in t for t in titles)
     # the real duplicate stays: subagent_live.ex read whole at turns 4 and 26, unchanged
     assert "subagent_live.ex read again without a change in between (1×)" in titles
+
+
+def test_reads_from_an_offset_to_the_end_repeat_only_from_a_later_line() -> None:
+    b = Build()
+    b.turn(_ranged("/tmp/out.txt", 3850, 10**9, 600))
+    b.turn(_ranged("/tmp/out.txt", 2560, 10**9, 900))  # starts earlier: new lines
+    b.turn(_ranged("/tmp/out.txt", 3000, 10**9, 700))  # inside the second: a copy
+    b.turns(3)
+    [f] = run(ReRead(), b.session())
+    assert set(f.claims) == {f"carry:{b.calls[2].id}"}

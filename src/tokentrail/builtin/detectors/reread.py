@@ -20,6 +20,7 @@ LESSON = (
 )
 # A later read is a copy when at least this share of its lines is already in the context.
 COVERED_SHARE = 0.9
+OPEN_END = 10**9  # the last line of a read with an offset and no limit (toolcalls.read_range)
 
 
 @dataclass
@@ -38,6 +39,8 @@ class _InContext:
         if self.whole is not None:
             return self.whole
         first, last = call.read_range
+        if last >= OPEN_END:  # "from line N on": only an earlier open read from before N holds it
+            return next((e for a, b, e in self.ranges if b >= OPEN_END and a <= first), None)
         want = last - first + 1
         seen = 0
         source = None
@@ -139,7 +142,7 @@ def _evidence(call: ToolCall) -> dict[str, Any]:
     out = evidence(call)
     if call.read_range is not None:
         first, last = call.read_range
-        out["lines"] = f"{first}-{last}" if last < 10**9 else f"{first}-"
+        out["lines"] = f"{first}-{last}" if last < OPEN_END else f"{first}-"
     return out
 
 
