@@ -54,6 +54,7 @@ def collect() -> list[dict[str, Any]]:
     from tokentrail.detect import analyze
     from tokentrail.pipeline import load_sessions
     from tokentrail.plugins import get_plugin_manager
+    from tokentrail.privacy import portable
 
     pm = get_plugin_manager()
     loaded = load_sessions(pm, SessionFilter(), {})
@@ -64,7 +65,8 @@ def collect() -> list[dict[str, Any]]:
         if cost < MIN_COST or len(s.requests) < MIN_REQUESTS:
             continue
         mine = [f for f in result.findings if f.session == s.id]
-        carry = combine([summary(result.carry[s.id])])
+        # as a receipt carries it: strings portable, paths relative to where the agent ran
+        carry = combine([portable(summary(result.carry[s.id]), Path(s.cwd or "/"))])
         rows.append(
             {
                 "session": s.id,

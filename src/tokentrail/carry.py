@@ -250,9 +250,50 @@ def _entry_premium(
 TOP_ITEMS = 5
 
 
+def group_key(call: ToolCall) -> tuple[str, str]:
+    """What an item is "of": a file (reads, writes and edits of one file together), a
+    command (the same command run again), or the call alone."""
+    if call.files:
+        return "file", call.files[0]
+    if call.command:
+        return "command", call.command
+    return "call", call.id
+
+
+def groups(carry: SessionCarry) -> list[dict[str, Any]]:
+    """Items grouped by what they hold (one file, one command), with what carrying them
+    cost, most expensive first: which files and commands burned the context."""
+    by_key: dict[tuple[str, str], list[CarryItem]] = {}
+    for item in carry.items:
+        if item.carry_tokens > 0:
+            by_key.setdefault(group_key(item.call), []).append(item)
+    out: list[dict[str, Any]] = []
+    for (kind, key), items in by_key.items():
+        first = items[0].call
+        tools: dict[str, int] = {}
+        for i in items:
+            tools[i.call.name] = tools.get(i.call.name, 0) + 1
+        out.append(
+            {
+                "session": carry.session_id,
+                "kind": kind,
+                "what": key if kind != "call" else (first.summary or first.name),
+                "tools": dict(sorted(tools.items(), key=lambda kv: (-kv[1], kv[0]))),
+                "turn": first.request_index,
+                "largest_tokens": max(i.size_tokens for i in items),
+                "carried_requests": max(i.carried_requests for i in items),
+                "carry_tokens": sum(i.carry_tokens for i in items),
+                "carry_usd": round(sum(i.carry_usd for i in items), 6),
+            }
+        )
+    out.sort(key=lambda g: (-g["carry_usd"], -g["carry_tokens"]))
+    return out
+
+
 def summary(carry: SessionCarry, top: int = TOP_ITEMS) -> dict[str, Any]:
     """One session's carry as a receipt carries it (and a note, after `privacy.portable`):
-    the totals and the items that burned the most context."""
+    the totals, the items that burned the most context, and the files and commands they
+    came from (`top_groups`, which the likely cause and the postmortem name)."""
     items = sorted(carry.items, key=lambda i: (-i.carry_usd, -i.carry_tokens))
     return {
         "session": carry.session_id,
@@ -276,6 +317,7 @@ def summary(carry: SessionCarry, top: int = TOP_ITEMS) -> dict[str, Any]:
             for i in items[:top]
             if i.carry_tokens > 0
         ],
+        "top_groups": groups(carry)[:top],
     }
 
 
@@ -287,10 +329,8 @@ def combine(summaries: Iterable[Mapping[str, Any]], top: int = TOP_ITEMS) -> dic
     carried = sum(int(r.get("carried_tokens") or 0) for r in rows)
     billed_usd = sum(float(r.get("billed_usd") or 0.0) for r in rows)
     carried_usd = sum(float(r.get("carried_usd") or 0.0) for r in rows)
-    items = sorted(
-        (dict(i) for r in rows for i in r.get("top_items") or [] if isinstance(i, Mapping)),
-        key=lambda i: (-float(i.get("carry_usd") or 0.0), -int(i.get("carry_tokens") or 0)),
-    )
+    items = _top(i for r in rows for i in r.get("top_items") or [])
+    grouped = _top(g for r in rows for g in r.get("top_groups") or [])
     return {
         "billed_tokens": billed,
         "billed_usd": round(billed_usd, 6),
@@ -301,4 +341,12 @@ def combine(summaries: Iterable[Mapping[str, Any]], top: int = TOP_ITEMS) -> dic
         "remainder_tokens": billed - carried,
         "remainder_usd": round(billed_usd - carried_usd, 6),
         "top_items": items[:top],
+        "top_groups": grouped[:top],
     }
+
+
+def _top(entries: Iterable[Any]) -> list[dict[str, Any]]:
+    return sorted(
+        (dict(e) for e in entries if isinstance(e, Mapping)),
+        key=lambda e: (-float(e.get("carry_usd") or 0.0), -int(e.get("carry_tokens") or 0)),
+    )
