@@ -52,7 +52,7 @@ def codex_home() -> Path:
 
 class CodexAdapter:
     name = AGENT
-    parser_version = "codex/2"  # bump when parse() output changes (cache key)
+    parser_version = "codex/3"  # bump when parse() output changes (cache key)
 
     def roots(self) -> list[Path]:
         return [codex_home() / "sessions", codex_home() / "archived_sessions"]
@@ -109,6 +109,7 @@ class _Parser:
         self.session = Session(agent=AGENT, id=ref.id, paths=ref.paths)
         self.ref = ref
         self.model = "unknown"
+        self.sent: Any = None  # when the next request was sent: its turn_context's time
         self.cwd: str | None = None
         self.branch: str | None = None
         self.previous: tuple[int, ...] | None = None
@@ -126,6 +127,7 @@ class _Parser:
             if kind == "session_meta":
                 self._meta(payload)
             elif kind == "turn_context":
+                self.sent = ts  # written as a sampling step starts
                 if isinstance(payload.get("model"), str):
                     self.model = payload["model"]
                 if isinstance(payload.get("cwd"), str):
@@ -208,6 +210,7 @@ class _Parser:
                 ),
                 branch=self.branch,
                 cwd=self.cwd,
+                sent=self.sent,
             )
         )
 
