@@ -26,6 +26,7 @@ from tokentrail.model import Compaction, Finding, Request, Session, ToolCall, Us
 from tokentrail.pipeline import load_sessions
 from tokentrail.plugins import get_plugin_manager
 from tokentrail.pricing import Pricer
+from tokentrail.privacy import portable
 from tokentrail.thresholds import declared, load_thresholds
 
 START = datetime(2026, 2, 1, 10, 0, tzinfo=timezone.utc)
@@ -152,6 +153,7 @@ class CorpusRun:
     sessions: dict[str, Session]
     analysis: Analysis
     pricer: Pricer
+    problems: list[str]  # plugin failures while parsing and detecting
 
     def session(self, prefix: str) -> Session:
         [found] = [s for sid, s in self.sessions.items() if sid.startswith(prefix)]
@@ -165,8 +167,10 @@ class CorpusRun:
         return self.analysis.carry[self.session(prefix).id]
 
     def cause(self, prefix: str) -> str:
-        """The likely cause as a receipt of this one session derives it."""
-        carry = combine([summary(self.carry(prefix))])
+        """The likely cause as a receipt of this one session derives it (its strings made
+        portable, paths relative to where the agent ran)."""
+        root = Path(self.session(prefix).cwd or "/")
+        carry = combine([portable(summary(self.carry(prefix)), root)])
         return likely_cause([f.to_dict() for f in self.findings(prefix)], carry)
 
 
@@ -182,5 +186,7 @@ def corpus() -> CorpusRun:
         pm = get_plugin_manager()
         loaded = load_sessions(pm, SessionFilter(), {})
         analysis = analyze(loaded.catalog.sessions, pm, loaded.pricer)
+        problems = [f"{p.plugin} {p.stage}: {p.message}" for p in pm.problems]
         get_plugin_manager.cache_clear()
-    return CorpusRun({s.id: s for s in loaded.catalog.sessions}, analysis, loaded.pricer)
+    sessions = {s.id: s for s in loaded.catalog.sessions}
+    return CorpusRun(sessions, analysis, loaded.pricer, problems)
