@@ -3,18 +3,23 @@ report gets one entry point with the documented shapes."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.builtin.detectors import Build, call, pricer
+from tokentrail.attribute import attribute
 from tokentrail.carry import combine, summary
 from tokentrail.cause import likely_cause
 from tokentrail.detect import Analysis, analyze, settle
 from tokentrail.hookspecs import Detector, hookimpl
-from tokentrail.model import Finding, Session
+from tokentrail.model import AgentCommit, Finding, Session
 from tokentrail.plugins import TokentrailPluginManager, get_plugin_manager
+from tokentrail.scope import BranchCommit, Scope
 
 
 def _finding(name: str, usd: float, claims: dict[str, tuple[int, float]]) -> Finding:
@@ -204,3 +209,59 @@ def test_thresholds_from_config_reach_the_detectors() -> None:
     cfg = {"thresholds": {"noisy_min_tokens": 100000}}
     result = analyze([_wasteful()], get_plugin_manager(), pricer(cfg))
     assert "noisy_output" not in {f.detector for f in result.findings}
+
+
+def _long_session(n: int) -> tuple[Session, Scope]:
+    """`n` requests of ordinary work: reads, edits, failing and passing commands, a subagent
+    now and then, idle gaps, compactions, and the agent's own commits on the branch."""
+    b = Build(base=30000)
+    commits: list[BranchCommit] = []
+    agent_commits: list[AgentCommit] = []
+    for i in range(n):
+        k = i % 10
+        if k == 0:
+            b.turn(call("Read", files=(f"/src/m{i % 37}.py",), tokens=1500), gap_min=0.3)
+        elif k == 3:
+            b.turn(call("Bash", command="pytest -q", tokens=900, error="1 failed"))
+        elif k == 5:
+            b.turn(call("Edit", files=(f"/src/m{i % 37}.py",), writes=True, tokens=150))
+        elif k == 7:
+            b.turn(call("Grep", files=("/src",), tokens=400), subagent=f"a{i // 200}")
+        else:
+            b.turn(gap_min=8 if i % 97 == 0 else 0.2)
+        if i % 400 == 399:
+            b.compact()
+        if i % 50 == 49:
+            sha = f"{len(commits):07x}" + "0" * 33
+            ts = b.requests[-1].timestamp
+            assert ts is not None
+            commits.append(BranchCommit(sha, ts + timedelta(seconds=1), "work"))
+            agent_commits.append(AgentCommit(sha[:7], "main", ts, len(b.requests) - 1, "x"))
+    session = b.session()
+    session.commits = agent_commits
+    start = b.requests[0].timestamp
+    assert start is not None
+    scope = Scope(Path("/work/app"), "main", "0" * 40, "main", start - timedelta(days=1), "h")
+    scope.commits = commits
+    return session, scope
+
+
+def _seconds(n: int) -> float:
+    """The best of three runs of detection (with the carry model) and attribution."""
+    session, scope = _long_session(n)
+    pm, prices = get_plugin_manager(), pricer()
+    prices.price_sessions([session])
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        analyze([session], pm, prices)
+        attribute(scope, [session], now=datetime(2100, 1, 1, tzinfo=timezone.utc))
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def test_detection_carry_and_attribution_grow_linearly_in_requests() -> None:
+    """Four times the requests cost about four times the time (a quadratic step would cost
+    sixteen): issue 16 measured 49.6 s for `check` at 16,000 requests."""
+    small, large = _seconds(1000), _seconds(4000)
+    assert large / small < 8, (small, large)

@@ -15,11 +15,13 @@ Works only on parsed sessions and the git scope; logs are never read again here.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import pairwise
 from pathlib import Path
 
-from tokentrail.model import Request, Session, cwd_inside
+from tokentrail.model import AgentCommit, Request, Session, cwd_inside
 from tokentrail.scope import Scope
 
 EXACT, STRONG, WINDOW = "exact", "strong", "window"
@@ -50,14 +52,20 @@ def _inside(cwd: str, root: Path, cache: dict[str, bool]) -> bool:
     return cache[cwd]
 
 
-def _position(scope: Scope, ts: datetime | None) -> int:
+def _latest_so_far(scope: Scope) -> list[datetime]:
+    """For each commit, the latest committer time up to it: non-decreasing, so the first
+    commit made at or after a time is found by bisection (commit times need not be)."""
+    out: list[datetime] = []
+    for commit in scope.commits:
+        out.append(max(out[-1], commit.time) if out else commit.time)
+    return out
+
+
+def _position(latest: list[datetime], ts: datetime | None) -> int:
     """Index of the first commit made at or after `ts`; len(commits) means pending."""
     if ts is None:
-        return len(scope.commits)
-    for i, commit in enumerate(scope.commits):
-        if commit.time >= ts:
-            return i
-    return len(scope.commits)
+        return len(latest)
+    return bisect_left(latest, ts)
 
 
 def _weakest(links: set[str]) -> str:
@@ -72,6 +80,8 @@ def attribute(scope: Scope, sessions: list[Session], now: datetime | None = None
     whole: list[Part] = []
     excluded = 0
     cwd_cache: dict[str, bool] = {}
+    latest = _latest_so_far(scope)
+    shas = sorted(index)
     for session in sessions:
         kept: dict[int, tuple[int, str]] = {}  # request index -> (position, link)
         for i, request in enumerate(session.requests):
@@ -89,10 +99,10 @@ def attribute(scope: Scope, sessions: list[Session], now: datetime | None = None
                     excluded += 1
                     continue
                 link = WINDOW
-            kept[i] = (_position(scope, request.timestamp), link)
+            kept[i] = (_position(latest, request.timestamp), link)
         if not kept:
             continue
-        exact_positions = _apply_exact(session, scope, index, kept)
+        exact_positions = _apply_exact(session, shas, index, kept)
         main_links = {
             link for i, (_, link) in kept.items() if session.requests[i].subagent is None
         } or {link for _, link in kept.values()}
@@ -118,28 +128,73 @@ def attribute(scope: Scope, sessions: list[Session], now: datetime | None = None
     )
 
 
+def _resolve(shas: list[str], prefix: str) -> str | None:
+    """The branch commit an abbreviated sha names, if exactly one does (`shas` sorted;
+    Scope.resolve, in logarithmic time)."""
+    prefix = prefix.lower()
+    at = bisect_left(shas, prefix)
+    found = shas[at : at + 2]
+    hits = [sha for sha in found if sha.startswith(prefix)]
+    return hits[0] if len(hits) == 1 else None
+
+
 def _apply_exact(
-    session: Session, scope: Scope, index: dict[str, int], kept: dict[int, tuple[int, str]]
+    session: Session, shas: list[str], index: dict[str, int], kept: dict[int, tuple[int, str]]
 ) -> set[int]:
-    """Move requests across the agent's own commit boundaries; the positions made exact."""
-    exact: set[int] = set()
-    fixed: set[int] = set()
+    """Move requests across the agent's own commit boundaries; the positions made exact.
+
+    Taken in log order, each of the agent's commits fixes into itself the requests before it
+    that sat at or after it, and pushes past itself those after it that sat at or before
+    it. A request is "before" every commit from some point on (J), so where it ends up
+    depends only on (J, where it sat): worked out once per pair, linear in requests."""
+    commits: list[tuple[AgentCommit, int]] = []
     for agent_commit in sorted(session.commits, key=lambda c: c.request_index):
-        commit = scope.resolve(agent_commit.sha)
-        if commit is None:
-            continue  # a commit on another branch, or one rewritten since
-        pos = index[commit.sha]
-        exact.add(pos)
-        for i, (where, link) in kept.items():
-            if i in fixed:
-                continue
-            before = _before(session, i, agent_commit.request_index, agent_commit.timestamp)
-            if before and where >= pos:
-                kept[i] = (pos, link)
-                fixed.add(i)
-            elif not before and where <= pos:
-                kept[i] = (pos + 1, link)
-    return exact
+        sha = _resolve(shas, agent_commit.sha)
+        if sha is not None:  # else a commit on another branch, or one rewritten since
+            commits.append((agent_commit, index[sha]))
+    if not commits:
+        return set()
+    positions = [pos for _, pos in commits]
+    boundaries = [c.request_index for c, _ in commits]
+    whens = [c.timestamp for c, _ in commits if c.timestamp is not None]
+    by_time = len(whens) == len(commits) and all(a <= b for a, b in pairwise(whens))
+    settled: dict[tuple[int, int], int] = {}
+    for i, (where, link) in kept.items():
+        request = session.requests[i]
+        if request.subagent is None or request.file_index == 0 or request.timestamp is None:
+            first_before = bisect_left(boundaries, i)  # log order
+        elif by_time:
+            first_before = bisect_left(whens, request.timestamp)
+        else:  # the agent's commits are not in time order: take them one by one
+            kept[i] = (_settle_each(session, i, where, commits), link)
+            continue
+        key = (first_before, where)
+        if key not in settled:
+            settled[key] = _settle(positions, first_before, where)
+        kept[i] = (settled[key], link)
+    return set(positions)
+
+
+def _settle_each(
+    session: Session, i: int, where: int, commits: list[tuple[AgentCommit, int]]
+) -> int:
+    for agent_commit, pos in commits:
+        before = _before(session, i, agent_commit.request_index, agent_commit.timestamp)
+        if before and where >= pos:
+            return pos
+        if not before and where <= pos:
+            where = pos + 1
+    return where
+
+
+def _settle(positions: list[int], first_before: int, where: int) -> int:
+    for pos in positions[:first_before]:  # commits it came after
+        if where <= pos:
+            where = pos + 1
+    for pos in positions[first_before:]:  # commits it came before
+        if where >= pos:
+            return pos
+    return where
 
 
 def _before(session: Session, i: int, boundary: int, when: datetime | None) -> bool:

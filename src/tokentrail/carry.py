@@ -60,7 +60,9 @@ class SessionCarry:
     remainder_tokens: int = 0
     remainder_usd: float = 0.0
     read_rate: list[float] = field(default_factory=list)  # USD per cache-read token, by request
-    entry_rate: list[float] = field(default_factory=list)  # USD per uncached prompt token
+    # USD per uncached prompt token, by request; priced only where an item enters (else the
+    # read rate)
+    entry_rate: list[float] = field(default_factory=list)
     by_call: dict[str, CarryItem] = field(default_factory=dict)
 
     def item(self, call_id: str) -> CarryItem | None:
@@ -118,7 +120,7 @@ def compute(session: Session, pricer: Pricer) -> SessionCarry:
     out.billed_usd = sum(r.cost_usd or 0.0 for r in requests)
     out.input_side_tokens = sum(r.usage.prompt_tokens for r in requests)
     out.read_rate = [read_rate(r, pricer) for r in requests]
-    out.entry_rate = [entry_rate(r, pricer, out.read_rate[i]) for i, r in enumerate(requests)]
+    out.entry_rate = list(out.read_rate)
     cuts = sorted({c.request_index for c in session.compactions})
 
     threads: dict[str | None, list[int]] = {}
@@ -154,7 +156,7 @@ def compute(session: Session, pricer: Pricer) -> SessionCarry:
                     item.enters_at = nxt
                     windows.append((pos + 1, end, item))
         _sweep(requests, idx, prefix, windows, out.read_rate)
-        _entry_premium(requests, idx, windows, out)
+        _entry_premium(requests, idx, windows, out, pricer)
 
     out.remainder_tokens = out.billed_tokens - out.carried_tokens
     out.remainder_usd = out.billed_usd - out.carried_usd
@@ -229,6 +231,7 @@ def _entry_premium(
     idx: list[int],
     windows: list[tuple[int, int, CarryItem]],
     carry: SessionCarry,
+    pricer: Pricer,
 ) -> None:
     """What the request that first sent each item paid above a cache read for it; items
     entering together share that request's uncached tokens."""
@@ -237,6 +240,7 @@ def _entry_premium(
         entering.setdefault(p0, []).append(item)
     for p0, items in entering.items():
         k = idx[p0]
+        carry.entry_rate[k] = entry_rate(requests[k], pricer, carry.read_rate[k])
         extra = carry.entry_rate[k] - carry.read_rate[k]
         if extra <= 0:
             continue

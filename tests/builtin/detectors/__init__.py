@@ -65,6 +65,7 @@ class Build:
     calls: list[ToolCall] = field(default_factory=list)
     compactions: list[Compaction] = field(default_factory=list)
     _last: dict[str | None, int] = field(default_factory=dict)
+    _entered: dict[int, int] = field(default_factory=dict)  # request -> its results' tokens
     _now: datetime = START
 
     def turn(
@@ -85,7 +86,7 @@ class Build:
             prompt, new = self.base + extra, self.base + extra
         else:
             p = self.requests[prev]
-            entered = sum(c.result_tokens for c in self.calls if c.request_index == prev)
+            entered = self._entered.get(prev, 0)
             new = p.usage.output + entered + extra
             prompt = p.usage.prompt_tokens + new
         write = prompt - 3 if rewrite else min(new, prompt - 3)
@@ -108,6 +109,7 @@ class Build:
         self._last[subagent] = index
         for c in calls:
             c.id = f"call{len(self.calls)}"
+            self._entered[index] = self._entered.get(index, 0) + c.result_tokens
             c.request_index = index
             c.timestamp = self._now
             c.subagent = subagent
