@@ -78,9 +78,16 @@ def premium(request: Request, tokens: int, pricer: Pricer) -> float:
     return max(float(paid - read), 0.0)
 
 
-def _when(request: Request) -> datetime | None:
-    """When the request touched the cache: when it was sent, else its first line."""
-    return request.sent or request.timestamp
+def _idle(prev: Request, cur: Request) -> timedelta | None:
+    """How long the cache sat unused between two requests: from send to send (a reply that
+    streams for minutes touched the cache when it was sent), or from first line to first
+    line when that is longer (a log that wrote the record before the request was sent)."""
+    gaps = [
+        b - a
+        for a, b in ((prev.sent, cur.sent), (prev.timestamp, cur.timestamp))
+        if a is not None and b is not None
+    ]
+    return max(gaps) if gaps else None
 
 
 def _ttl(prev: Request, cur: Request) -> timedelta:
@@ -95,13 +102,11 @@ def explain(
     """(kind, why) for a re-write of `cur` after `prev`, from what the log shows."""
     if prev.model != cur.model:
         return MODEL_SWITCH, f"model changed from {prev.model} to {cur.model}"
-    start, end = _when(prev), _when(cur)
-    if start and end:
-        gap, ttl = end - start, _ttl(prev, cur)
-        if gap > ttl:
-            label = "1 h" if ttl == TTL_1H else "5 min"
-            minutes = int(gap.total_seconds() // 60)
-            return IDLE, f"idle {minutes} min, longer than the {label} cache lifetime"
+    gap, ttl = _idle(prev, cur), _ttl(prev, cur)
+    if gap is not None and gap > ttl:
+        label = "1 h" if ttl == TTL_1H else "5 min"
+        minutes = int(gap.total_seconds() // 60)
+        return IDLE, f"idle {minutes} min, longer than the {label} cache lifetime"
     if main_thread and prev.timestamp and cur.timestamp:
         lo = bisect_right(notices, prev.timestamp)
         if lo < len(notices) and notices[lo] <= cur.timestamp:
