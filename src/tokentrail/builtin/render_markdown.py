@@ -188,11 +188,12 @@ def evidence_line(item: Mapping[str, Any], repo: str = "") -> str:
             bits.append(code(_relative(str(item[key]), repo), 80))
             break
     for key, value in item.items():
-        if key in ("turn", "tool", *EVIDENCE_TARGETS) or isinstance(value, (dict, list)):
-            continue
+        if key in ("turn", "tool", "kind", *EVIDENCE_TARGETS) or isinstance(value, (dict, list)):
+            continue  # a re-write's `kind` is in its title already
         if value is None or value == "":
             continue
-        bits.append(f"{text(key.replace('_', ' '), 30)} {text(value, 60)}")
+        shown = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
+        bits.append(f"{text(key.replace('_', ' '), 30)} {text(shown, 60)}")
     return " ".join(bits)
 
 
