@@ -23,7 +23,7 @@ def test_parts_per_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     found = load_sessions(get_plugin_manager(), SessionFilter(repo=scope.root), {}).catalog
     result = attribute(scope, found.sessions)
     c1 = {p.session.id[:8]: (p.link, len(p.requests)) for p in result.commits[f.c1]}
-    assert c1 == {"11111111": ("strong", 3), "22222222": ("strong", 1), "33333333": ("window", 1)}
+    assert c1 == {"11111111": ("window", 3), "22222222": ("window", 1), "33333333": ("window", 1)}
     c2 = [(p.session.id[:8], p.link, len(p.requests)) for p in result.commits[f.c2]]
     assert c2 == [("11111111", "exact", 2)]
     pending = sorted((p.session.id[:8], len(p.requests)) for p in result.pending)
@@ -33,4 +33,4 @@ def test_parts_per_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     s1.commits.clear()
     timed = attribute(scope, found.sessions)
     assert [len(p.requests) for p in timed.commits[f.c2]] == [3]
-    assert [p.link for p in timed.commits[f.c2]] == ["strong"]
+    assert [p.link for p in timed.commits[f.c2]] == ["window"]

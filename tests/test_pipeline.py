@@ -125,13 +125,12 @@ def test_report_from_notes_agrees_on_a_real_session(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A real Claude Code session (with its subagents) relocated into a temp repository on
-    its own branch: its working directory rewritten, nothing else."""
+    its own branch (its working directory rewritten, nothing else), whose two commits hold
+    the files the agent changed before each."""
     env = Env(tmp_path / "env")
     repo = GitRepo(tmp_path / "spotter", env)
     repo.commit("initial", datetime(2026, 2, 12, 15, 0, tzinfo=timezone.utc))
     repo.checkout("-b", "spotter-dov")
-    repo.commit("work of the morning", datetime(2026, 2, 12, 18, 0, tzinfo=timezone.utc))
-    repo.commit("work of the afternoon", datetime(2026, 2, 12, 21, 30, tzinfo=timezone.utc))
     sid = "4d5611e5-241a-462a-8d15-5122611a9569"
     source = CORPUS / "claude-code" / "marot-spotter"
     target = env.claude_dir / "projects" / project_slug(str(repo.path))
@@ -142,9 +141,29 @@ def test_report_from_notes_agrees_on_a_real_session(
         dest.write_bytes(path.read_bytes().replace(old, new))
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(env.claude_dir))
     monkeypatch.setenv("CODEX_HOME", str(env.codex_home))
+    [session] = load_sessions(get_plugin_manager(), SessionFilter(), {}).catalog.sessions
+    noon = datetime(2026, 2, 12, 18, 0, tzinfo=timezone.utc)
+    written = {
+        (call.timestamp is not None and call.timestamp < noon, path)
+        for call in session.tool_calls
+        if call.writes and not call.is_error
+        for path in call.files
+        if path.startswith(str(repo.path))
+    }
+    assert len(written) >= 4  # else this would test nothing
+    for morning, when, subject in (
+        (True, noon, "morning"),
+        (False, noon.replace(hour=21, minute=30), "afternoon"),
+    ):
+        for is_morning, path in sorted(written):
+            if is_morning == morning:
+                repo.write(Path(path).relative_to(repo.path).as_posix(), f"{subject}\n")
+        repo.git("add", "-A")
+        repo.git("commit", "-q", "--allow-empty", "-m", f"work of the {subject}", when=when)
     note_commits(repo.path, spec="main..spotter-dov", base="main")
     logs = build_receipt(repo.path, "main")
     notes = build_receipt(repo.path, "main", from_notes=True)
     assert logs["totals"]["requests"] > 100 and not logs["pending"]["requests"]
+    assert [c["requests"] > 0 for c in logs["commits"]] == [True, True]
     assert logs["waste"]["findings"] >= 2
     _agree(logs, notes)

@@ -85,7 +85,10 @@ def row_tokens(row: dict[str, Any]) -> int:
 
 def test_fake_sessions_sit_beside_claude_priced_by_the_plugin(env: dict[str, str]) -> None:
     doc = tokentrail_json("sessions", env=env)
-    assert doc["adapters"] == ["claude-code", "codex", "fake-agent"]
+    assert doc["adapters"] == [
+        *("claude-code", "codex", "gemini", "opencode", "pi", "local-store"),
+        "fake-agent",
+    ]
     rows = by_agent(doc)
     assert set(rows) == {"claude-code", "fake-agent"}
 

@@ -12,6 +12,7 @@ from typing import Any
 from tokentrail.cache import SessionCache, cache_dir
 from tokentrail.hookspecs import Adapter
 from tokentrail.model import (
+    MODEL_VERSION,
     AgentCommit,
     Compaction,
     ParseIssues,
@@ -36,6 +37,8 @@ class SessionFilter:
         self.repo = self.repo.resolve() if self.repo is not None else None
 
     def keeps(self, session: Session) -> bool:
+        if self.agent and session.agent != self.agent:
+            return False
         last = session.end or session.start
         if self.since and last and last < self.since:
             return False
@@ -55,6 +58,26 @@ class Catalog:
     cache: SessionCache | None = None
 
 
+def agent_names(adapter: Adapter) -> list[str]:
+    """The agents an adapter's sessions belong to: its `agents()` when it reads several
+    (the local store), else its `name`."""
+    listing = getattr(adapter, "agents", None)
+    if callable(listing):
+        try:
+            return [str(name) for name in listing()]
+        except Exception:
+            return []
+    return [adapter.name]
+
+
+def known_agents(pm: TokentrailPluginManager) -> list[str]:
+    """Every agent name `--agent` accepts: built-in, plugins', and those in the store."""
+    names: dict[str, None] = {}
+    for _, adapter in pm.adapters():
+        names.update(dict.fromkeys(agent_names(adapter)))
+    return list(names)
+
+
 def discover(
     pm: TokentrailPluginManager, flt: SessionFilter
 ) -> list[tuple[str, Adapter, SessionRef]]:
@@ -62,13 +85,13 @@ def discover(
     since_ts = flt.since.timestamp() if flt.since else None
     found: list[tuple[str, Adapter, SessionRef]] = []
     for plugin, adapter in pm.adapters():
-        if flt.agent and adapter.name != flt.agent:
+        if flt.agent and flt.agent not in agent_names(adapter):
             continue
+        refs: list[SessionRef] = []
         try:
-            refs = list(adapter.discover(flt.repo))
-        except Exception as exc:
+            refs.extend(adapter.discover(flt.repo))
+        except Exception as exc:  # what was listed before the failure is still used
             pm.report(plugin, "discover", exc)
-            continue
         for ref in refs:
             if since_ts is not None and ref.mtime and ref.mtime < since_ts:
                 continue  # not written since then, so it ended before then
@@ -80,7 +103,7 @@ def parser_version(pm: TokentrailPluginManager, plugin: str, adapter: Adapter) -
     """What a cached parse depends on: the adapter's declared `parser_version`, else the
     version of the package that provides it."""
     declared = getattr(adapter, "parser_version", None)
-    return f"{plugin}:{declared or pm.versions.get(plugin, '')}"
+    return f"{plugin}:{declared or pm.versions.get(plugin, '')}:model{MODEL_VERSION}"
 
 
 def load(
@@ -90,18 +113,25 @@ def load(
     catalog = Catalog(sessions=[], adapters=[a.name for _, a in pm.adapters()], cache=cache)
     parsed: list[Session] = []
     misses: list[Job] = []
+    secondary: set[int] = set()
     for plugin, adapter, ref in discover(pm, flt):
-        version = parser_version(pm, plugin, adapter)
+        # What discovery knew about the session's folder is an input to the parse too.
+        version = parser_version(pm, plugin, adapter) + f":{ref.cwd_hint or ''}"
         session = cache.get(ref, version)
         if session is None:
             misses.append(Job(plugin, adapter, ref, version))
         else:
             parsed.append(session)
+            if getattr(adapter, "secondary", False):
+                secondary.add(id(session))
     for job, result in parse_all(misses, cache):
         if isinstance(result, str):
             pm.add_problem(PluginProblem(job.plugin, f"parse {job.ref.path}", result))
         else:
             parsed.append(result)
+            if getattr(job.adapter, "secondary", False):
+                secondary.add(id(result))
+    parsed = _prefer_primary(parsed, secondary, catalog.issues)
     for session in parsed:
         catalog.issues.add(session.issues)
         if session.start is None and not session.requests:
@@ -111,6 +141,24 @@ def load(
     catalog.sessions.sort(key=lambda s: (s.start is None, s.start or datetime.min, s.id))
     catalog.duplicate_requests = _dedup_across_sessions(catalog.sessions)
     return catalog
+
+
+def _prefer_primary(
+    sessions: list[Session], secondary: set[int], issues: ParseIssues
+) -> list[Session]:
+    """A session both in an agent's own log and in an import (same agent and id) is
+    counted once, from the log: it has the branch, the tool calls and the commits."""
+    primary = {(s.agent, s.id) for s in sessions if id(s) not in secondary}
+    kept = []
+    for session in sessions:
+        if id(session) in secondary and (session.agent, session.id) in primary:
+            issues.warnings.append(
+                f"{session.agent} session {session.id} is both in the agent's own log and "
+                f"in an import ({session.paths[0]}); the import is not counted"
+            )
+            continue
+        kept.append(session)
+    return kept
 
 
 def _dedup_across_sessions(sessions: Iterable[Session]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -97,3 +98,65 @@ def as_dict(value: Any) -> dict[str, Any]:
 
 def as_str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def ms_ts(value: Any) -> datetime | None:
+    """Milliseconds since the epoch (as OpenCode and Pi write them) to an aware datetime."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def as_float(value: Any) -> float | None:
+    """A recorded dollar figure: a finite non-negative number (or numeric string), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 and number != float("inf") else None
+
+
+class RecordKinds:
+    """Schema drift, said out loud: the record types of one file the adapter does not know.
+
+    A file in which nothing is recognised, or a file with record types never seen before,
+    gives one warning line with the count, so a new log format never reads as zero usage.
+    """
+
+    def __init__(self, agent: str, known: frozenset[str]) -> None:
+        self.agent = agent
+        self.known = known
+        self.lines = 0
+        self.recognised = 0
+        self.unknown: Counter[str] = Counter()
+
+    def see(self, kind: Any) -> bool:
+        """Count one record; whether its type is one the adapter knows."""
+        self.lines += 1
+        if isinstance(kind, str) and kind in self.known:
+            self.recognised += 1
+            return True
+        self.unknown[kind if isinstance(kind, str) else "(no type)"] += 1
+        return False
+
+    def report(self, where: Path | str, issues: ParseIssues) -> None:
+        """Add this file's warning (if any) and start counting the next file."""
+        unknown = sum(self.unknown.values())
+        if self.lines and not self.recognised:
+            issues.warnings.append(
+                f"{where}: no {self.agent} record recognised in {self.lines} record(s); "
+                "a log format tokentrail does not know yet, nothing was counted from it"
+            )
+        elif unknown:
+            kinds = ", ".join(f"{k} ×{n}" for k, n in sorted(self.unknown.items())[:6])
+            issues.warnings.append(
+                f"{where}: skipped {unknown} {self.agent} record(s) of a type tokentrail "
+                f"does not know ({kinds})"
+            )
+        self.lines = self.recognised = 0
+        self.unknown.clear()

@@ -22,15 +22,30 @@ from tokentrail.cause import likely_cause
 from tokentrail.config import load_config
 from tokentrail.detect import Analysis, analyze, finding_from_dict
 from tokentrail.errors import TokentrailError
-from tokentrail.figures import iso, session_row, totals
+from tokentrail.figures import agent_cost, iso, session_row, totals
+from tokentrail.history import gather, originals_of
 from tokentrail.lessons import build_lessons
 from tokentrail.model import Finding, Request, Session
-from tokentrail.notes import host_id, line_to_row, note_line, notes_ref, read_note, write_note
+from tokentrail.notes import (
+    combine,
+    line_to_row,
+    no_sessions_line,
+    note_line,
+    notes_ref,
+    read_notes,
+    write_notes,
+)
 from tokentrail.plugins import TokentrailPluginManager, get_plugin_manager
 from tokentrail.pricing import PRICING_VERSION, Pricer
 from tokentrail.privacy import portable
-from tokentrail.receipt import branch_receipt, finish, from_attribution, waste_summary
-from tokentrail.scope import Scope, find_scope, range_commits, resolve_rev
+from tokentrail.receipt import (
+    branch_receipt,
+    count_once,
+    finish,
+    from_attribution,
+    waste_summary,
+)
+from tokentrail.scope import Scope, find_scope, range_commits, resolve_rev, run_git
 
 # What a finding carries into notes and PR comments: no claims, evidence kept short.
 NOTE_FINDING_KEYS = (
@@ -78,11 +93,26 @@ def load_sessions(
 
 
 def run_branch(
-    scope: Scope, pm: TokentrailPluginManager, config: Mapping[str, Any], *, detect: bool = True
+    scope: Scope,
+    pm: TokentrailPluginManager,
+    config: Mapping[str, Any],
+    *,
+    detect: bool = True,
+    ref: str | None = None,
 ) -> BranchRun:
-    """The sessions of the repository, attributed to the branch's commits, then detected."""
+    """The sessions of the repository, attributed to the branch's commits by the evidence
+    git holds (content history, rewritten copies, notes before the base), then detected."""
     loaded = load_sessions(pm, catalog_mod.SessionFilter(repo=scope.root), config)
-    run = BranchRun(scope, loaded, attribute(scope, loaded.catalog.sessions))
+    sessions = loaded.catalog.sessions
+    evidence = gather(scope, sessions, notes_ref(config, ref))
+    attribution = attribute(
+        scope,
+        sessions,
+        history=evidence.history,
+        rewritten=evidence.rewritten,
+        recorded=evidence.recorded,
+    )
+    run = BranchRun(scope, loaded, attribution)
     if detect:
         run.analysis = analyze(run.sessions, pm, loaded.pricer)
     return run
@@ -142,20 +172,31 @@ def receipt_from_run(run: BranchRun, budget: Budget | None = None) -> dict[str, 
         session_findings=by_session,
         session_carry=carries,
     )
+    doc["in_history_requests"] = run.attribution.in_history_requests
+    doc["unattributed_sessions"] = run.attribution.unattributed_sessions
+    doc["shallow"] = run.scope.shallow
     return finish(doc, budget)
 
 
 def receipt_from_notes(scope: Scope, ref: str, budget: Budget | None = None) -> dict[str, Any]:
-    """The branch receipt from git notes alone (CI has no logs)."""
-    commit_rows = []
+    """The branch receipt from git notes alone (CI has no logs). Every request counts once
+    however many notes hold it; lines that cannot be read are counted and named; commits
+    without a receipt are listed, never read as $0."""
+    notes = read_notes(scope.root, ref, [c.sha for c in scope.commits])
+    commit_rows: list[tuple[Mapping[str, Any], list[dict[str, Any]]]] = []
     pricing: set[str] = set()
     missing: list[str] = []
+    skipped: Counter[str] = Counter()
     for c in scope.commits:
-        rows = [line_to_row(line) for line in read_note(scope.root, ref, c.sha)]
-        if not rows:
+        parsed = notes.get(c.sha)
+        if (parsed is None or not (parsed.lines or parsed.no_sessions)) and not c.merge:
             missing.append(c.sha)
+        rows = [line_to_row(line) for line in parsed.lines] if parsed else []
+        if parsed:
+            skipped.update(parsed.skipped)
         pricing.update(str(r["pricing"]) for r in rows if r.get("pricing"))
         commit_rows.append(({"sha": c.sha, "subject": c.subject, "time": iso(c.time)}, rows))
+    commit_rows, duplicates = count_once(commit_rows)
     found: dict[str, Finding] = {}
     for _, rows in commit_rows:
         for row in rows:
@@ -173,6 +214,9 @@ def receipt_from_notes(scope: Scope, ref: str, budget: Budget | None = None) -> 
     doc["notes_ref"] = ref
     doc["commits_without_note"] = len(missing)
     doc["commits_missing_note"] = missing
+    doc["note_lines_skipped"] = dict(sorted(skipped.items()))
+    doc["duplicate_note_lines"] = duplicates
+    doc["shallow"] = scope.shallow
     return finish(doc, budget)
 
 
@@ -263,6 +307,7 @@ def _by_model(requests: list[Request]) -> list[dict[str, Any]]:
             r.price_source for r in requests if r.model == row["model"] and r.price_source
         )
         row["price_sources"] = dict(sources)
+        row.update(agent_cost(r for r in requests if r.model == row["model"]))
     return rows
 
 
@@ -420,6 +465,32 @@ def _scope_for(path: Path | None, base: str | None, sha: str) -> Scope:
         return scope
 
 
+UNNOTED_LOOKBACK = 50  # commits searched back for the last receipt on the default branch
+
+
+def _unnoted_scope(path: Path | None, base: str | None, ref: str) -> Scope:
+    """The commits `note` (and the post-commit hook) should hold receipts for: the branch,
+    or on the default branch (where base..HEAD is empty) everything since the last commit
+    that has a note."""
+    scope = find_scope(path, base)
+    if scope.commits or base:
+        return scope
+    ancestors = run_git(
+        scope.root, "rev-list", "--first-parent", f"--max-count={UNNOTED_LOOKBACK}", "HEAD"
+    ).split()
+    noted = read_notes(scope.root, ref, ancestors)
+    start = next((sha for sha in ancestors if sha in noted), None)
+    if start == ancestors[0]:
+        return scope  # HEAD already has its receipt
+    # from the last receipt; else as far back as the look-back goes (the root commit of a
+    # short history is its own base: an initial commit holds no agent work)
+    since = start or (f"{ancestors[-1]}^" if len(ancestors) == UNNOTED_LOOKBACK else ancestors[-1])
+    try:
+        return find_scope(path, since)
+    except TokentrailError:
+        return scope
+
+
 def note_commits(
     path: Path | None,
     rev: str | None = None,
@@ -427,34 +498,56 @@ def note_commits(
     base: str | None = None,
     ref: str | None = None,
 ) -> dict[str, Any]:
-    """Write the receipts of REV (default HEAD) or of every commit of `spec` into notes."""
+    """Write receipts into notes: for REV, for every commit of `spec`, or (neither given)
+    for every commit of the branch that has none yet — commits that arrived by pull, merge
+    or rebase included. Re-noting never counts a request twice (note lines name their
+    requests), and all notes go in one compare-and-swap write."""
     config = load_config()
     notes = notes_ref(config, ref)
     if spec:
         root, wanted = range_commits(path, spec)
         shas = [c.sha for c in wanted]
         scope = find_scope(path, base)
-    else:
-        root, sha = resolve_rev(path, rev or "HEAD")
+    elif rev:
+        root, sha = resolve_rev(path, rev)
         shas = [sha]
         scope = _scope_for(path, base, sha)
+    else:
+        scope = _unnoted_scope(path, base, notes)
+        root = scope.root
+        have = read_notes(root, notes, [c.sha for c in scope.commits])
+        shas = [c.sha for c in scope.commits if c.sha not in have or c.sha == scope.head]
     pm = get_plugin_manager()
-    run = run_branch(scope, pm, config)
+    run = run_branch(scope, pm, config, ref=notes)
     doc = receipt_from_run(run)
     rows_by_commit = {c["sha"]: c["sessions"] for c in doc["commits"]}
-    host = host_id()
-    results = []
+    results: list[dict[str, Any]] = []
+    writes: dict[str, list[dict[str, Any]]] = {}
     for sha in shas:
         if sha not in rows_by_commit:
             results.append({"sha": sha, "status": "not_on_branch", "written": 0, "in_note": 0})
             continue
         rows = rows_by_commit[sha]
-        if not rows:
-            results.append({"sha": sha, "status": "no_sessions", "written": 0, "in_note": 0})
-            continue
-        lines = [note_line(sha, r, host=host, pricing=PRICING_VERSION) for r in rows]
-        held = write_note(root, notes, sha, lines)
-        results.append({"sha": sha, "status": "written", "written": len(lines), "in_note": held})
+        lines = [
+            note_line(sha, {**r, "branch": scope.branch}, pricing=PRICING_VERSION) for r in rows
+        ]
+        writes[sha] = lines or [no_sessions_line(sha)]
+        results.append(
+            {"sha": sha, "status": "written" if rows else "no_sessions", "written": len(lines)}
+        )
+    empty = [r["sha"] for r in results if r["status"] == "no_sessions"]
+    originals = originals_of(root, notes, empty) if empty else {}
+    if originals:
+        noted = read_notes(root, notes, originals.values())
+        for result in results:
+            original = originals.get(result["sha"])
+            lines = noted[original].lines if original in noted else []
+            if lines:
+                writes[result["sha"]] = combine([lines], result["sha"])
+                result.update(status="carried", written=len(lines), original=original)
+    held = write_notes(root, notes, writes) if writes else {}
+    for result in results:
+        result["in_note"] = held.get(str(result["sha"]), 0)
     return {
         "kind": "note",
         "ref": notes,

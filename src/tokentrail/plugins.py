@@ -24,6 +24,10 @@ from tokentrail.hookspecs import Adapter, Detector, Renderer
 BUILTIN_PLUGINS = (
     "tokentrail.builtin.claude_code",
     "tokentrail.builtin.codex",
+    "tokentrail.builtin.gemini",
+    "tokentrail.builtin.opencode",
+    "tokentrail.builtin.pi",
+    "tokentrail.builtin.local_store",
     "tokentrail.builtin.price_overrides",
     "tokentrail.builtin.price_genai",
     "tokentrail.builtin.render_json",

@@ -16,26 +16,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tokentrail import carry as carry_mod
-from tokentrail.attribute import EXACT, STRONG, WINDOW, Attribution, Part
+from tokentrail.attribute import RANK, WINDOW, Attribution, Part
 from tokentrail.budget import Budget, evaluate
 from tokentrail.cause import likely_cause
-from tokentrail.figures import iso, totals
+from tokentrail.figures import COUNT_FIELDS, iso, totals
 
 RECEIPT_VERSION = 1
-# Summable figures of a row, in the names figures.totals() gives them.
-COUNT_FIELDS = (
-    "requests",
-    "input_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "web_search_requests",
-    "unpriced_requests",
-    "output_lower_bound_requests",
-)
-_RANK = {EXACT: 0, STRONG: 1, WINDOW: 2}
+# What "tokens" means in totals: input-side plus output, as ccusage and the MANIFEST count
+TOKEN_KINDS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
 
 
 def part_row(
@@ -55,11 +43,40 @@ def part_row(
         "subagent_requests": sum(r.subagent is not None for r in part.requests),
         **{k: figures[k] for k in COUNT_FIELDS},
         "cost_usd": figures["cost_usd"],
+        "total_tokens": figures["total_tokens"],
         "first": iso(min(stamps)) if stamps else None,
         "last": iso(max(stamps)) if stamps else None,
         "findings": list(findings or []),
         "carry": dict(carry) if carry else None,
+        "rids": "".join(sorted(set(part.rids))),
     }
+
+
+def count_once(
+    commit_rows: Sequence[tuple[Mapping[str, Any], list[dict[str, Any]]]],
+) -> tuple[list[tuple[Mapping[str, Any], list[dict[str, Any]]]], int]:
+    """Rows read from several commits' notes with every request counted once: a row whose
+    requests an earlier commit's row already holds (a carried or cherry-picked copy) is
+    left out. Returns the rows kept and how many were left out. (Rows that overlap only in
+    part are never written by attribution; should one appear, the earlier commit keeps the
+    shared requests and the later row is left out whole, so nothing counts twice.)"""
+    from tokentrail.notes import rid_set
+
+    counted: dict[tuple[str, str], set[str]] = {}
+    out: list[tuple[Mapping[str, Any], list[dict[str, Any]]]] = []
+    dropped = 0
+    for commit, rows in commit_rows:
+        kept = []
+        for row in rows:
+            rids = rid_set(row)
+            seen = counted.setdefault((str(row.get("agent")), str(row.get("id"))), set())
+            if rids is not None and rids & seen:
+                dropped += 1
+                continue
+            seen.update(rids or ())
+            kept.append(row)
+        out.append((commit, kept))
+    return out, dropped
 
 
 def sum_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -74,14 +91,14 @@ def sum_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             priced = True
             cost += float(row["cost_usd"])
     out["cost_usd"] = round(cost, 6) if priced or not out["requests"] else None
+    out["total_tokens"] = sum(out[k] for k in TOKEN_KINDS)
     return out
 
 
 def link_of(links: Iterable[str]) -> str:
-    seen = set(links)
-    if EXACT in seen:
-        return EXACT
-    return max(seen, key=lambda k: _RANK.get(k, 3)) if seen else WINDOW
+    """The evidence of a session's share: the strongest any of its parts had."""
+    seen = [link if link in RANK else WINDOW for link in links]
+    return min(seen, key=lambda k: RANK[k]) if seen else WINDOW
 
 
 def merge_models(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
@@ -214,18 +231,6 @@ def from_attribution(
     return doc
 
 
-TOKEN_KINDS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
-
-
-def _rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every row of figures in a branch receipt."""
-    rows: list[dict[str, Any]] = [doc["totals"], doc["committed"], doc["pending"]]
-    rows += doc["pending"]["sessions"] + doc["sessions"]
-    for commit in doc["commits"]:
-        rows += [commit, *commit["sessions"]]
-    return rows
-
-
 def waste_summary(
     findings: Sequence[Mapping[str, Any]], billed_usd: float | None
 ) -> dict[str, Any]:
@@ -254,8 +259,6 @@ def waste_summary(
 def finish(doc: dict[str, Any], budget: Budget | None = None) -> dict[str, Any]:
     """Derive every figure the renderers, the budget gate and the PR comment show from the
     receipt's own rows, findings and carry summaries (see the module docstring)."""
-    for row in _rows(doc):
-        row["total_tokens"] = sum(int(row.get(k) or 0) for k in TOKEN_KINDS)
     doc["carry"] = carry_mod.combine(
         s["carry"] for s in doc["sessions"] if isinstance(s.get("carry"), Mapping)
     )

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from tokentrail.hookspecs import Adapter, hookimpl
-from tokentrail.logfile import as_dict, as_int, as_str, first_line, parse_ts, read_jsonl
+from tokentrail.logfile import (
+    RecordKinds,
+    as_dict,
+    as_int,
+    as_str,
+    first_line,
+    parse_ts,
+    read_jsonl,
+)
 from tokentrail.model import (
     PROMPT_TASK_NOTIFICATION,
     PROMPT_USER,
@@ -31,6 +39,7 @@ from tokentrail.model import (
     estimate_result_tokens,
 )
 from tokentrail.toolcalls import (
+    added_lines,
     commits_in_output,
     describe_call,
     error_line,
@@ -44,6 +53,29 @@ AGENT = "claude-code"
 PLACEHOLDER_MAX_OUTPUT = 30
 PLACEHOLDER_MIN_CHARS = 400
 _SLUG_CHARS = re.compile(r"[^A-Za-z0-9]")
+# Record types this parser knows (formats.md §1.3); anything else is schema drift and warned.
+KNOWN_RECORD_TYPES = frozenset(
+    {
+        "user",
+        "assistant",
+        "system",
+        "summary",
+        "progress",
+        "file-history-snapshot",
+        "queue-operation",
+        "attachment",
+        "permission-mode",
+        "mode",
+        "agent-name",
+        "custom-title",
+        "ai-title",
+        "last-prompt",
+        "pr-link",
+        "worktree-state",
+        "relocated",
+        "bridge-session",
+    }
+)
 
 
 def project_slug(path: Path | str) -> str:
@@ -62,7 +94,7 @@ def config_roots() -> list[Path]:
 
 class ClaudeCodeAdapter:
     name = AGENT
-    parser_version = "claude-code/3"  # bump when parse() output changes (cache key)
+    parser_version = "claude-code/4"  # bump when parse() output changes (cache key)
 
     def roots(self) -> list[Path]:
         return config_roots()
@@ -221,6 +253,7 @@ class _Parser:
         self.last_user: dict[str | None, datetime] = {}  # per thread: when a request was sent
         self.handlers: dict[str, Callable[[dict[str, Any], datetime | None, str | None], None]]
         self.handlers = {"assistant": self._assistant, "user": self._user, "system": self._system}
+        self.kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
 
     def run(self) -> Session:
         for index, path in enumerate(self.ref.paths):
@@ -229,7 +262,9 @@ class _Parser:
             if file_agent:
                 self.session.subagent_files[file_agent] = str(path)
             for rec in read_jsonl(path, self.session.issues, skip=b'"type":"progress"'):
+                self.kinds.see(rec.get("type"))
                 self._record(rec, file_agent)
+            self.kinds.report(path, self.session.issues)
         for request, chars in zip(self.session.requests, self.chars):
             u = request.usage
             request.output_lower_bound = (
@@ -340,6 +375,7 @@ class _Parser:
             command=command,
             files=files,
             writes=writes,
+            added=added_lines(name, args) if writes else (),
             subagent=self._subagent(rec, file_agent),
             read_range=read_range(name, args),
         )

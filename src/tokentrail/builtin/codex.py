@@ -17,7 +17,15 @@ from typing import Any
 import orjson
 
 from tokentrail.hookspecs import Adapter, hookimpl
-from tokentrail.logfile import as_dict, as_int, as_str, first_line, parse_ts, read_jsonl
+from tokentrail.logfile import (
+    RecordKinds,
+    as_dict,
+    as_int,
+    as_str,
+    first_line,
+    parse_ts,
+    read_jsonl,
+)
 from tokentrail.model import (
     AgentCommit,
     Compaction,
@@ -30,7 +38,13 @@ from tokentrail.model import (
     cwd_inside,
     estimate_result_tokens,
 )
-from tokentrail.toolcalls import commits_in_output, describe_call, error_line, is_git_commit
+from tokentrail.toolcalls import (
+    added_lines,
+    commits_in_output,
+    describe_call,
+    error_line,
+    is_git_commit,
+)
 
 AGENT = "codex"
 FIELDS = (
@@ -44,6 +58,21 @@ FIELDS = (
 _EXIT_CODE = re.compile(r"(?:Process exited with code|exit code:?|\"exit_code\":)\s*(-?\d+)", re.I)
 # Some published rollouts replace text by "[REDACTED_X len=N sha=...]": N is the real size.
 _REDACTED = re.compile(r"^\[REDACTED_\w+ len=(\d+) sha=[0-9a-f]+\]$")
+# Rollout line types this parser knows (formats.md §2.2); anything else is warned as drift.
+KNOWN_RECORD_TYPES = frozenset(
+    {
+        "session_meta",
+        "response_item",
+        "compacted",
+        "turn_context",
+        "event_msg",
+        "world_state",
+        "inter_agent_communication",
+        "inter_agent_communication_metadata",
+        "security_risk_score",
+        "realtime_item",
+    }
+)
 
 
 def codex_home() -> Path:
@@ -52,7 +81,7 @@ def codex_home() -> Path:
 
 class CodexAdapter:
     name = AGENT
-    parser_version = "codex/3"  # bump when parse() output changes (cache key)
+    parser_version = "codex/4"  # bump when parse() output changes (cache key)
 
     def roots(self) -> list[Path]:
         return [codex_home() / "sessions", codex_home() / "archived_sessions"]
@@ -117,7 +146,9 @@ class _Parser:
         self.seen_meta = False
 
     def run(self) -> Session:
+        kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
         for rec in read_jsonl(self.ref.path, self.session.issues):
+            kinds.see(rec.get("type"))
             payload = rec.get("payload")
             if not isinstance(payload, dict):
                 continue
@@ -141,6 +172,7 @@ class _Parser:
                 self.session.compactions.append(
                     Compaction(ts, "auto", None, len(self.session.requests))
                 )
+        kinds.report(self.ref.path, self.session.issues)
         last = max(len(self.session.requests) - 1, 0)
         for call in self.session.tool_calls:  # a call whose answer was never logged
             call.request_index = min(call.request_index, last)
@@ -245,6 +277,7 @@ class _Parser:
             command=command,
             files=files,
             writes=writes,
+            added=added_lines(name, args) if writes else (),
         )
         self.calls[call_id] = call
         self.session.tool_calls.append(call)

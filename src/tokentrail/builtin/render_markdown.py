@@ -88,8 +88,9 @@ def _headline(s: Section, doc: Mapping[str, Any]) -> None:
     commits = doc.get("commits") or []
     branch = code(doc.get("branch") or "detached HEAD", 80)
     s.heading(3, f"tokentrail receipt for {branch}")
+    missing = int(doc.get("commits_without_note") or 0)
     parts = [
-        bold(cost_label(t)),
+        bold(("at least " if missing else "") + cost_label(t)),
         f"{tokens(t.get('total_tokens'))} tokens "
         f"({tokens(t.get('cache_read_tokens'))} cache reads)",
         f"{t.get('requests', 0)} requests",
@@ -103,11 +104,15 @@ def _headline(s: Section, doc: Mapping[str, Any]) -> None:
     branch_budget = (doc.get("budget") or {}).get("branch_total") or {}
     if branch_budget.get("budget_usd") is not None:
         limit = usd(float(branch_budget["budget_usd"]))
-        s.para(
-            f"**Over budget:** {money(t)} against a budget of {limit}."
-            if branch_budget.get("over")
-            else f"Within budget: {money(t)} of {limit}."
-        )
+        if branch_budget.get("over"):
+            s.para(f"**Over budget:** {money(t)} against a budget of {limit}.")
+        elif missing:
+            s.para(
+                f"**Budget not verified:** {money(t)} counted against a budget of {limit}, "
+                "but some commits have no receipt."
+            )
+        else:
+            s.para(f"Within budget: {money(t)} of {limit}.")
     notes = []
     if t.get("unpriced_requests"):
         notes.append(f"{t['unpriced_requests']} request(s) used a model without a known price")
@@ -115,12 +120,40 @@ def _headline(s: Section, doc: Mapping[str, Any]) -> None:
         notes.append(
             f"{t['output_lower_bound_requests']} request(s) logged only a lower bound for output"
         )
-    if doc.get("commits_without_note"):
-        notes.append(f"{doc['commits_without_note']} commit(s) have no tokentrail note")
+    skipped = sum((doc.get("note_lines_skipped") or {}).values())
+    if skipped:
+        notes.append(f"{skipped} note line(s) could not be read and are left out")
+    if doc.get("unattributed_sessions"):
+        notes.append(
+            f"{doc['unattributed_sessions']} session(s) hold work no commit of this branch contains"
+        )
     if notes:
         s.para("_Estimated: " + "; ".join(notes) + "._")
+    if missing:
+        s.para(_missing_receipts(doc, missing, len(commits)))
+    base = doc.get("baseline") or {}
+    if base.get("median_pr_cost_usd") is not None:
+        s.para(
+            f"This PR: {usd(base.get('pr_cost_usd'))}; this repository's median PR: "
+            f"{usd(base['median_pr_cost_usd'])} (over {int(base.get('prs') or 0)} PRs, "
+            "API-equivalent)."
+        )
     if doc.get("likely_cause"):
         s.para(f"**Likely cause:** {text(doc['likely_cause'], 400)}")
+
+
+def _missing_receipts(doc: Mapping[str, Any], missing: int, commits: int) -> str:
+    """Missing receipts are said and named, never read as $0."""
+    shas = [str(sha) for sha in doc.get("commits_missing_note") or []]
+    named = ", ".join(code(sha[:7]) for sha in shas[:10])
+    if len(shas) > 10:
+        named += f" and {len(shas) - 10} more"
+    return (
+        f"**Receipts missing:** {missing} of {commits} commits have no receipt"
+        + (f" ({named})" if named else "")
+        + " — push notes with `tokentrail notes push`. The figures above cover only the "
+        "commits that have one."
+    )
 
 
 def _commit_sessions(c: Mapping[str, Any]) -> str:
@@ -337,28 +370,30 @@ def _details(s: Section, doc: Mapping[str, Any]) -> None:
 # --- one session: the postmortem -----------------------------------------------------------
 
 
-def session_document(doc: Mapping[str, Any]) -> Document:
+def session_document(doc: Mapping[str, Any], heading: bool = True) -> Document:
     """One session's postmortem as sections: the headline and likely cause, the waste with
-    its evidence, what burned context, the lessons, then usage by model and subagent."""
+    its evidence, what burned context, the lessons, then usage by model and subagent.
+    `heading=False` leaves out the title and summary line (a page that has its own)."""
     out = Document()
     s = doc["session"]
     head = out.section("the headline", HEADLINE)
-    head.heading(
-        3, f"tokentrail postmortem of {_agent(s.get('agent'))} session {code(s['id'], 80)}"
-    )
-    head.para(
-        " · ".join(
-            [
-                bold(cost_label(s)),
-                f"{s.get('requests', 0)} requests",
-                f"{int(doc.get('tool_calls') or 0)} tool calls "
-                f"({int(doc.get('tool_errors') or 0)} failed)",
-                f"{int(doc.get('compactions') or 0)} compaction(s)",
-                f"{text(str(s.get('start') or '?')[:16].replace('T', ' '))} → "
-                f"{text(str(s.get('end') or '?')[:16].replace('T', ' '))} UTC",
-            ]
+    if heading:
+        head.heading(
+            3, f"tokentrail postmortem of {_agent(s.get('agent'))} session {code(s['id'], 80)}"
         )
-    )
+        head.para(
+            " · ".join(
+                [
+                    bold(cost_label(s)),
+                    f"{s.get('requests', 0)} requests",
+                    f"{int(doc.get('tool_calls') or 0)} tool calls "
+                    f"({int(doc.get('tool_errors') or 0)} failed)",
+                    f"{int(doc.get('compactions') or 0)} compaction(s)",
+                    f"{text(str(s.get('start') or '?')[:16].replace('T', ' '))} → "
+                    f"{text(str(s.get('end') or '?')[:16].replace('T', ' '))} UTC",
+                ]
+            )
+        )
     branches = ", ".join(code(b, 60) for b in s.get("branches") or [])
     if branches:
         head.para(f"Branch: {branches}")
@@ -372,6 +407,150 @@ def session_document(doc: Mapping[str, Any]) -> Document:
         f"<sub>tokentrail {text(__version__)} · API-equivalent: what these tokens would cost "
         "at API list prices. Only ids, totals, paths and command names are shown; secrets "
         "are redacted.</sub>"
+    )
+    return out
+
+
+ROLLUP_TABLES = {
+    "repo": ("By repository", "Repository"),
+    "author": ("By author", "Author"),
+    "agent": ("By agent", "Agent"),
+    "model": ("By model", "Model"),
+    "week": ("By week", "Week"),
+    "pr": ("Top PRs and branches", "PR / branch"),
+}
+ROLLUP_ROWS = 10
+
+
+def _rollup_label(kind: str, row: Mapping[str, Any]) -> str:
+    if kind == "pr":
+        return f"{text(row['repo'], 60)} {text(row['label'], 80)}"
+    if kind == "agent":
+        return _agent(row["agent"])
+    if kind == "model":
+        return code(row["model"], 80)
+    if kind == "week":
+        return f"{text(row['week'])} ({text(row.get('week_start') or '?')})"
+    return text(row.get(kind) or "-", 80)
+
+
+def rollup_document(doc: Mapping[str, Any]) -> Document:
+    """The roll-up as a digest a lead pastes into a weekly note."""
+    out = Document()
+    t, waste = doc["totals"], doc["waste"]
+    head = out.section("headline", HEADLINE)
+    window = " ".join(
+        f"{word} {text(str(doc[word])[:10])}" for word in ("since", "until") if doc.get(word)
+    )
+    head.heading(3, "Agent work across the team" + (f" ({window})" if window else ""))
+    cost = float(t.get("cost_usd") or 0.0)
+    share = f" ({waste['wasted_usd'] / cost:.0%} of the bill)" if cost else ""
+    head.para(
+        " · ".join(
+            [
+                bold(cost_label(t)),
+                f"{t['repos']} repositories",
+                f"{t['authors']} author(s)",
+                f"{t['prs']} PR(s)",
+                f"{t['sessions']} session(s)",
+                f"{t['requests']} requests",
+                f"waste found {usd(waste['wasted_usd'])}{share}",
+            ]
+        )
+    )
+    body = out.section("breakdowns", COMMITS)
+    for kind in doc.get("show") or ROLLUP_TABLES:
+        title, header = ROLLUP_TABLES[kind]
+        items = doc["by"][kind]
+        shown = items if kind == "week" else items[:ROLLUP_ROWS]
+        body.heading(4, title)
+        table = body.table(
+            (header, "Requests", "Tokens", "Cost", "Sessions", "Waste"),
+            [
+                [
+                    _rollup_label(kind, r),
+                    str(r["requests"]),
+                    tokens(r.get("total_tokens")),
+                    money(r),
+                    str(r["sessions"]),
+                    usd(r.get("wasted_usd")) if "wasted_usd" in r else "-",
+                ]
+                for r in shown
+            ],
+            "lrrrrr",
+        )
+        if len(items) > len(shown):
+            table.more = f"_… and {len(items) - len(shown)} more (`--json`)._"
+    extra = out.section("waste", FINDINGS)
+    if waste["by_cause"]:
+        extra.heading(4, "Waste by cause (estimated)")
+        extra.table(
+            ("Cause", "Findings", "Tokens", "Est. waste"),
+            [
+                [
+                    text(c["cause"], 40),
+                    str(c["findings"]),
+                    tokens(c["wasted_tokens"]),
+                    usd(c["wasted_usd"]),
+                ]
+                for c in waste["by_cause"]
+            ],
+            "lrrr",
+        )
+    extra.heading(4, "Outliers")
+    if doc["outliers"]:
+        extra.table(
+            ("PR", "Cost", "Commits", "Per commit", "Repo median", "Ratio"),
+            [
+                [
+                    f"{text(o['repo'], 60)} {text(o['label'], 80)}",
+                    money(o),
+                    str(o["commits"]),
+                    usd(o["cost_per_commit_usd"]),
+                    usd(o["repo_median_per_commit_usd"]),
+                    f"{o['ratio']:.1f}×",
+                ]
+                for o in doc["outliers"]
+            ],
+            "lrrrrr",
+        )
+    else:
+        extra.para(f"None: no PR at {text(doc['outlier_rule'])}.")
+    lessons = out.section("lessons", LESSONS)
+    if doc["lessons"]:
+        lessons.heading(4, "Lessons seen across the team")
+        lessons.bullets(
+            [
+                f"{text(lesson['text'], 300)} — saves about {usd(lesson['saved_usd'])} "
+                f"(seen {lesson['count']}× in {', '.join(text(r, 60) for r in lesson['repos'])})"
+                for lesson in doc["lessons"][:10]
+            ]
+        )
+    if doc["lesson_effects"]:
+        lessons.heading(4, "Did the lessons in AGENTS.md / CLAUDE.md work?")
+        lessons.table(
+            ("Repository", "Lesson", "Landed", "Findings/week before", "after"),
+            [
+                [
+                    text(e["repo"], 60),
+                    text(e["lesson"], 200),
+                    text(str(e["landed"])[:10]),
+                    f"{e['before']['per_week']:.2f} ({e['before']['findings']} in "
+                    f"{e['before']['weeks']} wk)",
+                    f"{e['after']['per_week']:.2f} ({e['after']['findings']} in "
+                    f"{e['after']['weeks']} wk)",
+                ]
+                for e in doc["lesson_effects"]
+            ],
+            "lllrr",
+        )
+    foot = out.section("footer", HEADLINE)
+    notes = [text(w, 300) for w in doc.get("warnings") or []]
+    foot.para(
+        f"<sub>tokentrail {text(__version__)} · from git notes ({code(doc['notes_ref'], 80)}) · "
+        "API-equivalent: what these tokens would cost at API list prices."
+        + "".join(f" Warning: {n}." for n in notes)
+        + "</sub>"
     )
     return out
 
@@ -445,6 +624,8 @@ class MarkdownRenderer:
             return render_receipt(doc)
         if doc.get("kind") == "session":
             return session_document(doc).render()
+        if doc.get("kind") == "rollup":
+            return rollup_document(doc).render()
         return render_other(doc)
 
     def render_within(self, doc: Mapping[str, Any], limit: int, note: str = "") -> str:

@@ -87,7 +87,8 @@ def _sessions(doc: Mapping[str, Any]) -> str:
         return (
             "No agent sessions found. Looked in:\n"
             + places
-            + "\nSet CLAUDE_CONFIG_DIR or CODEX_HOME if your logs live elsewhere, "
+            + "\nIf your logs live elsewhere, set CLAUDE_CONFIG_DIR, CODEX_HOME, "
+            "GEMINI_CLI_HOME, OPENCODE_DATA_DIR or PI_AGENT_DIR (docs/agents/); "
             "or run `tokentrail demo` to see a report on generated data."
         )
     waste_header = ("WASTE",) if ranked_by_waste else ()
@@ -206,6 +207,12 @@ def _session(doc: Mapping[str, Any]) -> str:
         f"({doc['tool_errors']} failed), {doc['prompts']} prompts, "
         f"{doc['compactions']} compactions; total {money(s)} (API-equivalent)",
     ]
+    theirs, ours = s.get("agent_cost_usd"), s.get("cost_usd_same_requests")
+    if theirs is not None and (ours is None or abs(theirs - ours) > max(0.005, 0.01 * theirs)):
+        head.append(
+            f"  the agent's own cost: ${theirs:,.4f} for {s['agent_cost_requests']} requests "
+            f"(tokentrail: {'unpriced' if ours is None else f'${ours:,.4f}'})"
+        )
     parts = ["\n".join(head), *_postmortem(doc)]
     for title, key in (("By model", "model"), ("By subagent", "subagent"), ("By file", "file")):
         rows = [[_short(str(r[key]), 60), *token_cells(r)] for r in doc[f"by_{key}"]]
@@ -253,8 +260,10 @@ def _report(doc: Mapping[str, Any]) -> str:
     if doc.get("source") == "notes":
         head.append(
             f"  from notes ({doc.get('notes_ref')}); "
-            f"{doc.get('commits_without_note', 0)} commit(s) without a note"
+            f"{doc.get('commits_without_note', 0)} commit(s) without a receipt"
         )
+    for line in _attribution_notes(doc):
+        head.append(f"  {line}")
     if doc.get("likely_cause"):
         head.append(f"Likely cause: {doc['likely_cause']}")
     parts = ["\n".join(head)]
@@ -312,6 +321,23 @@ def _report(doc: Mapping[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+def _attribution_notes(doc: Mapping[str, Any]) -> list[str]:
+    """What the receipt could not count, said rather than hidden."""
+    out = []
+    if doc.get("unattributed_sessions"):
+        out.append(
+            f"{doc['unattributed_sessions']} session(s) in this repository hold work no commit "
+            "of the branch contains (not attributed)"
+        )
+    skipped = doc.get("note_lines_skipped") or {}
+    if skipped:
+        reasons = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in skipped.items())
+        out.append(f"note lines not read: {reasons}")
+    if doc.get("duplicate_note_lines"):
+        out.append(f"{doc['duplicate_note_lines']} copied note line(s) counted once")
+    return out
+
+
 def _commit_receipt(doc: Mapping[str, Any]) -> str:
     head = (
         f"Commit {doc['sha'][:7]}: {len(doc['sessions'])} session(s), {doc['requests']} "
@@ -355,8 +381,13 @@ def _note(doc: Mapping[str, Any]) -> str:
                 f"{short}: wrote {r['written']} session(s); the note holds {r['in_note']} "
                 f"({doc['ref']})"
             )
+        elif r["status"] == "carried":
+            out.append(
+                f"{short}: a copy of {str(r.get('original'))[:7]}: carried its receipt "
+                f"({r['written']} session(s))"
+            )
         elif r["status"] == "no_sessions":
-            out.append(f"{short}: no agent sessions went into this commit; no note written")
+            out.append(f"{short}: no agent work went into this commit (its receipt says so)")
         else:
             out.append(f"{short}: not on branch {doc['branch']} beyond its base; skipped")
     return "\n".join(out)
@@ -411,6 +442,145 @@ def _lessons(doc: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+ROLLUP_TITLES = {
+    "repo": ("By repository", "REPO"),
+    "author": ("By author", "AUTHOR"),
+    "agent": ("By agent", "AGENT"),
+    "model": ("By model (sessions that mixed models stay together)", "MODEL"),
+    "week": ("By week", "WEEK"),
+    "pr": ("By PR / branch", "PR"),
+}
+ROLLUP_ROWS = 15
+
+
+def rollup_key(kind: str, row: Mapping[str, Any]) -> str:
+    """The label of a breakdown row (a PR is `repo #N`, a branch `repo branch`)."""
+    if kind == "pr":
+        return f"{row['repo']} {row['label']}"
+    if kind == "week":
+        return f"{row['week']} ({row['week_start']})" if row.get("week_start") else row["week"]
+    return str(row.get(kind) or "-")
+
+
+def percent(part: float | None, whole: float | None) -> str:
+    return f"{(part or 0) / whole:.0%}" if whole else "-"
+
+
+def _rollup(doc: Mapping[str, Any]) -> str:
+    t = doc["totals"]
+    waste = doc["waste"]
+    window = " ".join(
+        f"{word} {str(doc[key])[:10]}"
+        for word, key in (("since", "since"), ("until", "until"))
+        if doc.get(key)
+    )
+    head = [
+        f"Team roll-up: {t['repos']} repositories, {t['authors']} author(s), {t['prs']} PR(s), "
+        f"{t['sessions']} session(s), {t['commits']} commit(s)"
+        + (f" — {window}" if window else ""),
+        f"Total: {t['requests']} requests, {money(t)} API-equivalent "
+        f"(from notes {doc['notes_ref']}; {', '.join(doc['pricing']) or 'no pricing recorded'})",
+        f"  input {tokens(t['input_tokens'])}, cache read {tokens(t['cache_read_tokens'])}, "
+        f"cache write {tokens(t['cache_write_tokens'])}, output {output(t)}",
+        f"  waste found: ${waste['wasted_usd']:,.2f} in {waste['findings']} finding(s) "
+        f"({percent(waste['wasted_usd'], t['cost_usd'])} of the bill)",
+    ]
+    parts = ["\n".join(head)]
+    for kind in doc.get("show") or ROLLUP_TITLES:
+        title, header = ROLLUP_TITLES[kind]
+        items = doc["by"][kind]
+        shown = items[:ROLLUP_ROWS] if kind != "week" else items
+        extra = kind != "model"
+        rows = [
+            [
+                _short(rollup_key(kind, r), 48),
+                *token_cells(r),
+                *(
+                    [str(r["sessions"]), str(r["commits"]), f"${r['wasted_usd']:,.2f}"]
+                    if extra
+                    else [str(r["sessions"])]
+                ),
+            ]
+            for r in shown
+        ]
+        headers = (header, *TOKEN_HEADERS, "SESS", *(("COMMITS", "WASTE") if extra else ()))
+        more = len(items) - len(shown)
+        parts.append(
+            f"{title}:\n"
+            + table(headers, rows, set(range(1, len(headers))))
+            + (f"\n... and {more} more (--json)" if more > 0 else "")
+        )
+    if waste["by_cause"]:
+        rows = [
+            [c["cause"], str(c["findings"]), tokens(c["wasted_tokens"]), f"${c['wasted_usd']:,.2f}"]
+            for c in waste["by_cause"]
+        ]
+        parts.append(
+            "Waste by cause (estimated):\n"
+            + table(("CAUSE", "FINDINGS", "TOKENS", "USD"), rows, {1, 2, 3})
+        )
+    if doc["outliers"]:
+        rows = [
+            [
+                _short(f"{o['repo']} {o['label']}", 48),
+                money(o),
+                str(o["commits"]),
+                f"${o['cost_per_commit_usd']:,.2f}",
+                f"${o['repo_median_per_commit_usd']:,.2f}",
+                f"{o['ratio']:.1f}x",
+            ]
+            for o in doc["outliers"]
+        ]
+        parts.append(
+            f"Outliers ({doc['outlier_rule']}):\n"
+            + table(
+                ("PR", "COST", "COMMITS", "PER COMMIT", "REPO MEDIAN", "RATIO"),
+                rows,
+                {1, 2, 3, 4, 5},
+            )
+        )
+    else:
+        parts.append("Outliers: none (" + doc["outlier_rule"] + ")")
+    if doc["lessons"]:
+        parts.append(
+            "Lessons seen across the team:\n"
+            + "\n".join(
+                f"  - {lesson['text']} (saves ~${lesson['saved_usd']:.2f}; seen "
+                f"{lesson['count']}x in {', '.join(lesson['repos'])})"
+                for lesson in doc["lessons"][:10]
+            )
+        )
+    if doc["lesson_effects"]:
+        rows = [
+            [
+                e["repo"],
+                _cut(e["lesson"], 50),
+                str(e["landed"])[:10],
+                f"{e['before']['per_week']:.2f} ({e['before']['findings']})",
+                f"{e['after']['per_week']:.2f} ({e['after']['findings']})",
+            ]
+            for e in doc["lesson_effects"]
+        ]
+        parts.append(
+            "Lessons in AGENTS.md/CLAUDE.md — findings per week before and after they landed:\n"
+            + table(("REPO", "LESSON", "LANDED", "BEFORE/WK", "AFTER/WK"), rows, {3, 4})
+        )
+    for warning in doc.get("warnings") or []:
+        parts.append(f"warning: {warning}")
+    return "\n\n".join(parts)
+
+
+def _export(doc: Mapping[str, Any]) -> str:
+    lines = [f"Exported from {doc['source']} to {doc['out']} ({doc['format']}):"]
+    for name, table in doc["tables"].items():
+        lines.append(f"  {name}: {table['rows']} row(s) in {table['file']}")
+    for name, why in doc["not_filled"].items():
+        lines.append(f"  {name}: not written ({why})")
+    if doc.get("posted"):
+        lines.append(f"  posted to {doc['posted']['url']} (HTTP {doc['posted']['status']})")
+    return "\n".join(lines)
+
+
 def _error(doc: Mapping[str, Any]) -> str:
     return f"tokentrail: error: {doc['error']['message']}"
 
@@ -431,6 +601,8 @@ class TextRenderer:
         "sessions": _sessions,
         "session": _session,
         "plugins": _plugins,
+        "rollup": _rollup,
+        "export": _export,
         "error": _error,
     }
 

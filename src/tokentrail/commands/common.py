@@ -13,13 +13,14 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from tokentrail.errors import TokentrailError
 from tokentrail.figures import envelope
-from tokentrail.plugins import get_plugin_manager
+from tokentrail.plugins import TokentrailPluginManager, get_plugin_manager
 
 F = TypeVar("F", bound=Callable[..., Any])
 _RELATIVE = re.compile(r"^(\d+)([dhm])$")
@@ -104,10 +105,11 @@ def handle_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         as_json = bool(kwargs.get("as_json"))
+        exit_code = 1
         try:
             return fn(*args, **kwargs)
         except TokentrailError as exc:
-            code, message = exc.code, exc.message
+            code, message, exit_code = exc.code, exc.message, exc.exit_code
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # never a traceback for the user
@@ -120,6 +122,39 @@ def handle_errors(fn: F) -> F:
             click.echo(dump_json(doc))
         else:
             click.echo(f"tokentrail: error: {message}", err=True)
-        sys.exit(1)
+        sys.exit(exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+def write_page(target: Path, page: str) -> None:
+    """Write a rendered page (`--html FILE`), with a clear error when it cannot be."""
+    try:
+        target.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise TokentrailError("write_failed", f"cannot write {target}: {exc.strerror}") from None
+
+
+def agent_option(fn: F) -> F:
+    """`--agent NAME`: only that agent's sessions."""
+    return click.option(
+        "--agent",
+        metavar="NAME",
+        help="Only this agent (claude-code, codex, gemini, opencode, pi, or a logged one).",
+    )(fn)
+
+
+def check_agent(pm: TokentrailPluginManager, agent: str | None) -> None:
+    """An `--agent` nobody knows is a usage error naming the agents that exist, never an
+    empty answer that looks like "no sessions"."""
+    if agent is None:
+        return
+    from tokentrail.catalog import known_agents
+
+    known = known_agents(pm)
+    if agent not in known:
+        raise TokentrailError(
+            "unknown_agent",
+            f"no agent named {agent!r}; known agents: {', '.join(known) or 'none'}",
+            exit_code=2,
+        )

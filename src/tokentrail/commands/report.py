@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from tokentrail.commands.common import emit, format_name, handle_errors, output_options, render
+from tokentrail.commands.common import (
+    emit,
+    format_name,
+    handle_errors,
+    output_options,
+    render,
+    write_page,
+)
 from tokentrail.errors import TokentrailError
 from tokentrail.pipeline import build_receipt
 
@@ -45,10 +52,5 @@ def report(
             raise TokentrailError("bad_usage", f"--markdown and --format {fmt} ask for two formats")
     doc = build_receipt(None, base, from_notes=from_notes, ref=ref)
     if html_file is not None:
-        try:
-            html_file.write_text(render(doc, "html") + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise TokentrailError(
-                "write_failed", f"cannot write {html_file}: {exc.strerror}"
-            ) from None
+        write_page(html_file, render(doc, "html") + "\n")
     emit(doc, as_json, fmt)

@@ -8,12 +8,20 @@ from pathlib import Path
 import click
 
 from tokentrail import catalog as catalog_mod
-from tokentrail.commands.common import emit, handle_errors, output_options, parse_when
+from tokentrail.commands.common import (
+    agent_option,
+    check_agent,
+    emit,
+    handle_errors,
+    output_options,
+    parse_when,
+)
 from tokentrail.pipeline import SORT_KEYS, sessions_listing
+from tokentrail.plugins import get_plugin_manager
 
 
 @click.command()
-@click.option("--agent", help="Only this agent (e.g. claude-code, codex).")
+@agent_option
 @click.option("--since", help="Sessions active on or after: 2026-02-23, ISO time, or 7d/12h.")
 @click.option("--until", help="Sessions started on or before this time.")
 @click.option(
@@ -49,6 +57,7 @@ def sessions(
     as_json: bool,
 ) -> None:
     """List sessions with tokens by kind and cost. With no filter, lists all of them."""
+    check_agent(get_plugin_manager(), agent)
     flt = catalog_mod.SessionFilter(
         agent=agent, since=parse_when(since), until=parse_when(until, end_of_day=True), repo=repo
     )
