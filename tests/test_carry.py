@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builtin.detectors import Build, call, pricer
+from tests.builtin.detectors import Build, call, corpus, pricer
 from tests.cli_run import CORPUS, claude_config_from_corpus
 from tokentrail.carry import compute
 from tokentrail.catalog import SessionFilter
@@ -28,7 +28,9 @@ def test_an_item_is_carried_by_every_later_request_of_its_thread_until_compactio
     assert item is not None and item.measured
     assert item.size_tokens == 5000 and item.carried_requests == 4
     assert item.carry_tokens == 20000
-    assert item.carry_usd == pytest.approx(20000 * 0.30 / 1e6)  # Sonnet 4.5 cache read
+    # Sonnet 4.5: re-sent at the cache-read price ($0.30/M) by 4 requests, and written to the
+    # cache once by the request that first sent it ($3.75/M, a $3.45/M premium)
+    assert item.carry_usd == pytest.approx(20000 * 0.30 / 1e6 + 5000 * 3.45 / 1e6, rel=1e-3)
     assert carry.carried_tokens + carry.remainder_tokens == carry.billed_tokens
 
 
@@ -78,3 +80,23 @@ def test_conservation_on_every_corpus_session(
         # per request: what items carried never exceeds what the request sent
         carried_somewhere += c.carried_tokens > 0
     assert carried_somewhere >= 15
+
+
+def test_inline_sidechain_tasks_are_threads_of_their_own() -> None:
+    """fe5e1c67 (Claude Code 1.0.98) writes its Task subagents inline: the `find` result of
+    one Task is carried by that Task's 6 later requests, not by every request of every Task
+    (it was 124 before: 33 % of input-side tokens; the log shows about 1.6 %)."""
+    run = corpus()
+    session = run.session("fe5e1c67")
+    sidechains = {r.subagent for r in session.requests if r.subagent}
+    assert len(sidechains) >= 3 and "sidechain" not in sidechains
+    [find] = [
+        c
+        for c in session.tool_calls
+        if (c.command or "").startswith("find /path/to/Demo/todo-app -type f")
+    ]
+    item = run.carry("fe5e1c67").item(find.id)
+    assert item is not None and item.carried_requests == 6
+    share = item.carry_tokens / run.carry("fe5e1c67").input_side_tokens
+    assert 0.01 < share < 0.025
+    assert "124 times" not in run.cause("fe5e1c67")

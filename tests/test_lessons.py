@@ -34,6 +34,17 @@ def test_same_rule_from_many_findings_is_one_lesson_ranked_by_money() -> None:
     assert len(top.id) == 10 and top.id != lessons[1].id
 
 
+def test_a_rule_that_would_have_saved_nothing_is_not_offered() -> None:
+    lessons = build_lessons(
+        [
+            _f("Never re-run a failing call unchanged.", 0.002, "s1", "retry_loop"),
+            _f("Never re-run a failing call unchanged.", 0.002, "s2", "retry_loop"),
+            _f("Read only the lines you need.", 0.08, "s1", "reread"),
+        ]
+    )
+    assert [x.text for x in lessons] == ["Read only the lines you need."]
+
+
 def test_block_is_appended_then_updated_in_place_touching_nothing_else(tmp_path: Path) -> None:
     path = tmp_path / "AGENTS.md"
     path.write_text("# Agents\n\nUse tabs.\n", encoding="utf-8")

@@ -21,10 +21,11 @@ never billed again. What no commit holds yet is pending.
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Collection, Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Generic, Protocol, TypeVar
 
 from tokentrail.history import History, HistoryCommit, call_files
 from tokentrail.model import Request, Session, cwd_inside, request_id
@@ -98,6 +99,30 @@ def _chronology(session: Session) -> list[int]:
     return [i for _, i in keyed]
 
 
+class _HasSha(Protocol):
+    @property
+    def sha(self) -> str: ...
+
+
+C = TypeVar("C", bound=_HasSha)
+
+
+class _ByPrefix(Generic[C]):
+    """Commits found by an abbreviated sha in logarithmic time (Scope.resolve and
+    History.find scan every commit; an agent commit is looked up for each of them)."""
+
+    def __init__(self, commits: Iterable[C]) -> None:
+        self.by_sha = {c.sha: c for c in commits}
+        self.shas = sorted(self.by_sha)
+
+    def find(self, prefix: str) -> C | None:
+        """The commit `prefix` names, if exactly one does."""
+        prefix = prefix.lower()
+        at = bisect_left(self.shas, prefix)
+        hits = [sha for sha in self.shas[at : at + 2] if sha.startswith(prefix)]
+        return self.by_sha[hits[0]] if len(hits) == 1 else None
+
+
 class _SessionAttribution:
     """One session against the branch."""
 
@@ -119,6 +144,8 @@ class _SessionAttribution:
         self.recorded = recorded
         self.now = now
         self.scope_index = {c.sha: i for i, c in enumerate(scope.commits)}
+        self.in_scope = _ByPrefix(scope.commits)
+        self.history_commits = _ByPrefix(history.commits)
         self.order = _chronology(session)
         self.position = {index: pos for pos, index in enumerate(self.order)}
         self.excluded = 0
@@ -225,15 +252,15 @@ class _SessionAttribution:
     def _named(self, prefix: str) -> BranchCommit | HistoryCommit | None:
         """The commit an agent's printed sha names: in the branch, in the content history,
         or the rewritten copy of it (rebase, amend) in the branch."""
-        scoped = self.scope.resolve(prefix)
+        scoped = self.in_scope.find(prefix)
         if scoped is not None:
             return scoped
-        found = self.history.find(prefix)
+        found = self.history_commits.find(prefix)
         if found is not None:
             return found
         for printed, sha in self.rewritten.items():
             if printed.startswith(prefix.lower()) or prefix.lower().startswith(printed):
-                return self.scope.resolve(sha)
+                return self.in_scope.find(sha)
         return None
 
     def _history_order(self, carrier: _Carrier) -> tuple[int, int]:
@@ -330,23 +357,35 @@ class _SessionAttribution:
         parts: dict[str, tuple[str, list[int]]] = {}
         pending: list[int] = []
         floor = self._window_floor(commits)
+        # Linear in requests: requests come in time order, so both where the search starts
+        # (past every agent commit made before the request) and the first commit made at or
+        # after the request only move forward; the next agent commit from any index is
+        # precomputed.
+        count = len(commits)
+        next_exact = [count] * (count + 1)
+        for n in range(count - 1, -1, -1):
+            next_exact[n] = n if commits[n].sha in exact else next_exact[n + 1]
+        boundaries = sorted(
+            (at, n) for n, c in enumerate(commits) if (at := exact.get(c.sha)) is not None
+        )
+        passed = start = made_from = 0
         for pos, index in enumerate(self.order):
+            while passed < len(boundaries) and boundaries[passed][0] < pos:
+                start = max(start, boundaries[passed][1] + 1)  # not into an earlier agent commit
+                passed += 1
             if index not in kept:
                 continue
             when = self.session.requests[index].timestamp
             if when is not None and when < floor:
                 self.excluded += 1
                 continue
-            # not into (or before) an agent commit made before this request
-            start = 0
-            for n, c in enumerate(commits):
-                if c.sha in exact and exact[c.sha] < pos:
-                    start = n + 1
-            target = None
-            for c in commits[start:]:
-                if c.sha in exact or (when is not None and c.made >= when):
-                    target = c
-                    break
+            found = next_exact[start]
+            if when is not None:
+                made_from = max(made_from, start)
+                while made_from < count and commits[made_from].made < when:
+                    made_from += 1
+                found = min(found, made_from)
+            target = commits[found] if found < count else None
             if target is None:
                 pending.append(index)
                 continue

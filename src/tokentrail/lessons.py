@@ -20,6 +20,9 @@ _BLOCK = re.compile(
     r"<!-- tokentrail:lessons:begin\b[^\n]*-->.*?<!-- tokentrail:lessons:end -->", re.DOTALL
 )
 DEFAULT_LIMIT = 10
+# A lesson is offered only when following it would have saved at least a cent: a rule
+# taught by findings worth nothing (a failing call re-run with a tiny output) is noise.
+MIN_SAVING_USD = 0.01
 
 
 def lesson_id(text: str) -> str:
@@ -27,7 +30,8 @@ def lesson_id(text: str) -> str:
 
 
 def build_lessons(findings: Iterable[Finding]) -> list[Lesson]:
-    """One lesson per distinct rule, with the waste of every finding that teaches it."""
+    """One lesson per distinct rule, with the waste of every finding that teaches it (the
+    findings as settled: each token counted once), when that saving is worth a cent."""
     by_id: dict[str, Lesson] = {}
     for f in findings:
         text = " ".join(f.lesson.split())
@@ -42,7 +46,8 @@ def build_lessons(findings: Iterable[Finding]) -> list[Lesson]:
             lesson.detectors.append(f.detector)
         if f.session not in lesson.sessions:
             lesson.sessions.append(f.session)
-    return sorted(by_id.values(), key=lambda x: (-x.saved_usd, -x.count, x.text))
+    kept = [lesson for lesson in by_id.values() if lesson.saved_usd >= MIN_SAVING_USD]
+    return sorted(kept, key=lambda x: (-x.saved_usd, -x.count, x.text))
 
 
 def render_block(lessons: Sequence[str], limit: int = DEFAULT_LIMIT) -> str:

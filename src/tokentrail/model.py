@@ -88,13 +88,17 @@ class Request:
     usage: Usage
     branch: str | None = None
     cwd: str | None = None
-    subagent: str | None = None  # agentId, "sidechain" for inline sidechains, None for main
+    subagent: str | None = None  # agentId, "sidechain-<root>" per inline Task thread, None: main
     file_index: int = 0  # which of Session.paths it was read from
     output_lower_bound: bool = False  # the log kept a streaming placeholder for output
     cost_usd: float | None = None  # None: unpriced
     price_source: str | None = None
     provider: str | None = None  # the API provider when the log names it (openai, google...)
     agent_cost_usd: float | None = None  # the cost the agent itself recorded, if it did
+    # When the request was sent (the log's last record before the reply: a tool result or a
+    # prompt); `timestamp` is when the reply's first line was written, which for a long
+    # reply is minutes later. None when the log does not say.
+    sent: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -115,14 +119,23 @@ class ToolCall:
     subagent: str | None = None
     writes: bool = False  # the tool changes `files` (Edit, Write, apply_patch)
     added: tuple[str, ...] = ()  # fingerprints of the lines it added (toolcalls.line_hash)
+    # Lines [first, last] a read put into the context when it read only part of the file
+    # (Read with offset/limit); None: the whole file, or not a ranged read.
+    read_range: tuple[int, int] | None = None
+
+
+PROMPT_USER = "user"
+PROMPT_TASK_NOTIFICATION = "task-notification"  # a background task's notice, not typed
 
 
 @dataclass(slots=True)
 class Prompt:
-    """A prompt typed by the user: when, and how long. The text itself is not kept."""
+    """A user turn: when, how long, and whether the user typed it or the agent's harness
+    injected it (a background task notification). The text itself is not kept."""
 
     timestamp: datetime | None
     chars: int
+    kind: str = PROMPT_USER
 
 
 @dataclass(slots=True)

@@ -8,8 +8,9 @@ and the command decides where they go.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,10 @@ from tokentrail.cause import likely_cause
 from tokentrail.config import load_config
 from tokentrail.detect import Analysis, analyze, finding_from_dict
 from tokentrail.errors import TokentrailError
-from tokentrail.figures import iso
+from tokentrail.figures import agent_cost, iso, session_row, totals
 from tokentrail.history import gather, originals_of
 from tokentrail.lessons import build_lessons
-from tokentrail.model import Finding, Session
+from tokentrail.model import Finding, Request, Session
 from tokentrail.notes import (
     combine,
     line_to_row,
@@ -37,7 +38,13 @@ from tokentrail.notes import (
 from tokentrail.plugins import TokentrailPluginManager, get_plugin_manager
 from tokentrail.pricing import PRICING_VERSION, Pricer
 from tokentrail.privacy import portable
-from tokentrail.receipt import branch_receipt, count_once, finish, from_attribution
+from tokentrail.receipt import (
+    branch_receipt,
+    count_once,
+    finish,
+    from_attribution,
+    waste_summary,
+)
 from tokentrail.scope import Scope, find_scope, range_commits, resolve_rev, run_git
 
 # What a finding carries into notes and PR comments: no claims, evidence kept short.
@@ -276,6 +283,172 @@ def lessons_of_machine(pm: TokentrailPluginManager, config: Mapping[str, Any]) -
     sessions = loaded.catalog.sessions
     analysis = analyze(sessions, pm, loaded.pricer)
     return _lessons_doc({"all": True}, sessions, analysis, warnings(loaded.catalog, pm))
+
+
+# --- one session: the postmortem -----------------------------------------------------------
+
+POSTMORTEM_TOP = 10  # carried files/commands and items a postmortem lists
+
+
+def _group(
+    requests: list[Request], key: Callable[[Request], Hashable], label: str
+) -> list[dict[str, Any]]:
+    groups: dict[Hashable, list[Request]] = {}
+    for r in requests:
+        groups.setdefault(key(r), []).append(r)
+    return [{label: k, **totals(v)} for k, v in groups.items()]
+
+
+def _by_model(requests: list[Request]) -> list[dict[str, Any]]:
+    """Per model, with which price source priced its requests (a plugin, the config, or
+    genai-prices) so an override can be checked."""
+    rows = _group(requests, lambda r: r.model, "model")
+    for row in rows:
+        sources = Counter(
+            r.price_source for r in requests if r.model == row["model"] and r.price_source
+        )
+        row["price_sources"] = dict(sources)
+        row.update(agent_cost(r for r in requests if r.model == row["model"]))
+    return rows
+
+
+def breakdown(session: Session) -> dict[str, Any]:
+    """One session by model, subagent and log file, with its activity counts."""
+    by_file = _group(session.requests, lambda r: r.file_index, "file")
+    for row in by_file:
+        row["file"] = str(session.paths[row["file"]])
+    return {
+        "session": session_row(session),
+        "by_model": _by_model(session.requests),
+        "by_subagent": _group(session.requests, lambda r: r.subagent or "main", "subagent"),
+        "by_file": by_file,
+        "tool_calls": len(session.tool_calls),
+        "tool_errors": sum(c.is_error for c in session.tool_calls),
+        "prompts": len(session.prompts),
+        "compactions": len(session.compactions),
+        "agent_commits": [{"sha": c.sha, "branch": c.branch} for c in session.commits],
+    }
+
+
+def find_session(sessions: list[Session], session_id: str | None, last: bool) -> Session:
+    """The session a full id or a unique id prefix names, or with `last` the one that was
+    active most recently."""
+    if last == (session_id is not None):
+        raise TokentrailError("bad_usage", "give a session id or --last (one of them)")
+    if last:
+        active = [s for s in sessions if s.requests and (s.end or s.start)]
+        if not active:
+            raise TokentrailError("session_not_found", "no agent sessions on this machine")
+        return max(active, key=lambda s: (s.end or s.start, s.id))
+    matches = [s for s in sessions if s.id == session_id]
+    matches = matches or [s for s in sessions if s.id.startswith(str(session_id))]
+    if not matches:
+        raise TokentrailError("session_not_found", f"no session with id {session_id!r}")
+    if len(matches) > 1:
+        ids = ", ".join(f"{s.agent}:{s.id}" for s in matches[:5])
+        raise TokentrailError(
+            "ambiguous_session", f"{session_id!r} matches several sessions: {ids}"
+        )
+    return matches[0]
+
+
+def postmortem(session: Session, pm: TokentrailPluginManager, pricer: Pricer) -> dict[str, Any]:
+    """What one session cost and why: the breakdown, the likely cause, the findings with
+    evidence and dollars, the files and commands that burned context, and the lessons.
+    Strings from the log are portable (redacted, paths relative to where the agent ran),
+    as in a receipt."""
+    analysis = analyze([session], pm, pricer)
+    root = Path(session.cwd) if session.cwd else None
+    findings = [portable_finding(f.to_dict(), root) for f in analysis.findings]
+    summary = portable(carry_mod.summary(analysis.carry[session.id], POSTMORTEM_TOP), root)
+    carry = carry_mod.combine([summary], POSTMORTEM_TOP)
+    billed = carry["billed_usd"] if carry["billed_tokens"] else None
+    return {
+        **breakdown(session),
+        "likely_cause": likely_cause(findings, carry),
+        "findings": findings,
+        "waste": waste_summary(findings, billed),
+        "carry": carry,
+        "lessons": [portable(lesson.to_dict(), root) for lesson in analysis.lessons],
+    }
+
+
+SORT_KEYS = ("cost", "waste")
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # sessions with no time sort oldest
+
+
+def sessions_listing(
+    flt: catalog_mod.SessionFilter,
+    *,
+    model: str | None = None,
+    sort: str | None = None,
+    top: int | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """The `sessions` document: sessions on this machine (filtered; `model` matches any
+    model a session used, case-insensitively, by substring), the `limit` most recent of
+    them, ranked by cost or by waste (waste runs the detectors), the first `top` shown.
+    Totals cover every session considered, not only those shown."""
+    if sort is not None and sort not in SORT_KEYS:
+        raise TokentrailError("bad_usage", f"--sort takes one of {', '.join(SORT_KEYS)}")
+    pm = get_plugin_manager()
+    loaded = load_sessions(pm, flt, load_config())
+    found = loaded.catalog
+    chosen = found.sessions
+    if model:
+        wanted = model.lower()
+        chosen = [s for s in chosen if any(wanted in m.lower() for m in s.model_mix)]
+    if limit is not None:
+        recent = sorted(chosen, key=lambda s: s.end or s.start or EPOCH)
+        keep = {id(s) for s in recent[-limit:]} if limit > 0 else set()
+        chosen = [s for s in chosen if id(s) in keep]
+    rows = [session_row(s) for s in chosen]
+    if sort == "waste":
+        analysis = analyze(chosen, pm, loaded.pricer)
+        for row, session in zip(rows, chosen):
+            mine = [f.to_dict() for f in analysis.findings if f.session == session.id]
+            root = Path(session.cwd) if session.cwd else None
+            summary = portable(carry_mod.summary(analysis.carry[session.id]), root)
+            portable_mine = [portable_finding(f, root) for f in mine]
+            row["wasted_usd"] = round(sum(f["wasted_usd"] for f in mine), 6)
+            row["findings"] = len(mine)
+            row["likely_cause"] = likely_cause(portable_mine, carry_mod.combine([summary]))
+    if sort is not None:
+        field_name = "cost_usd" if sort == "cost" else "wasted_usd"
+        rows.sort(key=lambda r: (r[field_name] is None, -(r[field_name] or 0.0)))
+    everything = [r for s in chosen for r in s.requests]
+    return {
+        "kind": "sessions",
+        "pricing": PRICING_VERSION,
+        "adapters": found.adapters,
+        "searched": catalog_mod.searched_places(pm),
+        "sort": sort,
+        "sessions": rows[:top] if top is not None else rows,
+        "totals": {"sessions": len(rows), **totals(everything)},
+        "skipped": {
+            "bad_lines": found.issues.bad_lines,
+            "truncated_lines": found.issues.truncated_lines,
+            "duplicate_requests": found.duplicate_requests,
+        },
+        "warnings": warnings(found, pm),
+    }
+
+
+def session_postmortem(
+    session_id: str | None = None,
+    *,
+    last: bool = False,
+    flt: catalog_mod.SessionFilter | None = None,
+) -> dict[str, Any]:
+    """The `session` document: one session (by id or prefix, or the last one active)
+    through the whole pipeline, with the run's warnings."""
+    config = load_config()
+    pm = get_plugin_manager()
+    loaded = load_sessions(pm, flt or catalog_mod.SessionFilter(), config)
+    session = find_session(loaded.catalog.sessions, session_id, last)
+    doc = {"kind": "session", "pricing": PRICING_VERSION, **postmortem(session, pm, loaded.pricer)}
+    doc["warnings"] = warnings(loaded.catalog, pm)
+    return doc
 
 
 # --- notes -----------------------------------------------------------------------------------

@@ -160,6 +160,42 @@ def commits_in_output(text: str) -> list[tuple[str, str]]:
     return [(m["branch"], m["sha"]) for m in _COMMIT_LINE.finditer(text)]
 
 
+_ERROR_WORDS = re.compile(
+    r"\b(error|errors|failed|failure|fatal|exception|traceback|panic|cannot|can't|"
+    r"not found|no such|denied|refused|invalid|undefined|timed out|abort(ed)?)\b",
+    re.IGNORECASE,
+)
+_WARNING = re.compile(r"^\W*(npm )?(warn|warning|deprecat|note|info|hint)\b", re.IGNORECASE)
+
+
+def error_line(text: str, limit: int = 160) -> str:
+    """The line of a failed call's output that names the error: the first line that says
+    error/failed/cannot/... and is not a warning; else the first line that is not a
+    warning; else the first line. (`npm run build` prints its warnings before the error.)"""
+    lines = [line.strip().lstrip(">").strip() for line in text.splitlines()[:200]]
+    lines = [line for line in lines if line]
+    plain = [line for line in lines if not _WARNING.match(line)]
+    for line in plain:
+        if _ERROR_WORDS.search(line):
+            return line[:limit]
+    return (plain or lines or [""])[0][:limit]
+
+
+def read_range(name: str, args: Mapping[str, Any]) -> tuple[int, int] | None:
+    """Lines [first, last] of a ranged read (Read with `offset`/`limit`; `view_range`)."""
+    view = args.get("view_range")
+    if isinstance(view, list) and len(view) == 2 and all(isinstance(v, int) for v in view):
+        first, last = int(view[0]), int(view[1])
+        return (first, last) if last >= first > 0 else None
+    offset, limit = args.get("offset"), args.get("limit")
+    if not isinstance(offset, int) and not isinstance(limit, int):
+        return None
+    first = max(int(offset), 1) if isinstance(offset, int) and not isinstance(offset, bool) else 1
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+        return (first, 10**9) if first > 1 else None
+    return first, first + int(limit) - 1
+
+
 def first_line_of(text: str, limit: int = 160) -> str:
     for line in text.splitlines():
         line = line.strip()

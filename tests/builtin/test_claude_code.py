@@ -80,7 +80,7 @@ def test_subagent_files_and_inline_sidechains_belong_to_the_session(tmp_path: Pa
     assert [s["id"] for s in listing["sessions"]] == ["s1"]
     detail = tokentrail_json("session", "s1", env=env)
     by_sub = {r["subagent"]: r["cache_read_tokens"] for r in detail["by_subagent"]}
-    assert by_sub == {"main": 5000, "sidechain": 100, "a1b2c3": 700}
+    assert by_sub == {"main": 5000, "sidechain-u2-0": 100, "a1b2c3": 700}
     assert len(detail["by_file"]) == 2
 
 

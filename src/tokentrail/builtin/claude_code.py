@@ -26,6 +26,8 @@ from tokentrail.logfile import (
     read_jsonl,
 )
 from tokentrail.model import (
+    PROMPT_TASK_NOTIFICATION,
+    PROMPT_USER,
     AgentCommit,
     Compaction,
     Prompt,
@@ -40,8 +42,9 @@ from tokentrail.toolcalls import (
     added_lines,
     commits_in_output,
     describe_call,
-    first_line_of,
+    error_line,
     is_git_commit,
+    read_range,
 )
 
 AGENT = "claude-code"
@@ -91,7 +94,7 @@ def config_roots() -> list[Path]:
 
 class ClaudeCodeAdapter:
     name = AGENT
-    parser_version = "claude-code/2"  # bump when parse() output changes (cache key)
+    parser_version = "claude-code/4"  # bump when parse() output changes (cache key)
 
     def roots(self) -> list[Path]:
         return config_roots()
@@ -205,6 +208,37 @@ def _usage(raw: dict[str, Any]) -> Usage:
     )
 
 
+def _prompt_kind(text: str) -> str:
+    """A background task's notification is injected as a user turn; nobody typed it."""
+    notice = text.lstrip().startswith("<task-notification>")
+    return PROMPT_TASK_NOTIFICATION if notice else PROMPT_USER
+
+
+class SidechainThreads:
+    """Threads of inline sidechains (Claude Code 1.0.x writes Task subagent turns into the
+    main file with `isSidechain: true` and no `agentId`): each Task's turns form their own
+    thread, named by the root of their `parentUuid` chain (the Task prompt record), so one
+    Task's results are never counted as carried by another Task's requests."""
+
+    def __init__(self) -> None:
+        self.root_of: dict[str, str] = {}
+
+    def see(self, rec: dict[str, Any]) -> None:
+        uuid = rec.get("uuid")
+        if not rec.get("isSidechain") or rec.get("agentId") or not isinstance(uuid, str):
+            return
+        parent = rec.get("parentUuid")
+        if isinstance(parent, str) and parent:
+            self.root_of[uuid] = self.root_of.get(parent, parent)
+        else:
+            self.root_of[uuid] = uuid
+
+    def thread(self, rec: dict[str, Any]) -> str:
+        """`sidechain-<root uuid prefix>`; plain `sidechain` when the record has no uuid."""
+        root = self.root_of.get(str(rec.get("uuid")))
+        return f"sidechain-{root[:8]}" if root else "sidechain"
+
+
 class _Parser:
     """One pass over a session's files, main file first."""
 
@@ -215,6 +249,8 @@ class _Parser:
         self.chars: list[int] = []  # content characters per request, for the placeholder check
         self.calls: dict[str, ToolCall] = {}
         self.file_index = 0
+        self.sidechains = SidechainThreads()
+        self.last_user: dict[str | None, datetime] = {}  # per thread: when a request was sent
         self.handlers: dict[str, Callable[[dict[str, Any], datetime | None, str | None], None]]
         self.handlers = {"assistant": self._assistant, "user": self._user, "system": self._system}
         self.kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
@@ -237,6 +273,8 @@ class _Parser:
         return self.session
 
     def _record(self, rec: dict[str, Any], file_agent: str | None) -> None:
+        if file_agent is None:
+            self.sidechains.see(rec)
         handler = self.handlers.get(rec.get("type"))  # type: ignore[arg-type]
         if handler is None:
             return  # summary, progress, snapshots, queue operations and unknown types
@@ -253,7 +291,9 @@ class _Parser:
             return file_agent
         if rec.get("isSidechain"):
             agent_id = rec.get("agentId")
-            return agent_id if isinstance(agent_id, str) and agent_id else "sidechain"
+            if isinstance(agent_id, str) and agent_id:
+                return agent_id
+            return self.sidechains.thread(rec)
         return None
 
     def _assistant(self, rec: dict[str, Any], ts: datetime | None, file_agent: str | None) -> None:
@@ -292,6 +332,7 @@ class _Parser:
                     self.session.requests[seen].usage = usage
                 return seen
         model = as_str(msg.get("model")) or "unknown"
+        thread = self._subagent(rec, file_agent)
         self.session.requests.append(
             Request(
                 key=key,
@@ -300,8 +341,9 @@ class _Parser:
                 usage=usage,
                 branch=as_str(rec.get("gitBranch")),
                 cwd=as_str(rec.get("cwd")),
-                subagent=self._subagent(rec, file_agent),
+                subagent=thread,
                 file_index=self.file_index,
+                sent=self.last_user.get(thread),
             )
         )
         self.chars.append(0)
@@ -335,6 +377,7 @@ class _Parser:
             writes=writes,
             added=added_lines(name, args) if writes else (),
             subagent=self._subagent(rec, file_agent),
+            read_range=read_range(name, args),
         )
         self.calls[call_id] = call
         self.session.tool_calls.append(call)
@@ -343,6 +386,8 @@ class _Parser:
         msg = rec.get("message")
         if not isinstance(msg, dict):
             return
+        if ts is not None:
+            self.last_user[self._subagent(rec, file_agent)] = ts
         content = msg.get("content")
         if isinstance(content, str):
             if not (
@@ -351,22 +396,25 @@ class _Parser:
                 or file_agent
                 or rec.get("isSidechain")
             ):
-                self.session.prompts.append(Prompt(ts, len(content)))
+                self.session.prompts.append(Prompt(ts, len(content), _prompt_kind(content)))
             return
         if not isinstance(content, list):
             return
         typed = 0
+        kind = PROMPT_USER
         for block in content:
             if not isinstance(block, dict):
                 continue
             if block.get("type") == "tool_result":
                 self._tool_result(block, ts)
             elif block.get("type") == "text":
-                typed += len(block.get("text") or "")
+                text = str(block.get("text") or "")
+                typed += len(text)
+                kind = _prompt_kind(text) if kind == PROMPT_USER else kind
         if typed and not (
             rec.get("isMeta") or rec.get("isCompactSummary") or file_agent or rec.get("isSidechain")
         ):
-            self.session.prompts.append(Prompt(ts, typed))
+            self.session.prompts.append(Prompt(ts, typed, kind))
 
     def _tool_result(self, block: dict[str, Any], ts: Any) -> None:
         call = self.calls.get(str(block.get("tool_use_id")))
@@ -377,7 +425,7 @@ class _Parser:
         call.result_tokens = estimate_result_tokens(len(text))
         call.is_error = bool(block.get("is_error"))
         if call.is_error:
-            call.error_head = first_line_of(text)
+            call.error_head = error_line(text)
         if is_git_commit(call.command):
             for branch, sha in commits_in_output(text):
                 self.session.commits.append(

@@ -42,7 +42,7 @@ from tokentrail.toolcalls import (
     added_lines,
     commits_in_output,
     describe_call,
-    first_line_of,
+    error_line,
     is_git_commit,
 )
 
@@ -81,7 +81,7 @@ def codex_home() -> Path:
 
 class CodexAdapter:
     name = AGENT
-    parser_version = "codex/2"  # bump when parse() output changes (cache key)
+    parser_version = "codex/4"  # bump when parse() output changes (cache key)
 
     def roots(self) -> list[Path]:
         return [codex_home() / "sessions", codex_home() / "archived_sessions"]
@@ -138,6 +138,7 @@ class _Parser:
         self.session = Session(agent=AGENT, id=ref.id, paths=ref.paths)
         self.ref = ref
         self.model = "unknown"
+        self.sent: Any = None  # when the next request was sent: its turn_context's time
         self.cwd: str | None = None
         self.branch: str | None = None
         self.previous: tuple[int, ...] | None = None
@@ -157,6 +158,7 @@ class _Parser:
             if kind == "session_meta":
                 self._meta(payload)
             elif kind == "turn_context":
+                self.sent = ts  # written as a sampling step starts
                 if isinstance(payload.get("model"), str):
                     self.model = payload["model"]
                 if isinstance(payload.get("cwd"), str):
@@ -240,6 +242,7 @@ class _Parser:
                 ),
                 branch=self.branch,
                 cwd=self.cwd,
+                sent=self.sent,
             )
         )
 
@@ -288,7 +291,7 @@ class _Parser:
         call.result_tokens = estimate_result_tokens(size)
         call.is_error = _failed(text)
         if call.is_error:
-            call.error_head = first_line_of(text)
+            call.error_head = error_line(text)
         if is_git_commit(call.command):
             for branch, sha in commits_in_output(text):
                 self.session.commits.append(

@@ -24,6 +24,7 @@ from tokentrail.builtin.render_markdown import (
     cost_label,
     receipt_document,
     rollup_document,
+    session_document,
 )
 from tokentrail.builtin.render_text import money, tokens
 from tokentrail.escape import cut, flat, html
@@ -256,35 +257,9 @@ def session_page(doc: Mapping[str, Any]) -> str:
             ),
         ),
     ]
-    for title, key in (("By model", "model"), ("By subagent", "subagent")):
-        rows = [
-            [
-                label(r[key], 80),
-                str(r["requests"]),
-                tokens(r["input_tokens"]),
-                tokens(r["cache_read_tokens"]),
-                tokens(r["cache_write_tokens"]),
-                tokens(r["output_tokens"]),
-                html(money(r)),
-            ]
-            for r in doc[f"by_{key}"]
-        ]
-        parts.append(f"<h3>{title}</h3>")
-        parts.append(
-            _rows_table(
-                (
-                    title.split()[-1].title(),
-                    "Requests",
-                    "Input",
-                    "Cache read",
-                    "Cache write",
-                    "Output",
-                    "Cost",
-                ),
-                rows,
-            )
-        )
-    return page("", f"tokentrail session {cut(flat(s['id']), 40)}", "".join(parts))
+    # the postmortem (likely cause, waste, what burned context, lessons, usage) as Markdown
+    body = session_document(doc, heading=False).render()
+    return page(body, f"tokentrail session {cut(flat(s['id']), 40)}", "".join(parts))
 
 
 def rollup_page(doc: Mapping[str, Any]) -> str:

@@ -221,11 +221,12 @@ def evidence_line(item: Mapping[str, Any], repo: str = "") -> str:
             bits.append(code(_relative(str(item[key]), repo), 80))
             break
     for key, value in item.items():
-        if key in ("turn", "tool", *EVIDENCE_TARGETS) or isinstance(value, (dict, list)):
-            continue
+        if key in ("turn", "tool", "kind", *EVIDENCE_TARGETS) or isinstance(value, (dict, list)):
+            continue  # a re-write's `kind` is in its title already
         if value is None or value == "":
             continue
-        bits.append(f"{text(key.replace('_', ' '), 30)} {text(value, 60)}")
+        shown = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
+        bits.append(f"{text(key.replace('_', ' '), 30)} {text(shown, 60)}")
     return " ".join(bits)
 
 
@@ -238,6 +239,7 @@ def _findings(s: Section, doc: Mapping[str, Any]) -> None:
     wasted = (doc.get("waste") or {}).get("wasted_usd")
     s.heading(4, f"Waste found: about {usd(wasted)} (estimated, each token counted once)")
     repo = str(doc.get("repo") or "")
+    one_session = doc.get("kind") == "session"  # a postmortem: no session column
     rows = []
     for f in findings:
         evidence = [evidence_line(e, repo) for e in (f.get("evidence") or [])[:3]]
@@ -249,17 +251,25 @@ def _findings(s: Section, doc: Mapping[str, Any]) -> None:
                 text(f.get("detector", "?"), 40),
                 text(f.get("title", ""), 120),
                 "; ".join(evidence),
-                _short_id(f.get("session", "")),
+                *([] if one_session else [_short_id(f.get("session", ""))]),
                 tokens(f.get("wasted_tokens")),
                 usd(f.get("wasted_usd")),
                 f"{float(f.get('confidence') or 0):.0%}",
             ]
         )
-    s.table(
-        ("Cause", "What happened", "Evidence", "Session", "Tokens", "Est. waste", "Confidence"),
-        rows,
-        "llllrrr",
+    headers = (
+        "Cause",
+        "What happened",
+        "Evidence",
+        "Session",
+        "Tokens",
+        "Est. waste",
+        "Confidence",
     )
+    if one_session:
+        s.table(headers[:3] + headers[4:], rows, "lllrrr")
+    else:
+        s.table(headers, rows, "llllrrr")
 
 
 def _lessons(s: Section, doc: Mapping[str, Any]) -> None:
@@ -355,6 +365,50 @@ def _details(s: Section, doc: Mapping[str, Any]) -> None:
     for warning in doc.get("warnings") or []:
         facts.append(f"Warning: {text(warning, 300)}")
     box.bullets(facts)
+
+
+# --- one session: the postmortem -----------------------------------------------------------
+
+
+def session_document(doc: Mapping[str, Any], heading: bool = True) -> Document:
+    """One session's postmortem as sections: the headline and likely cause, the waste with
+    its evidence, what burned context, the lessons, then usage by model and subagent.
+    `heading=False` leaves out the title and summary line (a page that has its own)."""
+    out = Document()
+    s = doc["session"]
+    head = out.section("the headline", HEADLINE)
+    if heading:
+        head.heading(
+            3, f"tokentrail postmortem of {_agent(s.get('agent'))} session {code(s['id'], 80)}"
+        )
+        head.para(
+            " · ".join(
+                [
+                    bold(cost_label(s)),
+                    f"{s.get('requests', 0)} requests",
+                    f"{int(doc.get('tool_calls') or 0)} tool calls "
+                    f"({int(doc.get('tool_errors') or 0)} failed)",
+                    f"{int(doc.get('compactions') or 0)} compaction(s)",
+                    f"{text(str(s.get('start') or '?')[:16].replace('T', ' '))} → "
+                    f"{text(str(s.get('end') or '?')[:16].replace('T', ' '))} UTC",
+                ]
+            )
+        )
+    branches = ", ".join(code(b, 60) for b in s.get("branches") or [])
+    if branches:
+        head.para(f"Branch: {branches}")
+    if doc.get("likely_cause"):
+        head.para(f"**Likely cause:** {text(doc['likely_cause'], 500)}")
+    _findings(out.section("the waste table", FINDINGS), doc)
+    _carried(out.section("what burned context", FINDINGS), doc)
+    _lessons(out.section("the lessons", LESSONS), doc)
+    _usage(out.section("the details", DETAILS), doc)
+    out.section("footer", HEADLINE).para(
+        f"<sub>tokentrail {text(__version__)} · API-equivalent: what these tokens would cost "
+        "at API list prices. Only ids, totals, paths and command names are shown; secrets "
+        "are redacted.</sub>"
+    )
+    return out
 
 
 ROLLUP_TABLES = {
@@ -501,6 +555,57 @@ def rollup_document(doc: Mapping[str, Any]) -> Document:
     return out
 
 
+def _carried(s: Section, doc: Mapping[str, Any]) -> None:
+    carry = doc.get("carry") or {}
+    groups = carry.get("top_groups") or []
+    if not groups:
+        return
+    s.heading(
+        4,
+        f"What burned context: {tokens(carry.get('carried_tokens'))} tokens of tool output "
+        f"carried, {usd(carry.get('carried_usd'))} "
+        f"({float(carry.get('carried_share') or 0):.0%} of billed tokens)",
+    )
+    rows = []
+    for g in groups:
+        tools = g.get("tools") or {}
+        rows.append(
+            [
+                code(str(g.get("what") or "?"), 80),
+                text(", ".join(f"{n}× {t}" for t, n in tools.items()), 80),
+                tokens(g.get("largest_tokens")),
+                str(int(g.get("carried_requests") or 0)),
+                tokens(g.get("carry_tokens")),
+                usd(g.get("carry_usd")),
+            ]
+        )
+    s.table(
+        ("File or command", "Put in by", "Largest copy", "Re-sent", "Tokens carried", "Cost"),
+        rows,
+        "llrrrr",
+    )
+
+
+def _usage(s: Section, doc: Mapping[str, Any]) -> None:
+    box = s.details("Details: by model and by subagent")
+    for key, title in (("model", "Model"), ("subagent", "Subagent")):
+        rows = [
+            [
+                code(str(r.get(key)), 60),
+                str(r.get("requests", 0)),
+                tokens(r.get("cache_read_tokens")),
+                tokens(r.get("cache_write_tokens")),
+                output(r),
+                money(r),
+            ]
+            for r in doc.get(f"by_{key}") or []
+        ]
+        if rows:
+            box.table(
+                (title, "Requests", "Cache reads", "Cache writes", "Output", "Cost"), rows, "lrrrrr"
+            )
+
+
 def render_other(doc: Mapping[str, Any]) -> str:
     """Documents other than the receipt: the text renderer's output in a code block."""
     from tokentrail.builtin.render_text import TextRenderer
@@ -517,6 +622,8 @@ class MarkdownRenderer:
     def render(self, doc: Mapping[str, Any]) -> str:
         if doc.get("kind") == "report":
             return render_receipt(doc)
+        if doc.get("kind") == "session":
+            return session_document(doc).render()
         if doc.get("kind") == "rollup":
             return rollup_document(doc).render()
         return render_other(doc)
@@ -524,6 +631,8 @@ class MarkdownRenderer:
     def render_within(self, doc: Mapping[str, Any], limit: int, note: str = "") -> str:
         if doc.get("kind") == "report":
             return render_receipt(doc, limit, note)
+        if doc.get("kind") == "session":
+            return session_document(doc).render(limit)
         return render_other(doc)[:limit]
 
 

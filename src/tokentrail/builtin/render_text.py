@@ -66,6 +66,7 @@ def _short(text: str | None, width: int) -> str:
 
 
 def _sessions(doc: Mapping[str, Any]) -> str:
+    ranked_by_waste = doc.get("sort") == "waste"
     rows = [
         [
             r["agent"],
@@ -74,6 +75,7 @@ def _sessions(doc: Mapping[str, Any]) -> str:
             _short(r["cwd"], 40),
             _short(",".join(r["branches"]), 24),
             *token_cells(r),
+            *([f"${r.get('wasted_usd') or 0:,.2f}"] if ranked_by_waste else []),
         ]
         for r in doc["sessions"]
     ]
@@ -89,18 +91,110 @@ def _sessions(doc: Mapping[str, Any]) -> str:
             "GEMINI_CLI_HOME, OPENCODE_DATA_DIR or PI_AGENT_DIR (docs/agents/); "
             "or run `tokentrail demo` to see a report on generated data."
         )
-    headers = ("AGENT", "ID", "START (UTC)", "CWD", "BRANCH", *TOKEN_HEADERS)
+    waste_header = ("WASTE",) if ranked_by_waste else ()
+    headers: tuple[str, ...] = ("AGENT", "ID", "START (UTC)", "CWD", "BRANCH", *TOKEN_HEADERS)
+    headers += waste_header
     t = doc["totals"]
+    shown = f"{len(rows)} of " if len(rows) < t["sessions"] else ""
+    ranked = f", ranked by {doc['sort']}" if doc.get("sort") else ""
     foot = (
-        f"\n{t['sessions']} session(s), {t['requests']} requests, {money(t)} "
-        f"(API-equivalent, {doc['pricing']})"
+        f"\n{shown}{t['sessions']} session(s){ranked}; all {t['sessions']}: {t['requests']} "
+        f"requests, {money(t)} (API-equivalent, {doc['pricing']})"
     )
     if t.get("output_lower_bound_requests"):
         foot += (
             f"\n≥: {t['output_lower_bound_requests']} request(s) logged a placeholder "
             "output count; output and its cost are lower bounds."
         )
-    return table(headers, rows, set(range(5, 11))) + foot
+    out = table(headers, rows, set(range(5, len(headers)))) + foot
+    if ranked_by_waste:
+        causes = [
+            f"  {r['id'][:8]}: {r['likely_cause']}"
+            for r in doc["sessions"]
+            if r.get("likely_cause")
+        ]
+        out += "\nLikely causes:\n" + "\n".join(causes)
+    return out
+
+
+def evidence_text(item: Mapping[str, Any]) -> str:
+    """One piece of a finding's evidence on one line: turn, tool, target, other facts."""
+    bits = []
+    if item.get("turn") is not None:
+        bits.append(f"turn {item['turn']}")
+    if item.get("tool"):
+        bits.append(str(item["tool"]))
+    for key in ("command", "file", "target"):
+        if item.get(key):
+            bits.append(_cut(str(item[key]), 70))
+            break
+    for key, value in item.items():
+        if key in ("turn", "tool", "command", "file", "target", "kind") or value in (None, ""):
+            continue
+        if isinstance(value, int) and not isinstance(value, bool):
+            bits.append(f"{key.replace('_', ' ')}: {value:,}")
+        elif not isinstance(value, (dict, list)):
+            bits.append(f"{key.replace('_', ' ')}: {_cut(str(value), 70)}")
+    return ", ".join(bits)
+
+
+def carried_what(group: Mapping[str, Any]) -> str:
+    """What a carry group holds, by the tools that put it in: `3× Read, 2× Edit`."""
+    tools = group.get("tools") or ({group["tool"]: 1} if group.get("tool") else {})
+    return ", ".join(f"{n}× {tool}" for tool, n in tools.items())
+
+
+def _postmortem(doc: Mapping[str, Any]) -> list[str]:
+    parts = []
+    if doc.get("likely_cause"):
+        parts.append(f"Likely cause: {doc['likely_cause']}")
+    waste = doc.get("waste") or {}
+    findings = doc.get("findings") or []
+    if findings:
+        share = waste.get("share")
+        of_bill = f", {share:.0%} of the bill" if share is not None else ""
+        lines = [
+            f"Waste found: ${waste.get('wasted_usd', 0):.2f}{of_bill} (each token counted once)"
+        ]
+        for f in findings:
+            lines.append(
+                f"  {'$' + format(f['wasted_usd'], '.2f'):>7}  {tokens(f['wasted_tokens']):>6}  "
+                f"{f['detector']}: {f['title']}"
+            )
+            lines += [f"{'':19}{evidence_text(e)}" for e in (f.get("evidence") or [])[:3]]
+        parts.append("\n".join(lines))
+    else:
+        parts.append("Waste found: none (no detector fired on this session)")
+    carry = doc.get("carry") or {}
+    groups = carry.get("top_groups") or []
+    if groups:
+        rows = [
+            [
+                _short(str(g.get("what") or "-"), 50),
+                carried_what(g),
+                tokens(g.get("largest_tokens")),
+                str(g.get("carried_requests", 0)),
+                tokens(g.get("carry_tokens")),
+                f"${float(g.get('carry_usd') or 0):.2f}",
+            ]
+            for g in groups
+        ]
+        head = (
+            f"What burned context: tool output carried {tokens(carry.get('carried_tokens'))} "
+            f"tokens, ${float(carry.get('carried_usd') or 0):.2f} "
+            f"({float(carry.get('carried_share') or 0):.0%} of billed tokens); largest:"
+        )
+        headers = ("FILE / COMMAND", "PUT IN BY", "SIZE", "× REQ", "CARRIED", "USD")
+        parts.append(head + "\n" + table(headers, rows, {2, 3, 4, 5}))
+    if doc.get("lessons"):
+        parts.append(
+            "Lessons for the next run:\n"
+            + "\n".join(
+                f"  - {lesson['text']} (saves ~${lesson.get('saved_usd', 0):.2f})"
+                for lesson in doc["lessons"][:5]
+            )
+        )
+    return parts
 
 
 def _session(doc: Mapping[str, Any]) -> str:
@@ -119,7 +213,7 @@ def _session(doc: Mapping[str, Any]) -> str:
             f"  the agent's own cost: ${theirs:,.4f} for {s['agent_cost_requests']} requests "
             f"(tokentrail: {'unpriced' if ours is None else f'${ours:,.4f}'})"
         )
-    parts = ["\n".join(head)]
+    parts = ["\n".join(head), *_postmortem(doc)]
     for title, key in (("By model", "model"), ("By subagent", "subagent"), ("By file", "file")):
         rows = [[_short(str(r[key]), 60), *token_cells(r)] for r in doc[f"by_{key}"]]
         parts.append(f"{title}:\n" + table((key.upper(), *TOKEN_HEADERS), rows, set(range(1, 7))))

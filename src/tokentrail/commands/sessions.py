@@ -1,4 +1,5 @@
-"""`tokentrail sessions`: every agent session on this machine, one row each."""
+"""`tokentrail sessions`: every agent session on this machine, one row each, optionally
+ranked by cost or waste."""
 
 from __future__ import annotations
 
@@ -15,11 +16,8 @@ from tokentrail.commands.common import (
     output_options,
     parse_when,
 )
-from tokentrail.config import load_config
-from tokentrail.figures import session_row, totals
-from tokentrail.pipeline import load_sessions, warnings
+from tokentrail.pipeline import SORT_KEYS, sessions_listing
 from tokentrail.plugins import get_plugin_manager
-from tokentrail.pricing import PRICING_VERSION
 
 
 @click.command()
@@ -31,6 +29,19 @@ from tokentrail.pricing import PRICING_VERSION
     type=click.Path(file_okay=False, path_type=Path),
     help="Only sessions that ran inside this folder.",
 )
+@click.option("--model", metavar="NAME", help="Only sessions that used a model matching NAME.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Only the N sessions active most recently.",
+)
+@click.option(
+    "--sort",
+    type=click.Choice(SORT_KEYS),
+    help="Rank by cost, or by waste (runs the detectors), largest first.",
+)
+@click.option("--top", type=click.IntRange(min=1), metavar="N", help="Show the first N rows.")
 @output_options
 @handle_errors
 def sessions(
@@ -38,30 +49,17 @@ def sessions(
     since: str | None,
     until: str | None,
     repo: Path | None,
+    model: str | None,
+    limit: int | None,
+    sort: str | None,
+    top: int | None,
     fmt: str | None,
     as_json: bool,
 ) -> None:
     """List sessions with tokens by kind and cost. With no filter, lists all of them."""
-    pm = get_plugin_manager()
-    check_agent(pm, agent)
+    check_agent(get_plugin_manager(), agent)
     flt = catalog_mod.SessionFilter(
         agent=agent, since=parse_when(since), until=parse_when(until, end_of_day=True), repo=repo
     )
-    found = load_sessions(pm, flt, load_config()).catalog
-    rows = [session_row(s) for s in found.sessions]
-    everything = [r for s in found.sessions for r in s.requests]
-    doc = {
-        "kind": "sessions",
-        "pricing": PRICING_VERSION,
-        "adapters": found.adapters,
-        "searched": catalog_mod.searched_places(pm),
-        "sessions": rows,
-        "totals": {"sessions": len(rows), **totals(everything)},
-        "skipped": {
-            "bad_lines": found.issues.bad_lines,
-            "truncated_lines": found.issues.truncated_lines,
-            "duplicate_requests": found.duplicate_requests,
-        },
-        "warnings": warnings(found, pm),
-    }
+    doc = sessions_listing(flt, model=model, sort=sort, top=top, limit=limit)
     emit(doc, as_json, fmt)

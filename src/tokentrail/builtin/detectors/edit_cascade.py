@@ -1,11 +1,13 @@
-"""Edit cascade: repeated failed edits on the same file (editing blind)."""
+"""Edit cascade: repeated failed edits on the same file without reading it in between
+(editing blind). A successful read of the file starts the count again: after it the agent
+was not blind."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import ClassVar
 
-from tokentrail.builtin.detectors import carry_claims, evidence, threads
+from tokentrail.builtin.detectors import carry_claims, evidence, read_targets, threads
 from tokentrail.detect import DetectContext
 from tokentrail.hookspecs import Detector, hookimpl
 from tokentrail.model import Finding, Session, ToolCall
@@ -33,6 +35,10 @@ class EditCascade:
             failed: dict[str, list[ToolCall]] = {}
             for call in calls:
                 if not call.writes:
+                    if not call.is_error:
+                        for f in read_targets(call):
+                            if len(failed.get(f, ())) < th.edit_cascade_min_failures:
+                                failed.pop(f, None)  # re-read before the cascade built up
                     continue
                 for f in call.files[:1]:
                     if call.is_error:

@@ -1,5 +1,7 @@
 """Error churn: the same class of error on consecutive calls (different arguments, same
-wall), i.e. varying the attempt instead of changing the approach."""
+wall), i.e. varying the attempt instead of changing the approach. A run of one call repeated
+unchanged is retry_loop's, failed edits of one file are edit_cascade's: neither is counted
+twice."""
 
 from __future__ import annotations
 
@@ -33,6 +35,14 @@ def error_class(call: ToolCall) -> str:
     return " ".join(head.split())[:80].lower()
 
 
+def _varied(run: list[ToolCall]) -> bool:
+    """The attempts differ: not one call repeated (retry_loop) and not failed edits of one
+    file (edit_cascade)."""
+    if len({(c.name, c.command or c.summary) for c in run}) == 1:
+        return False
+    return not (all(c.writes for c in run) and len({c.files[:1] for c in run}) == 1)
+
+
 class ErrorChurn:
     name = "error_churn"
     thresholds: ClassVar[dict[str, Threshold]] = {
@@ -56,7 +66,7 @@ class ErrorChurn:
                 ):
                     run.append(call)
                     continue
-                if len(run) >= th.error_churn_min_run and error_class(run[0]):
+                if len(run) >= th.error_churn_min_run and error_class(run[0]) and _varied(run):
                     yield self._finding(session, carry, run)
                 run = [call] if call is not None and call.is_error else []
 

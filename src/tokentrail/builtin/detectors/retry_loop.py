@@ -1,4 +1,8 @@
-"""Retry loop: the same call with identical arguments failing again, nothing new between."""
+"""Retry loop: the same call with identical arguments failing again, nothing new between.
+
+A successful call in between (an edit that landed, a command that worked) means the agent
+changed something before trying again, so it breaks the run; failed edits do not (they are
+edit_cascade's)."""
 
 from __future__ import annotations
 
@@ -31,8 +35,8 @@ class RetryLoop:
         for calls in threads(session).values():
             run: list[ToolCall] = []
             for call in [*calls, None]:
-                if call is not None and call.writes:
-                    continue  # failed edits are edit_cascade's
+                if call is not None and call.writes and call.is_error:
+                    continue  # failed edits change nothing (and are edit_cascade's)
                 if call is not None and call.is_error and run and _key(call) == _key(run[0]):
                     run.append(call)
                     continue
