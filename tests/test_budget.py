@@ -124,7 +124,7 @@ def test_money_matches_the_report() -> None:
     assert [money(x) for x in (None, 0.0, 0.0042, 0.5, 1234.5)] == [
         "unpriced",
         "$0.00",
-        "$0.0042",
+        "<$0.01",
         "$0.50",
         "$1,234.50",
     ]

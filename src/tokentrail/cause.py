@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tokentrail import fmt
+
 # A driver is "the" cause only when it holds at least this share of the bill.
 DOMINANT_SHARE = 0.25
 
 
 def _pct(part: float, whole: float) -> str:
-    return f"{100 * part / whole:.0f} %" if whole > 0 else "0 %"
+    return fmt.share(part, whole) if whole > 0 else "0%"
 
 
 def _usd(finding: Mapping[str, Any]) -> float:
@@ -35,7 +37,10 @@ def dominant_finding(findings: Sequence[Mapping[str, Any]], billed_usd: float) -
     if usd < DOMINANT_SHARE * billed_usd:
         return None
     what = title if n == 1 else f"{n} {name.replace('_', ' ')} findings"
-    return f"{what}: ${usd:.2f} of ${billed_usd:.2f} billed ({_pct(usd, billed_usd)}) was avoidable"
+    return (
+        f"{what}: {fmt.money(usd)} of {fmt.money(billed_usd)} billed "
+        f"({_pct(usd, billed_usd)}) was avoidable"
+    )
 
 
 def likely_cause(findings: Sequence[Mapping[str, Any]], carry: Mapping[str, Any]) -> str:
@@ -80,6 +85,6 @@ def _from_findings(findings: Sequence[Mapping[str, Any]]) -> str:
     wasted = sum(_usd(f) for f in findings)
     top = max(findings, key=_usd)
     return (
-        f"no carry figures were recorded; findings total ${wasted:.2f}, the largest is "
-        f"{top.get('title')} (${_usd(top):.2f})"
+        f"no carry figures were recorded; findings total {fmt.money(wasted)}, the largest is "
+        f"{top.get('title')} ({fmt.money(_usd(top))})"
     )

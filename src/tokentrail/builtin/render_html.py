@@ -19,14 +19,16 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
+from tokentrail import fmt
 from tokentrail.builtin.render_markdown import (
     MarkdownRenderer,
     cost_label,
     receipt_document,
     rollup_document,
 )
-from tokentrail.builtin.render_text import money, tokens
 from tokentrail.escape import cut, flat, html
+from tokentrail.fmt import cost as money
+from tokentrail.fmt import tokens
 from tokentrail.hookspecs import Renderer, hookimpl
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -62,7 +64,7 @@ def label(value: object, limit: int = 28) -> str:
 
 
 def _usd(value: float) -> str:
-    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
+    return fmt.money(value)
 
 
 def bar_chart(items: Sequence[tuple[str, float]], unit: Callable[[float], str] = _usd) -> str:

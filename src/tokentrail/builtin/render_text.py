@@ -1,61 +1,93 @@
 """The `text` renderer: what every command prints on a terminal, one function per document
-kind; a kind it does not know is printed as JSON."""
+kind; a kind it does not know is printed as JSON.
+
+Every line fits the terminal (`term.width()`: the terminal's width, `COLUMNS`, or 80 when
+the output is not a terminal): tables shorten ids, subjects and paths and then drop their
+least important columns, prose wraps. Every figure is formatted by `tokentrail.fmt`, as in
+the Markdown and HTML renderers.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
+from tokentrail import fmt, term
 from tokentrail.hookspecs import Renderer, hookimpl
+from tokentrail.term import Column, wrap, wrap_lines
+
+# the figures, as every renderer formats them (kept here for plugins that import them)
+tokens = fmt.tokens
+money = fmt.cost
+output = fmt.output
+
+_WIDTH: ContextVar[int | None] = ContextVar("tokentrail_text_width", default=None)
 
 
-def tokens(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for size, suffix in ((1_000_000_000, "G"), (1_000_000, "M"), (10_000, "k")):
-        if n >= size:
-            return f"{n / size:.1f}{suffix}" if size != 10_000 else f"{n / 1000:.0f}k"
-    return str(n)
+def width() -> int | None:
+    """The width the document being rendered must fit (None: no limit)."""
+    return _WIDTH.get()
 
 
-def money(row: Mapping[str, Any]) -> str:
-    """`$1.23`, `$1.23 + 4 unpriced`, or `unpriced` — never a silent $0 for unknown models."""
-    cost, unpriced = row.get("cost_usd"), row.get("unpriced_requests", 0)
-    if cost is None:
-        return "unpriced" if unpriced else "-"
-    text = f"${cost:,.2f}" if cost >= 0.01 or cost == 0 else f"${cost:.4f}"
-    return f"{text} + {unpriced} unpriced" if unpriced else text
+@contextmanager
+def _rendering_at(limit: int | None) -> Iterator[None]:
+    token = _WIDTH.set(limit)
+    try:
+        yield
+    finally:
+        _WIDTH.reset(token)
 
 
-def output(row: Mapping[str, Any]) -> str:
-    """Output tokens, marked `≥` when the log kept placeholders for some calls."""
-    mark = "≥" if row.get("output_lower_bound_requests") else ""
-    return mark + tokens(row.get("output_tokens"))
+def table(
+    headers: Sequence[Column | str], rows: Sequence[Sequence[str]], right: set[int] | None = None
+) -> str:
+    """A table fitted to the width being rendered (plain string headers never give way)."""
+    return term.table(headers, rows, right or set(), limit=width())
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
-    ]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
-        ).rstrip()
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+def para(text: str, indent: str = "", first: str = "") -> str:
+    """A paragraph wrapped to the width being rendered: `first` starts its first line,
+    `indent` the lines it continues on."""
+    return wrap(text, width(), indent, first)
 
 
-TOKEN_HEADERS = ("REQ", "INPUT", "CACHE RD", "CACHE WR", "OUTPUT", "COST")
+def lines(text: str) -> str:
+    """Lines of `text` that are too long wrapped, continuing indented."""
+    return wrap_lines(text, width())
+
+
+TOKEN_KINDS = ("INPUT", "CACHE RD", "CACHE WR", "OUTPUT")
+# How the token columns give way on a narrow terminal: uncached input goes first (it is
+# small next to cache reads), then cache writes, reads, output; TOKENS (their sum) stands
+# in once one of them is gone, and COST always stays.
+TOKEN_COLUMNS = (
+    Column("REQ", right=True, keep=60),
+    Column("INPUT", right=True, keep=20),
+    Column("CACHE RD", right=True, keep=40),
+    Column("CACHE WR", right=True, keep=30),
+    Column("OUTPUT", right=True, keep=50),
+    Column("TOKENS", right=True, keep=55, instead_of=TOKEN_KINDS),
+    Column("COST", right=True),
+)
 
 
 def token_cells(row: Mapping[str, Any]) -> list[str]:
+    """REQ, the token kinds, TOKENS (shown only when a kind column was dropped) and COST."""
+    total = row.get("total_tokens")
+    if total is None:
+        total = sum(
+            int(row.get(k) or 0)
+            for k in ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
+        )
     return [
         str(row["requests"]),
         tokens(row["input_tokens"]),
         tokens(row["cache_read_tokens"]),
         tokens(row["cache_write_tokens"]),
         output(row),
+        ("≥" if row.get("output_lower_bound_requests") else "") + tokens(total),
         money(row),
     ]
 
@@ -77,52 +109,99 @@ def _sessions(doc: Mapping[str, Any]) -> str:
         ]
         for r in doc["sessions"]
     ]
+    if not rows and doc.get("filters"):
+        return _emptied(doc)
     if not rows:
         places = "\n".join(
             f"  {p['agent']}: {p['path']}{'' if p['exists'] else ' (missing)'}"
             for p in doc.get("searched", [])
         )
-        return (
-            "No agent sessions found. Looked in:\n"
-            + places
-            + "\nIf your logs live elsewhere, set CLAUDE_CONFIG_DIR, CODEX_HOME, "
+        return "No agent sessions found. Looked in:\n" + places + "\n" + para(
+            "If your logs live elsewhere, set CLAUDE_CONFIG_DIR, CODEX_HOME, "
             "GEMINI_CLI_HOME, OPENCODE_DATA_DIR or PI_AGENT_DIR (docs/agents/); "
             "or run `tokentrail demo` to see a report on generated data."
         )
-    headers = ("AGENT", "ID", "START (UTC)", "CWD", "BRANCH", *TOKEN_HEADERS)
+    headers = (
+        Column("AGENT"),
+        Column("ID"),
+        Column("START (UTC)", keep=70),
+        Column("CWD", shrink=12, cut="start", keep=80),
+        Column("BRANCH", shrink=8, keep=45),
+        *TOKEN_COLUMNS,
+    )
     t = doc["totals"]
-    foot = (
-        f"\n{t['sessions']} session(s), {t['requests']} requests, {money(t)} "
+    foot = "\n" + para(
+        f"{t['sessions']} session(s), {t['requests']} requests, {money(t)} "
         f"(API-equivalent, {doc['pricing']})"
     )
     if t.get("output_lower_bound_requests"):
-        foot += (
-            f"\n≥: {t['output_lower_bound_requests']} request(s) logged a placeholder "
+        foot += "\n" + para(
+            f"≥: {t['output_lower_bound_requests']} request(s) logged a placeholder "
             "output count; output and its cost are lower bounds."
         )
-    return table(headers, rows, set(range(5, 11))) + foot
+    return table(headers, rows) + foot
+
+
+def _emptied(doc: Mapping[str, Any]) -> str:
+    """No session matched: say which filter left nothing, not where logs could live."""
+    f = doc["filters"]
+    given = ", ".join(f"{flag} {value}" for flag, value in f["given"].items())
+    out = [para(f"No agent sessions match {given}.")]
+    if f.get("reason"):
+        out.append(para(f["reason"], "  ", "  "))
+    if f.get("unfiltered") is not None:
+        out.append(
+            para(
+                f"Without these filters this machine has {f['unfiltered']} session file(s); "
+                "run `tokentrail doctor` to see where logs are read from.",
+                "  ",
+                "  ",
+            )
+        )
+    return "\n".join(out)
 
 
 def _session(doc: Mapping[str, Any]) -> str:
     s = doc["session"]
+    limit = width() or 10_000
+    cwd = s["cwd"] or "-"
     head = [
         f"{s['agent']} session {s['id']}",
-        f"  cwd: {s['cwd'] or '-'}   branch: {', '.join(s['branches']) or '-'}",
+        f"  cwd: {_short(cwd, max(limit - 7, 12))}",
+        para(f"branch: {', '.join(s['branches']) or '-'}", "    ", "  "),
         f"  {s['start'] or '?'} → {s['end'] or '?'}",
-        f"  {s['requests']} requests, {doc['tool_calls']} tool calls "
-        f"({doc['tool_errors']} failed), {doc['prompts']} prompts, "
-        f"{doc['compactions']} compactions; total {money(s)} (API-equivalent)",
+        para(
+            f"{s['requests']} requests, {doc['tool_calls']} tool calls "
+            f"({doc['tool_errors']} failed), {doc['prompts']} prompts, "
+            f"{doc['compactions']} compactions; total {money(s)} (API-equivalent)",
+            "    ",
+            "  ",
+        ),
     ]
     theirs, ours = s.get("agent_cost_usd"), s.get("cost_usd_same_requests")
     if theirs is not None and (ours is None or abs(theirs - ours) > max(0.005, 0.01 * theirs)):
         head.append(
-            f"  the agent's own cost: ${theirs:,.4f} for {s['agent_cost_requests']} requests "
-            f"(tokentrail: {'unpriced' if ours is None else f'${ours:,.4f}'})"
+            para(
+                f"the agent's own cost: {fmt.money(theirs)} for {s['agent_cost_requests']} "
+                f"requests (tokentrail: {fmt.money(ours)})",
+                "    ",
+                "  ",
+            )
         )
+    commits = doc.get("agent_commits") or []
+    if commits:
+        made = ", ".join(
+            str(c.get("sha") or "?")[:7] + (f" on {c['branch']}" if c.get("branch") else "")
+            for c in commits
+        )
+        head.append(para(f"commits the agent made: {made}", "    ", "  "))
+    else:
+        head.append("  commits the agent made: none in the log")
     parts = ["\n".join(head)]
     for title, key in (("By model", "model"), ("By subagent", "subagent"), ("By file", "file")):
-        rows = [[_short(str(r[key]), 60), *token_cells(r)] for r in doc[f"by_{key}"]]
-        parts.append(f"{title}:\n" + table((key.upper(), *TOKEN_HEADERS), rows, set(range(1, 7))))
+        rows = [[str(r[key]), *token_cells(r)] for r in doc[f"by_{key}"]]
+        first = Column(key.upper(), shrink=16, cut="start" if key == "file" else "end")
+        parts.append(f"{title}:\n" + table((first, *TOKEN_COLUMNS), rows))
     return "\n\n".join(parts)
 
 
@@ -136,9 +215,17 @@ def _plugins(doc: Mapping[str, Any]) -> str:
         ]
         for p in doc["plugins"]
     ]
-    out = table(("PLUGIN", "VERSION", "KIND", "HOOKS"), rows, set())
+    out = table(
+        (
+            Column("PLUGIN", shrink=16),
+            Column("VERSION"),
+            Column("KIND"),
+            Column("HOOKS", shrink=12),
+        ),
+        rows,
+    )
     for p in doc["problems"]:
-        out += f"\nFAILED {p['plugin']} ({p['stage']}): {p['message']}"
+        out += "\n" + para(f"FAILED {p['plugin']} ({p['stage']}): {p['message']}", "  ", "")
     return out
 
 
@@ -157,68 +244,104 @@ def _report(doc: Mapping[str, Any]) -> str:
     t = doc["totals"]
     base = str(doc["base"])[:7]
     head = [
-        f"Branch {doc['branch'] or '(detached)'}  base {doc['base_ref']} ({base})  "
-        f"head {str(doc['head'])[:7]}",
-        f"Total: {t['requests']} requests, {money(t)} API-equivalent ({_pricing_label(doc)})",
-        f"  input {tokens(t['input_tokens'])}, cache read {tokens(t['cache_read_tokens'])}, "
-        f"cache write {tokens(t['cache_write_tokens'])}, output {output(t)}",
+        para(
+            f"Branch {doc['branch'] or '(detached)'}  base {doc['base_ref']} ({base})  "
+            f"head {str(doc['head'])[:7]}",
+            "  ",
+        ),
+        para(
+            f"Total: {t['requests']} requests, {money(t)} API-equivalent "
+            f"({_pricing_label(doc)})",
+            "  ",
+        ),
+        para(
+            f"input {tokens(t['input_tokens'])}, cache read {tokens(t['cache_read_tokens'])}, "
+            f"cache write {tokens(t['cache_write_tokens'])}, output {output(t)}",
+            "  ",
+        ),
     ]
+    if t.get("unpriced_requests"):
+        head.append(
+            para(
+                f"{t['unpriced_requests']} request(s) used a model without a known price: "
+                "shown as unpriced, not as $0",
+                "  ",
+            )
+        )
     if doc.get("source") == "notes":
         head.append(
-            f"  from notes ({doc.get('notes_ref')}); "
-            f"{doc.get('commits_without_note', 0)} commit(s) without a note"
+            para(
+                f"from notes ({doc.get('notes_ref')}); "
+                f"{doc.get('commits_without_note', 0)} commit(s) without a note",
+                "  ",
+            )
         )
     if doc.get("likely_cause"):
-        head.append(f"Likely cause: {doc['likely_cause']}")
+        head.append(para(f"Likely cause: {doc['likely_cause']}", "  "))
     parts = ["\n".join(head)]
     if doc["commits"]:
         rows = [
-            [
-                c["sha"][:7],
-                _cut(c.get("subject") or "", 40),
-                str(len(c["sessions"])),
-                *token_cells(c),
-            ]
+            [c["sha"][:7], c.get("subject") or "", str(len(c["sessions"])), *token_cells(c)]
             for c in doc["commits"]
         ]
-        parts.append(table(("COMMIT", "SUBJECT", "SESS", *TOKEN_HEADERS), rows, set(range(2, 9))))
+        headers = (
+            Column("COMMIT"),
+            Column("SUBJECT", shrink=12, keep=90),
+            Column("SESS", right=True, keep=35),
+            *TOKEN_COLUMNS,
+        )
+        parts.append(table(headers, [[r[0], _cut(r[1], 40), *r[2:]] for r in rows]))
     else:
         parts.append("No commits beyond the base yet: everything below is pending.")
     p = doc["pending"]
     parts.append(
-        f"Pending (next commit): {p['requests']} requests, {money(p)}, "
-        f"{len(p['sessions'])} session(s)"
+        para(
+            f"Pending (next commit): {p['requests']} requests, {money(p)}, "
+            f"{len(p['sessions'])} session(s)",
+            "  ",
+        )
     )
     if doc["sessions"]:
         rows = [[s["agent"], str(s["id"])[:8], s["link"], *token_cells(s)] for s in doc["sessions"]]
-        parts.append(
-            "Sessions:\n" + table(("AGENT", "ID", "LINK", *TOKEN_HEADERS), rows, set(range(3, 9)))
-        )
+        headers = (Column("AGENT"), Column("ID"), Column("LINK", keep=58), *TOKEN_COLUMNS)
+        parts.append("Sessions:\n" + table(headers, rows))
     else:
         parts.append("No agent sessions found for this branch.")
     if doc.get("findings"):
         rows = [
             [
                 f["detector"],
-                _cut(f["title"], 60),
+                f["title"],
                 str(f.get("session") or "")[:8],
                 tokens(f["wasted_tokens"]),
-                f"${f['wasted_usd']:.2f}",
-                f"{f['confidence']:.1f}",
+                fmt.money(f["wasted_usd"]),
+                fmt.confidence(f["confidence"]),
             ]
             for f in doc["findings"][:10]
         ]
         more = len(doc["findings"]) - len(rows)
+        waste_headers = (
+            Column("DETECTOR", shrink=10),
+            Column("WHAT", shrink=16),
+            Column("SESSION", keep=40),
+            Column("TOKENS", right=True, keep=50),
+            Column("USD", right=True),
+            Column("CONF", right=True, keep=30),
+        )
         parts.append(
             "Waste found (each token counted once):\n"
-            + table(("DETECTOR", "WHAT", "SESSION", "TOKENS", "USD", "CONF"), rows, {3, 4, 5})
+            + table(waste_headers, [[r[0], _cut(r[1], 60), *r[2:]] for r in rows])
             + (f"\n... and {more} more (--json)" if more > 0 else "")
         )
     if doc.get("lessons"):
         parts.append(
             "Lessons for the next run:\n"
             + "\n".join(
-                f"  - {lesson['text']} (saves ~${lesson.get('saved_usd', 0):.2f})"
+                para(
+                    f"{lesson['text']} (saves {fmt.saving(lesson.get('saved_usd'))})",
+                    "    ",
+                    "  - ",
+                )
                 for lesson in doc["lessons"][:5]
             )
         )
@@ -226,11 +349,21 @@ def _report(doc: Mapping[str, Any]) -> str:
 
 
 def _commit_receipt(doc: Mapping[str, Any]) -> str:
-    head = (
-        f"Commit {doc['sha'][:7]}: {len(doc['sessions'])} session(s), {doc['requests']} "
-        f"requests, {money(doc)} API-equivalent\n"
-        f"  input {tokens(doc['input_tokens'])}, cache read {tokens(doc['cache_read_tokens'])}, "
-        f"cache write {tokens(doc['cache_write_tokens'])}, output {output(doc)}"
+    head = "\n".join(
+        [
+            para(
+                f"Commit {doc['sha'][:7]}: {len(doc['sessions'])} session(s), "
+                f"{doc['requests']} requests, {money(doc)} API-equivalent",
+                "  ",
+            ),
+            para(
+                f"input {tokens(doc['input_tokens'])}, cache read "
+                f"{tokens(doc['cache_read_tokens'])}, cache write "
+                f"{tokens(doc['cache_write_tokens'])}, output {output(doc)}",
+                "  ",
+                "  ",
+            ),
+        ]
     )
     rows = [
         [
@@ -242,21 +375,30 @@ def _commit_receipt(doc: Mapping[str, Any]) -> str:
         ]
         for s in doc["sessions"]
     ]
-    headers = ("AGENT", "ID", "LINK", "MODELS", *TOKEN_HEADERS)
-    return head + "\n\n" + table(headers, rows, set(range(4, 10)))
+    headers = (
+        Column("AGENT"),
+        Column("ID"),
+        Column("LINK", keep=58),
+        Column("MODELS", shrink=10, keep=45),
+        *TOKEN_COLUMNS,
+    )
+    return head + "\n\n" + table(headers, rows)
 
 
 CHECK_PREFIX = "tokentrail: "
 
 
 def _check(doc: Mapping[str, Any]) -> str:
-    lines = list(doc["lines"])
+    """One `tokentrail: …` line per verdict line (what a hook prints); a line too long for
+    the terminal continues indented under the prefix."""
+    out = list(doc["lines"])
     if doc["status"] == "over_budget":
         if doc.get("blocked"):
-            lines.append("over budget: refused (--strict); `git commit --no-verify` skips the hook")
+            out.append("over budget: refused (--strict); `git commit --no-verify` skips the hook")
         else:
-            lines.append("over budget (warning only; add --strict to enforce)")
-    return "\n".join(CHECK_PREFIX + line for line in lines)
+            out.append("over budget (warning only; add --strict to enforce)")
+    indent = " " * (len(CHECK_PREFIX) + 2)
+    return "\n".join(para(line, indent, CHECK_PREFIX) for line in out)
 
 
 def _note(doc: Mapping[str, Any]) -> str:
@@ -310,18 +452,20 @@ def _hooks(doc: Mapping[str, Any]) -> str:
 
 def _lessons(doc: Mapping[str, Any]) -> str:
     where = "all sessions" if doc["scope"].get("all") else f"branch {doc['scope']['branch']}"
-    lines = [f"Lessons from {doc['sessions']} session(s) on {where} (API-equivalent $):"]
+    out = [para(f"Lessons from {doc['sessions']} session(s) on {where} (API-equivalent $):")]
     if not doc["lessons"]:
-        lines.append("  no wasteful patterns found")
+        out.append("  no wasteful patterns found")
     for n, lesson in enumerate(doc["lessons"], 1):
-        lines.append(f"{n:>3}. {lesson['text']}")
-        lines.append(f"     saves ~${lesson['saved_usd']:.2f} ({lesson['count']} finding(s))")
+        out.append(para(lesson["text"], "     ", f"{n:>3}. "))
+        out.append(
+            f"     saves {fmt.saving(lesson['saved_usd'])} ({lesson['count']} finding(s))"
+        )
     if doc["sessions"]:
-        lines.append(f"Likely cause: {doc['likely_cause']}")
+        out.append(para(f"Likely cause: {doc['likely_cause']}", "  "))
     if "written" in doc:
         state = "updated" if doc["written"]["changed"] else "already up to date"
-        lines.append(f"{doc['written']['path']}: lessons block {state}")
-    return "\n".join(lines)
+        out.append(para(f"{doc['written']['path']}: lessons block {state}", "  "))
+    return "\n".join(out)
 
 
 ROLLUP_TITLES = {
@@ -345,7 +489,7 @@ def rollup_key(kind: str, row: Mapping[str, Any]) -> str:
 
 
 def percent(part: float | None, whole: float | None) -> str:
-    return f"{(part or 0) / whole:.0%}" if whole else "-"
+    return fmt.share(part, whole) if whole else "-"
 
 
 def _rollup(doc: Mapping[str, Any]) -> str:
@@ -363,7 +507,7 @@ def _rollup(doc: Mapping[str, Any]) -> str:
         f"(from notes {doc['notes_ref']}; {', '.join(doc['pricing']) or 'no pricing recorded'})",
         f"  input {tokens(t['input_tokens'])}, cache read {tokens(t['cache_read_tokens'])}, "
         f"cache write {tokens(t['cache_write_tokens'])}, output {output(t)}",
-        f"  waste found: ${waste['wasted_usd']:,.2f} in {waste['findings']} finding(s) "
+        f"  waste found: {fmt.money(waste['wasted_usd'])} in {waste['findings']} finding(s) "
         f"({percent(waste['wasted_usd'], t['cost_usd'])} of the bill)",
     ]
     parts = ["\n".join(head)]
@@ -376,20 +520,29 @@ def _rollup(doc: Mapping[str, Any]) -> str:
             [
                 _short(rollup_key(kind, r), 48),
                 *token_cells(r),
-                *([str(r["sessions"]), str(r["commits"]), f"${r['wasted_usd']:,.2f}"] if extra
+                *([str(r["sessions"]), str(r["commits"]), fmt.money(r["wasted_usd"])] if extra
                   else [str(r["sessions"])]),
             ]
             for r in shown
         ]
-        headers = (header, *TOKEN_HEADERS, "SESS", *(("COMMITS", "WASTE") if extra else ()))
+        headers = (
+            Column(header, shrink=14),
+            *TOKEN_COLUMNS,
+            Column("SESS", right=True, keep=35),
+            *(
+                (Column("COMMITS", right=True, keep=25), Column("WASTE", right=True, keep=58))
+                if extra
+                else ()
+            ),
+        )
         more = len(items) - len(shown)
         parts.append(
-            f"{title}:\n" + table(headers, rows, set(range(1, len(headers))))
+            f"{title}:\n" + table(headers, rows)
             + (f"\n... and {more} more (--json)" if more > 0 else "")
         )
     if waste["by_cause"]:
         rows = [
-            [c["cause"], str(c["findings"]), tokens(c["wasted_tokens"]), f"${c['wasted_usd']:,.2f}"]
+            [c["cause"], str(c["findings"]), tokens(c["wasted_tokens"]), fmt.money(c["wasted_usd"])]
             for c in waste["by_cause"]
         ]
         parts.append(
@@ -402,16 +555,25 @@ def _rollup(doc: Mapping[str, Any]) -> str:
                 _short(f"{o['repo']} {o['label']}", 48),
                 money(o),
                 str(o["commits"]),
-                f"${o['cost_per_commit_usd']:,.2f}",
-                f"${o['repo_median_per_commit_usd']:,.2f}",
+                fmt.money(o["cost_per_commit_usd"]),
+                fmt.money(o["repo_median_per_commit_usd"]),
                 f"{o['ratio']:.1f}x",
             ]
             for o in doc["outliers"]
         ]
         parts.append(
             f"Outliers ({doc['outlier_rule']}):\n"
-            + table(("PR", "COST", "COMMITS", "PER COMMIT", "REPO MEDIAN", "RATIO"), rows,
-                    {1, 2, 3, 4, 5})
+            + table(
+                (
+                    Column("PR", shrink=14),
+                    Column("COST", right=True),
+                    Column("COMMITS", right=True, keep=30),
+                    Column("PER COMMIT", right=True, keep=40),
+                    Column("REPO MEDIAN", right=True, keep=40),
+                    Column("RATIO", right=True),
+                ),
+                rows,
+            )
         )
     else:
         parts.append("Outliers: none (" + doc["outlier_rule"] + ")")
@@ -419,8 +581,12 @@ def _rollup(doc: Mapping[str, Any]) -> str:
         parts.append(
             "Lessons seen across the team:\n"
             + "\n".join(
-                f"  - {lesson['text']} (saves ~${lesson['saved_usd']:.2f}; seen "
-                f"{lesson['count']}x in {', '.join(lesson['repos'])})"
+                para(
+                    f"{lesson['text']} (saves {fmt.saving(lesson['saved_usd'])}; seen "
+                    f"{lesson['count']}x in {', '.join(lesson['repos'])})",
+                    "    ",
+                    "  - ",
+                )
                 for lesson in doc["lessons"][:10]
             )
         )
@@ -437,11 +603,20 @@ def _rollup(doc: Mapping[str, Any]) -> str:
         ]
         parts.append(
             "Lessons in AGENTS.md/CLAUDE.md — findings per week before and after they landed:\n"
-            + table(("REPO", "LESSON", "LANDED", "BEFORE/WK", "AFTER/WK"), rows, {3, 4})
+            + table(
+                (
+                    Column("REPO", shrink=10),
+                    Column("LESSON", shrink=16),
+                    Column("LANDED", keep=40),
+                    Column("BEFORE/WK", right=True),
+                    Column("AFTER/WK", right=True),
+                ),
+                rows,
+            )
         )
     for warning in doc.get("warnings") or []:
         parts.append(f"warning: {warning}")
-    return "\n\n".join(parts)
+    return lines("\n\n".join(parts))
 
 
 def _export(doc: Mapping[str, Any]) -> str:
@@ -480,13 +655,18 @@ class TextRenderer:
         "error": _error,
     }
 
+    def __init__(self, width: int | None = None) -> None:
+        self.width = width  # None: the terminal's (term.width())
+
     def render(self, doc: Mapping[str, Any]) -> str:
         kind = self.layouts.get(str(doc.get("kind")))
         if kind is None:
             from tokentrail.builtin.render_json import JsonRenderer
 
             return JsonRenderer().render(doc)
-        return kind(doc)
+        limit = self.width or term.width()
+        with _rendering_at(limit):
+            return wrap_lines(kind(doc), limit)
 
 
 @hookimpl

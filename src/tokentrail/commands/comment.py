@@ -17,7 +17,7 @@ from typing import Any
 import click
 import orjson
 
-from tokentrail.budget import Budget, parse_amount, resolve_budget
+from tokentrail.budget import UNPRICED_POLICIES, Budget, parse_amount, resolve_budget
 from tokentrail.commands.common import dump_json, handle_errors, json_option
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
@@ -238,6 +238,12 @@ def _append(path: str, text: str) -> None:
     help="Branch budget in USD, API-equivalent (default: budget.branch_usd in .tokentrail.yml).",
 )
 @click.option("--fail-on-budget", is_flag=True, help="Exit 1 when the branch is over budget.")
+@click.option(
+    "--unpriced",
+    type=click.Choice(UNPRICED_POLICIES),
+    help="Requests on a model without a price: warn (default) or fail (count as over "
+    "budget) (budget.unpriced).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the comment instead of posting it.")
 @click.option(
     "--body-file",
@@ -261,13 +267,16 @@ def comment(
     token_env: str,
     budget_: str | None,
     fail_on_budget: bool,
+    unpriced: str | None,
     dry_run: bool,
     body_file: Path | None,
     expect_head: str | None,
     as_json: bool,
 ) -> None:
     """Post the branch receipt as one PR comment that updates itself."""
-    budget = resolve_budget(load_config(), branch_usd=parse_amount("--budget", budget_))
+    budget = resolve_budget(
+        load_config(), branch_usd=parse_amount("--budget", budget_), unpriced=unpriced
+    )
     event = read_event(os.environ.get("GITHUB_EVENT_PATH"))
     if body_file is not None:
         post_prepared(body_file, event, number, token_env, expect_head, as_json)
