@@ -257,6 +257,7 @@ def _report(doc: Mapping[str, Any]) -> str:
         para(
             f"input {tokens(t['input_tokens'])}, cache read {tokens(t['cache_read_tokens'])}, "
             f"cache write {tokens(t['cache_write_tokens'])}, output {output(t)}",
+            "    ",
             "  ",
         ),
     ]
@@ -265,6 +266,7 @@ def _report(doc: Mapping[str, Any]) -> str:
             para(
                 f"{t['unpriced_requests']} request(s) used a model without a known price: "
                 "shown as unpriced, not as $0",
+                "    ",
                 "  ",
             )
         )
@@ -273,6 +275,7 @@ def _report(doc: Mapping[str, Any]) -> str:
             para(
                 f"from notes ({doc.get('notes_ref')}); "
                 f"{doc.get('commits_without_note', 0)} commit(s) without a note",
+                "    ",
                 "  ",
             )
         )
