@@ -8,6 +8,7 @@ from tokentrail import __version__
 from tokentrail.commands.check import check
 from tokentrail.commands.comment import comment
 from tokentrail.commands.demo import demo
+from tokentrail.commands.doctor import doctor
 from tokentrail.commands.export import export
 from tokentrail.commands.import_files import import_group
 from tokentrail.commands.install import install, uninstall
@@ -41,6 +42,7 @@ cli.add_command(rollup)
 cli.add_command(export)
 cli.add_command(log_command)
 cli.add_command(import_group)
+cli.add_command(doctor)
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Where each agent's logs are read from, and which environment variable said so.
+"""Where each agent's logs are read from, which environment variable said so, and what a
+filter left of them.
 
 An adapter may expose `roots()` (the folders it reads) and `env_var` (the variable that
 moves them, e.g. `CLAUDE_CONFIG_DIR`). A variable that names a folder that does not exist is
@@ -11,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tokentrail.catalog import SessionFilter, discover
 from tokentrail.hookspecs import Adapter
 from tokentrail.plugins import TokentrailPluginManager
 
@@ -74,3 +76,29 @@ def missing_folder_warnings(pm: TokentrailPluginManager) -> list[str]:
                 f"{adapter.name} logs were read from it"
             )
     return lines
+
+
+def emptied_by(
+    pm: TokentrailPluginManager, flt: SessionFilter, given: dict[str, str]
+) -> dict[str, Any] | None:
+    """Why a filtered listing came back empty: which filter left nothing, and how many
+    sessions there are without filters (a cheap listing, nothing parsed). None when there
+    are no sessions at all (then where logs are looked for is the answer) or no filter."""
+    if not given:
+        return None
+    unfiltered = len(discover(pm, SessionFilter()))
+    if not unfiltered:
+        return None
+    reason = ""
+    if flt.repo is not None and not flt.repo.is_dir():
+        reason = f"--repo {flt.repo}: no such folder"
+    elif flt.agent and not discover(pm, SessionFilter(agent=flt.agent)):
+        reason = f"--agent {flt.agent}: this machine has no session of that agent"
+    elif flt.repo is not None and not discover(pm, SessionFilter(repo=flt.repo)):
+        reason = f"--repo {flt.repo}: no agent session ran inside this folder"
+    elif flt.since or flt.until:
+        window = " and ".join(
+            f"{flag} {given[flag]}" for flag in ("--since", "--until") if flag in given
+        )
+        reason = f"{window}: no session was active in that window"
+    return {"given": given, "reason": reason, "unfiltered": unfiltered}

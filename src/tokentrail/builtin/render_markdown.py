@@ -101,13 +101,26 @@ def _headline(s: Section, doc: Mapping[str, Any]) -> None:
     if pending.get("requests"):
         parts.append(f"{usd(pending.get('cost_usd'))} pending (not yet committed)")
     s.para(" · ".join(parts))
-    branch_budget = (doc.get("budget") or {}).get("branch_total") or {}
+    verdict = doc.get("budget") or {}
+    branch_budget = verdict.get("branch_total") or {}
     if branch_budget.get("budget_usd") is not None:
         limit = usd(float(branch_budget["budget_usd"]))
         s.para(
             f"**Over budget:** {money(t)} against a budget of {limit}."
             if branch_budget.get("over")
             else f"Within budget: {money(t)} of {limit}."
+        )
+    unpriced = verdict.get("unpriced") or {}
+    if unpriced.get("requests") and branch_budget.get("budget_usd") is not None:
+        counted = (
+            "; they count as over budget (`unpriced: fail`)"
+            if unpriced.get("over")
+            else ""
+        )
+        s.para(
+            f"{'**Over budget:** ' if unpriced.get('over') else ''}The budget compares the "
+            f"priced part only: {unpriced['requests']} of {unpriced.get('of', '?')} requests "
+            f"used a model without a known price{counted}."
         )
     notes = []
     if t.get("unpriced_requests"):

@@ -633,6 +633,103 @@ def _export(doc: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def _doctor(doc: Mapping[str, Any]) -> str:
+    """Agent logs as a table, then one paragraph per other finding, then what to do."""
+    rows = []
+    for a in doc["agents"]:
+        for i, folder in enumerate(a["folders"] or [{"path": "-", "exists": False}]):
+            origin = a["variable"] if a["from_variable"] else "default"
+            rows.append(
+                [
+                    a["agent"] if i == 0 else "",
+                    (str(a["sessions"]) if i == 0 else ""),
+                    ("-" if a["sessions_in_repo"] is None else str(a["sessions_in_repo"]))
+                    if i == 0
+                    else "",
+                    folder["path"],
+                    "found" if folder["exists"] else "missing",
+                    origin if i == 0 else "",
+                ]
+            )
+    headers = (
+        Column("AGENT"),
+        Column("SESSIONS", right=True),
+        Column("IN REPO", right=True, keep=50),
+        Column("FOLDER", shrink=16, cut="start"),
+        Column("STATE"),
+        Column("FROM", keep=60, shrink=8),
+    )
+    parts = ["Agent logs (sessions listed, nothing parsed):\n" + table(headers, rows)]
+    c = doc["cache"]
+    if not c["enabled"]:
+        parts.append("Cache: off (TOKENTRAIL_NO_CACHE)")
+    else:
+        state = (
+            f"{c['entries']} parsed session(s), {_size(c['bytes'])}"
+            if c["exists"]
+            else "empty (not created yet)"
+        )
+        parts.append(
+            para(
+                f"Cache: {c['path']} — {state}; `tokentrail cache clear` or deleting the "
+                "folder empties it (TOKENTRAIL_CACHE_DIR moves it)",
+                "  ",
+            )
+        )
+    cfg = doc["config"]
+    if not cfg["path"]:
+        parts.append("Config: no .tokentrail.yml here or above (defaults apply)")
+    elif not cfg["valid"]:
+        parts.append(para(f"Config: {cfg['path']} — INVALID: {cfg['error']}", "  "))
+    elif cfg["problems"]:
+        parts.append(
+            para(f"Config: {cfg['path']} — {len(cfg['problems'])} warning(s):", "  ")
+            + "".join("\n" + para(p, "    ", "  - ") for p in cfg["problems"])
+        )
+    else:
+        parts.append(para(f"Config: {cfg['path']} — valid", "  "))
+    repo = doc.get("repo")
+    if repo is None:
+        parts.append("Repository: not inside a git repository (no hooks or notes to check)")
+    else:
+        parts.append(para(f"Repository: {repo['root']} (branch {repo['branch'] or '-'})", "  "))
+        hooks = doc["hooks"]
+        listed = ", ".join(f"{h['hook']} {h['status']}" for h in hooks["hooks"])
+        rewrite = "set" if hooks["rewrite_ref"] else "not set"
+        text = f"Hooks: {listed}; notes.rewriteRef {rewrite}"
+        if hooks["hooks_path"]:
+            text += f"; core.hooksPath is {hooks['hooks_path']} (git runs hooks from there)"
+        parts.append(para(text, "  "))
+        n = doc["notes"]
+        here = f"{n['noted_commits']} commit(s) noted here" if n["local"] else "not here yet"
+        if n["remote"] is None:
+            there = n["remote_error"] or "no remote"
+        elif n["on_remote"] is None:
+            there = f"{n['remote']}: not asked" + (
+                f" ({n['remote_error']})" if n["remote_error"] else " (--no-remote)"
+            )
+        else:
+            there = f"{n['remote']}: {'has them' if n['on_remote'] else 'does not have them'}"
+        push = "pushed on git push" if n["push_configured"] else "not pushed on git push"
+        parts.append(para(f"Notes: {n['ref']} — {here}; {there}; {push}", "  "))
+    for p in doc.get("plugin_problems") or []:
+        parts.append(para(f"FAILED plugin {p['plugin']} ({p['stage']}): {p['message']}", "  "))
+    if doc["advice"]:
+        parts.append(
+            "What to do:\n" + "\n".join(para(a, "    ", "  - ") for a in doc["advice"])
+        )
+    else:
+        parts.append("Nothing to fix.")
+    return "\n\n".join(parts)
+
+
 def _error(doc: Mapping[str, Any]) -> str:
     return f"tokentrail: error: {doc['error']['message']}"
 
@@ -655,6 +752,7 @@ class TextRenderer:
         "plugins": _plugins,
         "rollup": _rollup,
         "export": _export,
+        "doctor": _doctor,
         "error": _error,
     }
 

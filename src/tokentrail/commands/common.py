@@ -147,9 +147,9 @@ def show_warnings(lines: list[str]) -> None:
         ]
     )
     stream = sys.stderr
-    colored = color_for(stream)
+    colored, limit = color_for(stream), term.width(stream)
     for line in shown:
-        text = f"tokentrail: warning: {line}"
+        text = term.wrap(line, limit, "  ", "tokentrail: warning: ")
         click.echo(term.paint(text) if colored else text, err=True)
 
 

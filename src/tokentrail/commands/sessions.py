@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from tokentrail import catalog as catalog_mod
+from tokentrail import places
 from tokentrail.commands.common import (
     agent_option,
     check_agent,
@@ -49,8 +51,14 @@ def sessions(
     )
     found = load_sessions(pm, flt, load_config()).catalog
     rows = [session_row(s) for s in found.sessions]
+    given = {
+        flag: str(value)
+        for flag, value in (("--agent", agent), ("--since", since), ("--until", until),
+                            ("--repo", repo))
+        if value is not None
+    }
     everything = [r for s in found.sessions for r in s.requests]
-    doc = {
+    doc: dict[str, Any] = {
         "kind": "sessions",
         "pricing": PRICING_VERSION,
         "adapters": found.adapters,
@@ -64,4 +72,6 @@ def sessions(
         },
         "warnings": warnings(found, pm),
     }
+    if not rows:
+        doc["filters"] = places.emptied_by(pm, flt, given)
     emit(doc, as_json, fmt)
