@@ -35,8 +35,9 @@ def width(stream: IO[Any] | None = None) -> int:
         return max(int(raw), MIN_WIDTH)
     try:
         fd = (stream or sys.stdout).fileno()
-        if os.isatty(fd):
-            return max(os.get_terminal_size(fd).columns, MIN_WIDTH)
+        columns = os.get_terminal_size(fd).columns if os.isatty(fd) else 0
+        if columns > 0:  # a terminal that reports no size (a new pty) gets the default
+            return max(columns, MIN_WIDTH)
     except (AttributeError, OSError, ValueError):
         pass
     return DEFAULT_WIDTH
@@ -115,7 +116,7 @@ def fit(
     shown = [i for i, c in enumerate(columns) if not c.instead_of]
     if limit is None:
         return shown, {i: natural[i] for i in shown}
-    dropped: set[str] = set()
+    dropped: set[int] = set()
     while True:
         widths = _shrunk(columns, natural, shown, limit, 0)
         if widths is not None:
@@ -125,9 +126,10 @@ def fit(
             break
         victim = min(droppable, key=lambda i: (columns[i].keep, -i))
         shown.remove(victim)
-        dropped.add(columns[victim].header)
+        dropped.add(victim)
+        gone = {columns[i].header for i in dropped}
         for i, column in enumerate(columns):
-            if i not in shown and column.instead_of and dropped & set(column.instead_of):
+            if i not in shown and i not in dropped and gone & set(column.instead_of):
                 shown.append(i)
         shown.sort()
     # Still too wide with only the columns that must stay: shorten harder; a line that
@@ -173,14 +175,14 @@ def wrap(
     text: str,
     limit: int | None,
     indent: str = "",
-    first: str | None = None,
+    first: str = "",
     *,
     break_words: bool = True,
 ) -> str:
-    """A paragraph wrapped to `limit` columns; `first` prefixes its first line (default:
-    `indent`) and `indent` the others. Words longer than a line are broken unless
-    `break_words` is false (a path or command meant to be copied)."""
-    head = indent if first is None else first
+    """A paragraph wrapped to `limit` columns; `first` starts its first line and `indent`
+    the others. Words longer than a line are broken unless `break_words` is false (a path
+    or command meant to be copied)."""
+    head = first
     if limit is None:
         return head + text
     return textwrap.fill(

@@ -124,7 +124,7 @@ def _sessions(doc: Mapping[str, Any]) -> str:
     headers = (
         Column("AGENT"),
         Column("ID"),
-        Column("START (UTC)", keep=70),
+        Column("START (UTC)", keep=52),
         Column("CWD", shrink=12, cut="start", keep=80),
         Column("BRANCH", shrink=8, keep=45),
         *TOKEN_COLUMNS,
@@ -293,7 +293,7 @@ def _report(doc: Mapping[str, Any]) -> str:
             Column("SESS", right=True, keep=35),
             *TOKEN_COLUMNS,
         )
-        parts.append(table(headers, [[r[0], _cut(r[1], 40), *r[2:]] for r in rows]))
+        parts.append(table(headers, [[r[0], _cut(r[1], 60), *r[2:]] for r in rows]))
     else:
         parts.append("No commits beyond the base yet: everything below is pending.")
     p = doc["pending"]
@@ -333,7 +333,7 @@ def _report(doc: Mapping[str, Any]) -> str:
         )
         parts.append(
             "Waste found (each token counted once):\n"
-            + table(waste_headers, [[r[0], _cut(r[1], 60), *r[2:]] for r in rows])
+            + table(waste_headers, [[r[0], _cut(r[1], 80), *r[2:]] for r in rows])
             + (f"\n... and {more} more (--json)" if more > 0 else "")
         )
     if doc.get("lessons"):

@@ -149,7 +149,7 @@ def show_warnings(lines: list[str]) -> None:
     stream = sys.stderr
     colored, limit = color_for(stream), term.width(stream)
     for line in shown:
-        text = term.wrap(line, limit, "  ", "tokentrail: warning: ")
+        text = term.wrap(line, limit, "  ", "tokentrail: warning: ", break_words=False)
         click.echo(term.paint(text) if colored else text, err=True)
 
 
