@@ -123,14 +123,17 @@ def test_colour_needs_a_terminal_and_no_opt_out(monkeypatch: pytest.MonkeyPatch)
     assert not term.color_wanted(io.StringIO())
 
 
-def test_progress_waits_then_redraws_one_line_and_wipes_it() -> None:
+def test_progress_waits_then_redraws_one_line_and_wipes_it_when_done() -> None:
     out = io.StringIO()
     bar = Progress(out, "reading:", delay=0.0, rate=1e9)
-    for done in range(4):
+    for done in range(3):
         bar(done, 3)
-    assert "\rreading: 3/3" in out.getvalue() and "\n" not in out.getvalue()
-    bar.close()
+    assert "\rreading: 2/3" in out.getvalue() and "\n" not in out.getvalue()
+    bar(3, 3)  # done: the line is wiped before anything else is printed
     assert out.getvalue().endswith("\r\033[K")
+    drawn = out.getvalue()
+    bar.close()
+    assert out.getvalue() == drawn  # nothing left to wipe
 
 
 def test_progress_stays_silent_for_short_work() -> None:

@@ -197,7 +197,7 @@ def wrap(
 
 def wrap_lines(text: str, limit: int | None, indent: str = "  ") -> str:
     """Every line of `text` that is too long wrapped, continuing under `indent` plus the
-    line's own leading spaces."""
+    line's own leading spaces; a single word (a path) longer than a line stays whole."""
     if limit is None:
         return text
     out = []
@@ -206,7 +206,7 @@ def wrap_lines(text: str, limit: int | None, indent: str = "  ") -> str:
             out.append(raw)
             continue
         lead = raw[: len(raw) - len(raw.lstrip(" "))]
-        out.append(wrap(raw.strip(" "), limit, lead + indent, lead))
+        out.append(wrap(raw.strip(" "), limit, lead + indent, lead, break_words=False))
     return "\n".join(out)
 
 
@@ -268,9 +268,12 @@ class Progress:
         now = time.monotonic()
         if self.started is None:
             self.started = now
+        if done >= total:
+            self.close()  # the work is done: never leave the line under what is printed next
+            return
         if now - self.started < self.delay:
             return
-        if done < total and now - self.shown_at < self.interval:
+        if now - self.shown_at < self.interval:
             return
         self.shown_at = now
         self.stream.write(f"\r{self.label} {done:,}/{total:,}\033[K")
