@@ -247,6 +247,6 @@ def test_docs_workflows_parse_and_the_example_comment_is_sound() -> None:
     assert workflows[0]["permissions"]["pull-requests"] == "write"
     assert any("workflow_run" in (w.get("on") or w.get(True) or {}) for w in workflows)
     assert "tokentrail notes carry --onto" in page
-    example = page.split("it is not edited by hand:\n\n---\n\n", 1)[1]
+    example = page.split("<!-- generated:comment -->\n\n", 1)[1]
     assert example.startswith("<!-- tokentrail:receipt -->")
     assert check_markdown(example)["tables"] == 3

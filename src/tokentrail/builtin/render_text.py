@@ -182,8 +182,9 @@ def _session(doc: Mapping[str, Any]) -> str:
     if theirs is not None and (ours is None or abs(theirs - ours) > max(0.005, 0.01 * theirs)):
         head.append(
             para(
-                f"the agent's own cost: {fmt.money(theirs)} for {s['agent_cost_requests']} "
-                f"requests (tokentrail: {fmt.money(ours)})",
+                # four decimals, on purpose: two figures a cent apart must not read the same
+                f"the agent's own cost: ${theirs:,.4f} for {s['agent_cost_requests']} "
+                f"requests (tokentrail: {'unpriced' if ours is None else f'${ours:,.4f}'})",
                 "    ",
                 "  ",
             )

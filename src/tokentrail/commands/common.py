@@ -146,10 +146,10 @@ def show_warnings(lines: list[str]) -> None:
             f"... and {len(lines) - MAX_WARNINGS_SHOWN + 1} more (see --json)",
         ]
     )
-    stream = sys.stderr
-    colored, limit = color_for(stream), term.width(stream)
+    # one line per warning, never wrapped: stderr is for grep and CI logs as much as for eyes
+    colored = color_for(sys.stderr)
     for line in shown:
-        text = term.wrap(line, limit, "  ", "tokentrail: warning: ", break_words=False)
+        text = f"tokentrail: warning: {line}"
         click.echo(term.paint(text) if colored else text, err=True)
 
 
