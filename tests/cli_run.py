@@ -46,9 +46,7 @@ def claude_config_from_corpus(tmp: Path) -> Path:
 def isolated_env(home: Path, **extra: str | Path) -> dict[str, str]:
     """No real logs, no third-party plugins unless asked, no user config."""
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in (*AGENT_DIR_VARIABLES, "TOKENTRAIL_CONFIG")
+        k: v for k, v in os.environ.items() if k not in (*AGENT_DIR_VARIABLES, "TOKENTRAIL_CONFIG")
     }
     env.update({"HOME": str(home), "TOKENTRAIL_PLUGINS": "", "NO_COLOR": "1"})
     env.update({k: str(v) for k, v in extra.items()})

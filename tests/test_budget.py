@@ -124,7 +124,56 @@ def test_money_matches_the_report() -> None:
     assert [money(x) for x in (None, 0.0, 0.0042, 0.5, 1234.5)] == [
         "unpriced",
         "$0.00",
-        "$0.0042",
+        "<$0.01",
         "$0.50",
         "$1,234.50",
     ]
+
+
+def _with_unpriced(total: float, unpriced: int, requests: int) -> dict:
+    r = receipt(total, None)
+    r["totals"].update(unpriced_requests=unpriced, requests=requests)
+    return r
+
+
+def test_unpriced_requests_are_counted_and_the_comparison_says_so() -> None:
+    v = evaluate(_with_unpriced(0.10, 33, 44), Budget(branch_usd=1.0))
+    assert v["status"] == "ok" and v["over"] == []
+    assert v["unpriced"] == {
+        "requests": 33,
+        "of": 44,
+        "pending_requests": 0,
+        "policy": "warn",
+        "over": False,
+    }
+    assert v["lines"][0] == (
+        "branch feat: $0.10 + 33 unpriced API-equivalent of $1.00 branch budget (10%)"
+    )
+    assert v["lines"][2] == (
+        "unpriced: 33 of 44 requests used a model without a known price; budgets compare "
+        "the priced part only (--unpriced fail counts them as over budget)"
+    )
+
+
+def test_unpriced_fail_makes_unpriced_work_a_breach_under_a_budget() -> None:
+    v = evaluate(_with_unpriced(0.10, 33, 44), Budget(branch_usd=1.0, unpriced="fail"))
+    assert v["status"] == "over_budget" and v["over"] == ["unpriced"]
+    assert v["lines"][2].endswith("budgets compare the priced part only: OVER (--unpriced fail)")
+    # with no money budget there is nothing to be over
+    v = evaluate(_with_unpriced(0.10, 33, 44), Budget(unpriced="fail"))
+    assert v["over"] == [] and "budgets compare" not in v["lines"][2]
+    # a commit budget looks at pending work only
+    r = _with_unpriced(0.10, 33, 44)
+    assert evaluate(r, Budget(commit_usd=1.0, unpriced="fail"))["over"] == []
+    r["pending"].update(requests=5, cost_usd=0.01, unpriced_requests=2)
+    assert evaluate(r, Budget(commit_usd=1.0, unpriced="fail"))["over"] == ["unpriced"]
+
+
+def test_the_unpriced_policy_comes_from_config_or_flag(tmp_path: Path) -> None:
+    path = tmp_path / ".tokentrail.yml"
+    path.write_text("budget:\n  branch_usd: 1\n  unpriced: fail\n")
+    assert resolve_budget(load_config(path)).unpriced == "fail"
+    assert resolve_budget(load_config(path), unpriced="warn").unpriced == "warn"
+    with pytest.raises(TokentrailError) as err:
+        resolve_budget({}, unpriced="maybe")
+    assert err.value.code == "budget_invalid" and "--unpriced is warn or fail" in err.value.message

@@ -178,7 +178,7 @@ def test_findings_are_grouped_by_what_to_change_and_carry_groups_compete() -> No
     }
     cause = likely_cause(findings, _carry([group]))
     assert cause.startswith(
-        "2 cache re-writes after idle gaps past the cache lifetime: $0.95 (10 % of the $10.00"
+        "2 cache re-writes after idle gaps past the cache lifetime: $0.95 (10% of the $10.00"
     )
     assert "next, lib/app/session_live.ex in the context (5× Edit, 2× Read" in cause
     assert "$0.90" in cause

@@ -53,7 +53,23 @@ def test_every_hook_has_a_docs_page() -> None:
 
 def test_every_command_and_option_is_in_the_cli_reference() -> None:
     generate = runpy.run_path(str(DOCS / "generate.py"))
-    assert generate["stale"]() == [], "run `python docs/generate.py`"
+    assert generate["stale"](("docs/cli.md",)) == [], "run `python docs/generate.py`"
+
+
+def test_readme_and_action_examples_are_the_tools_own_output() -> None:
+    """The README's demo report, note, PR comment and check output and docs/action.md's
+    comment are generated from the demo (deterministic, 80 columns): none can drift."""
+    generate = runpy.run_path(str(DOCS / "generate.py"))
+    blocks = set(generate["BLOCKS"])
+    assert {("README.md", n) for n in ("demo", "notes", "comment", "check")} <= blocks
+    assert ("docs/action.md", "comment") in blocks
+    assert generate["stale"](("README.md", "docs/action.md")) == [], "run `python docs/generate.py`"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    demo = readme.split("<!-- generated:demo -->")[1].split("<!-- /generated:demo -->")[0]
+    assert "$ tokentrail demo" in demo and "Branch feature/retry-logic" in demo
+    assert max(len(line) for line in demo.splitlines() if not line.startswith("```")) <= 80
+    comment = readme.split("<!-- generated:comment -->")[1]
+    assert "Source: git notes" in comment.split("<!-- /generated:comment -->")[0]
 
 
 def _error_codes() -> dict[str, str]:

@@ -32,8 +32,14 @@ def test_secrets_are_redacted(text: str, secret: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["mkdir -p src/app", "pytest -q tests/test_token_parsing.py", "ls -la", "npm test 2>&1 | tail",
-     "cat src/auth/session.py", "git commit -m 'fix tokenizer'"],
+    [
+        "mkdir -p src/app",
+        "pytest -q tests/test_token_parsing.py",
+        "ls -la",
+        "npm test 2>&1 | tail",
+        "cat src/auth/session.py",
+        "git commit -m 'fix tokenizer'",
+    ],
 )
 def test_ordinary_commands_are_left_alone(text: str) -> None:
     assert redact(text) == text

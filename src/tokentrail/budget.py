@@ -2,25 +2,35 @@
 warns (or, with `--strict`, refuses).
 
 Limits come from `.tokentrail.yml` (`budget.branch_usd`, `budget.commit_usd`,
-`budget.max_waste_share`) and are overridden by command-line flags. The comparison is a
-pure function of a finished branch receipt (receipt.finish), so it reads the same whether
-the receipt came from logs or from notes.
+`budget.max_waste_share`, `budget.unpriced`) and are overridden by command-line flags. The
+comparison is a pure function of a finished branch receipt (receipt.finish), so it reads
+the same whether the receipt came from logs or from notes.
+
+Requests on a model nobody prices have no dollar figure: a budget can only compare the
+priced part. The verdict says how many requests that leaves out, and `unpriced: fail`
+(`--unpriced fail`) counts any unpriced work under a budget as a breach.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tokentrail import fmt
 from tokentrail.errors import TokentrailError
 
 BUDGET_KEYS = ("branch_usd", "commit_usd", "max_waste_share")
+UNPRICED_KEY = "unpriced"
+# what unpriced requests do to a verdict: said and left out of the comparison, or a breach
+UNPRICED_POLICIES = ("warn", "fail")
 ERROR_CODE = "budget_invalid"
 FLAGS = {
     "branch_usd": "--budget",
     "commit_usd": "--commit-budget",
     "max_waste_share": "--max-waste-share",
+    UNPRICED_KEY: "--unpriced",
 }
 
 
@@ -29,13 +39,14 @@ class Budget:
     branch_usd: float | None = None  # the whole branch (committed + pending)
     commit_usd: float | None = None  # pending work: what the next commit will carry
     max_waste_share: float | None = None  # findings' wasted $ / branch $, 0..1
+    unpriced: str = "warn"  # "fail": unpriced work under a budget is a breach
 
     @property
     def any(self) -> bool:
         return any(v is not None for v in (self.branch_usd, self.commit_usd, self.max_waste_share))
 
-    def to_dict(self) -> dict[str, float | None]:
-        return {k: getattr(self, k) for k in BUDGET_KEYS}
+    def to_dict(self) -> dict[str, float | str | None]:
+        return {k: getattr(self, k) for k in (*BUDGET_KEYS, UNPRICED_KEY)}
 
 
 def _number(name: str, key: str, value: Any) -> float | None:
@@ -65,18 +76,32 @@ def validate_budget(source: str, section: Any) -> dict[str, float]:
             ERROR_CODE,
             f"{source}: `budget` must be a mapping with {', '.join(BUDGET_KEYS)}",
         )
-    unknown = sorted(str(k) for k in set(section) - set(BUDGET_KEYS))
+    allowed = (*BUDGET_KEYS, UNPRICED_KEY)
+    unknown = sorted(str(k) for k in set(section) - set(allowed))
     if unknown:
+        close = difflib.get_close_matches(unknown[0], allowed, n=1)
+        hint = f" (did you mean `{close[0]}`?)" if close else ""
         raise TokentrailError(
             ERROR_CODE,
-            f"{source}: budget has unknown keys {unknown}; allowed: {', '.join(BUDGET_KEYS)}",
+            f"{source}: budget has unknown keys {unknown}{hint}; allowed: {', '.join(allowed)}",
         )
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
     for key in BUDGET_KEYS:
         value = _number(f"{source}: budget.{key}", key, section.get(key))
         if value is not None:
             out[key] = value
+    if section.get(UNPRICED_KEY) is not None:
+        out[UNPRICED_KEY] = unpriced_policy(f"{source}: budget.unpriced", section[UNPRICED_KEY])
     return out
+
+
+def unpriced_policy(name: str, value: Any) -> str:
+    """`warn` or `fail`; `name` says where the value came from."""
+    if value not in UNPRICED_POLICIES:
+        raise TokentrailError(
+            ERROR_CODE, f"{name} is {' or '.join(UNPRICED_POLICIES)}, not {value!r}"
+        )
+    return str(value)
 
 
 def parse_amount(flag: str, value: str | None, *, share: bool = False) -> float | None:
@@ -95,14 +120,18 @@ def parse_amount(flag: str, value: str | None, *, share: bool = False) -> float 
         raise TokentrailError(ERROR_CODE, f"{flag} {value!r} is not a number") from None
 
 
-def resolve_budget(config: Mapping[str, Any], **flags: float | None) -> Budget:
+def resolve_budget(config: Mapping[str, Any], **flags: float | str | None) -> Budget:
     """Config limits with flags on top (a flag given wins, even over a stricter config)."""
     source = str(config.get("_path") or ".tokentrail.yml")
     merged: dict[str, Any] = dict(validate_budget(source, config.get("budget")))
     for key, value in flags.items():
-        if key not in BUDGET_KEYS:
+        if key not in FLAGS:
             raise TypeError(f"unknown budget flag {key}")
-        if value is not None:
+        if value is None:
+            continue
+        if key == UNPRICED_KEY:
+            merged[key] = unpriced_policy(FLAGS[key], value)
+        else:
             merged[key] = _number(FLAGS[key], key, value)
     return Budget(**merged)
 
@@ -114,10 +143,7 @@ def _cost(row: Mapping[str, Any] | None) -> float | None:
     return float(value) if value is not None else None
 
 
-def money(value: float | None) -> str:
-    if value is None:
-        return "unpriced"
-    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
+money = fmt.money
 
 
 def _limit(cost: float | None, limit: float | None) -> dict[str, Any]:
@@ -141,11 +167,17 @@ def evaluate(receipt: Mapping[str, Any], budget: Budget) -> dict[str, Any]:
     waste_over = (
         budget.max_waste_share is not None and share is not None and share > budget.max_waste_share
     )
+    totals = receipt.get("totals") or {}
     verdict: dict[str, Any] = {
-        "branch_total": _limit(branch_cost, budget.branch_usd),
+        "branch_total": {
+            **_limit(branch_cost, budget.branch_usd),
+            "requests": int(totals.get("requests") or 0),
+            "unpriced_requests": int(totals.get("unpriced_requests") or 0),
+        },
         "pending": {
             **_limit(pending_cost, budget.commit_usd),
             "requests": int(pending.get("requests") or 0),
+            "unpriced_requests": int(pending.get("unpriced_requests") or 0),
         },
         "waste": {
             "wasted_usd": round(wasted_usd, 6),
@@ -158,12 +190,14 @@ def evaluate(receipt: Mapping[str, Any], budget: Budget) -> dict[str, Any]:
         "likely_cause": receipt.get("likely_cause") or None,
         "budget": budget.to_dict(),
     }
+    verdict["unpriced"] = _unpriced(verdict["branch_total"], verdict["pending"], budget)
     breaches = [
         name
         for name, part in (
             ("branch", verdict["branch_total"]),
             ("commit", verdict["pending"]),
             ("waste", verdict["waste"]),
+            ("unpriced", verdict["unpriced"]),
         )
         if part["over"]
     ]
@@ -173,6 +207,24 @@ def evaluate(receipt: Mapping[str, Any], budget: Budget) -> dict[str, Any]:
     return verdict
 
 
+def _unpriced(
+    branch: Mapping[str, Any], pending: Mapping[str, Any], budget: Budget
+) -> dict[str, Any]:
+    """Requests no price source knows: how many, and whether they breach a budget (only
+    with `unpriced: fail`, and only under a budget they would count against)."""
+    over = budget.unpriced == "fail" and (
+        (budget.branch_usd is not None and branch["unpriced_requests"] > 0)
+        or (budget.commit_usd is not None and pending["unpriced_requests"] > 0)
+    )
+    return {
+        "requests": branch["unpriced_requests"],
+        "of": branch["requests"],
+        "pending_requests": pending["unpriced_requests"],
+        "policy": budget.unpriced,
+        "over": over,
+    }
+
+
 def _against(cost: float | None, limit: float | None, what: str) -> str:
     if limit is None:
         return "(no budget set)"
@@ -180,24 +232,47 @@ def _against(cost: float | None, limit: float | None, what: str) -> str:
         return f"of {money(limit)} {what} (unpriced, not compared)"
     if cost > limit:
         return f"of {money(limit)} {what}: OVER by {money(cost - limit)}"
-    return f"of {money(limit)} {what} ({cost / limit:.0%})" if limit else f"of {money(limit)}"
+    return f"of {money(limit)} {what} ({fmt.share(cost, limit)})" if limit else f"of {money(limit)}"
+
+
+def _priced(cost: float | None, unpriced: int) -> str:
+    """`$0.10`, or `$0.10 + 33 unpriced` when part of the work has no price, or
+    `unpriced` when none of it has."""
+    if cost is None:
+        return money(None)
+    return fmt.cost({"cost_usd": cost, "unpriced_requests": unpriced})
 
 
 def verdict_lines(receipt: Mapping[str, Any], verdict: Mapping[str, Any]) -> list[str]:
-    """Two to four lines: branch, pending, waste (when measured or limited), top cause."""
+    """Two to five lines: branch, pending, unpriced work (when there is some), waste (when
+    measured or limited), top cause."""
     branch = receipt.get("branch") or "(detached)"
     b, p, w = verdict["branch_total"], verdict["pending"], verdict["waste"]
+    pending_cost = p["cost_usd"] if p["requests"] else 0.0
     lines = [
-        f"branch {branch}: {money(b['cost_usd'])} API-equivalent "
+        f"branch {branch}: {_priced(b['cost_usd'], b['unpriced_requests'])} API-equivalent "
         + _against(b["cost_usd"], b["budget_usd"], "branch budget"),
-        f"pending (next commit): {money(p['cost_usd'] if p['requests'] else 0.0)} "
-        + _against(p["cost_usd"] if p["requests"] else 0.0, p["budget_usd"], "commit budget"),
+        f"pending (next commit): {_priced(pending_cost, p['unpriced_requests'])} "
+        + _against(pending_cost, p["budget_usd"], "commit budget"),
     ]
+    u = verdict["unpriced"]
+    if u["requests"]:
+        text = (
+            f"unpriced: {u['requests']} of {fmt.count(u['of'], 'request')} used a model "
+            "without a known price"
+        )
+        if b["budget_usd"] is not None or p["budget_usd"] is not None:
+            text += "; budgets compare the priced part only"
+            text += (
+                ": OVER (--unpriced fail)"
+                if u["over"]
+                else " (--unpriced fail counts them as over budget)"
+            )
+        lines.append(text)
     if w["findings"] or w["max_share"] is not None:
-        share = "n/a" if w["share"] is None else f"{w['share']:.0%}"
-        text = f"waste: {share} of the branch ({money(w['wasted_usd'])})"
+        text = f"waste: {fmt.percent(w['share'])} of the branch ({money(w['wasted_usd'])})"
         if w["max_share"] is not None:
-            text += f", max {w['max_share']:.0%}" + (": OVER" if w["over"] else "")
+            text += f", max {fmt.percent(w['max_share'])}" + (": OVER" if w["over"] else "")
         lines.append(text)
     if verdict.get("likely_cause"):
         lines.append(f"top cause: {verdict['likely_cause']}")

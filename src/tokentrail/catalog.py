@@ -3,7 +3,7 @@ pipeline prices them next)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -107,8 +107,12 @@ def parser_version(pm: TokentrailPluginManager, plugin: str, adapter: Adapter) -
 
 
 def load(
-    pm: TokentrailPluginManager, flt: SessionFilter, cache: SessionCache | None = None
+    pm: TokentrailPluginManager,
+    flt: SessionFilter,
+    cache: SessionCache | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Catalog:
+    """`progress(done, total)` is called as uncached session files are parsed."""
     cache = cache or SessionCache(cache_dir())
     catalog = Catalog(sessions=[], adapters=[a.name for _, a in pm.adapters()], cache=cache)
     parsed: list[Session] = []
@@ -124,7 +128,11 @@ def load(
             parsed.append(session)
             if getattr(adapter, "secondary", False):
                 secondary.add(id(session))
-    for job, result in parse_all(misses, cache):
+    if progress is not None and misses:
+        progress(0, len(misses))
+    for done, (job, result) in enumerate(parse_all(misses, cache), 1):
+        if progress is not None:
+            progress(done, len(misses))
         if isinstance(result, str):
             pm.add_problem(PluginProblem(job.plugin, f"parse {job.ref.path}", result))
         else:

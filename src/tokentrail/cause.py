@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tokentrail import fmt
+
 # A driver worth naming holds at least this share of the bill: below ~3 % a session's cost
 # is spread over its conversation and work, and no one change would move it; and at least
 # a few cents, or a tiny session would name a $0.01 item as its cause.
@@ -70,7 +72,7 @@ class Driver:
 
 
 def _pct(part: float, whole: float) -> str:
-    return f"{100 * part / whole:.0f} %" if whole > 0 else "0 %"
+    return fmt.share(part, whole) if whole > 0 else "0%"
 
 
 def _usd(value: Any) -> float:
@@ -184,18 +186,19 @@ def likely_cause(findings: Sequence[Mapping[str, Any]], carry: Mapping[str, Any]
     if not drivers or drivers[0].usd <= 0:
         return (
             f"nothing stands out as avoidable: no waste found and no tool output carried "
-            f"worth naming; the ${billed:.2f} billed is conversation and work"
+            f"worth naming; the {fmt.money(billed)} billed is conversation and work"
         )
     top = drivers[0]
     if not _clear(top, billed):
         return (
             f"nothing stands out as avoidable: the largest driver, {top.label}, is "
-            f"${top.usd:.2f} ({_pct(top.usd, billed)} of the ${billed:.2f} billed); the rest "
-            "is conversation and work"
+            f"{fmt.money(top.usd)} ({_pct(top.usd, billed)} of the {fmt.money(billed)} "
+            "billed); the rest is conversation and work"
         )
-    sentence = f"{top.label}: ${top.usd:.2f} ({_pct(top.usd, billed)} of the ${billed:.2f} billed)"
+    of_bill = f"{_pct(top.usd, billed)} of the {fmt.money(billed)} billed"
+    sentence = f"{top.label}: {fmt.money(top.usd)} ({of_bill})"
     if len(drivers) > 1 and _clear(drivers[1], billed):
-        sentence += f"; next, {drivers[1].label}: ${drivers[1].usd:.2f}"
+        sentence += f"; next, {drivers[1].label}: {fmt.money(drivers[1].usd)}"
     return sentence
 
 
@@ -209,6 +212,6 @@ def _from_findings(findings: Sequence[Mapping[str, Any]]) -> str:
     wasted = sum(_usd(f.get("wasted_usd")) for f in findings)
     top = max(finding_drivers(findings), key=lambda d: d.usd)
     return (
-        f"no carry figures were recorded; findings total ${wasted:.2f}, the largest is "
-        f"{top.label} (${top.usd:.2f})"
+        f"no carry figures were recorded; findings total {fmt.money(wasted)}, the largest is "
+        f"{top.label} ({fmt.money(top.usd)})"
     )

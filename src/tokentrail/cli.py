@@ -9,6 +9,7 @@ from tokentrail.commands.check import check
 from tokentrail.commands.comment import comment
 from tokentrail.commands.consolidate import consolidate_command
 from tokentrail.commands.demo import demo
+from tokentrail.commands.doctor import doctor
 from tokentrail.commands.export import export
 from tokentrail.commands.import_files import import_group
 from tokentrail.commands.install import install, uninstall
@@ -31,8 +32,16 @@ def cli() -> None:
 
 
 for command in (
-    sessions, session, plugins_command, demo,
-    report, note, show, notes_group, install, uninstall,
+    sessions,
+    session,
+    plugins_command,
+    demo,
+    report,
+    note,
+    show,
+    notes_group,
+    install,
+    uninstall,
 ):
     cli.add_command(command)
 cli.add_command(lessons)
@@ -43,6 +52,7 @@ cli.add_command(rollup)
 cli.add_command(export)
 cli.add_command(log_command)
 cli.add_command(import_group)
+cli.add_command(doctor)
 
 
 def main() -> None:

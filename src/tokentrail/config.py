@@ -1,7 +1,14 @@
-"""`.tokentrail.yml`: found by walking up from the working directory, validated on load."""
+"""`.tokentrail.yml`: found by walking up from the working directory, validated on load.
+
+A bad value in `prices`, `budget` or `thresholds` is an error (it would change a figure). A
+key tokentrail does not know, or a `notes` value of the wrong type, is a warning naming the
+key, the file and the closest known key — a typo (`budgets:`, `notes: {psuh: true}`) is
+never silently ignored — and an error under `--strict`.
+"""
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Any
@@ -13,6 +20,11 @@ from tokentrail.errors import TokentrailError
 
 CONFIG_NAME = ".tokentrail.yml"
 PRICE_FIELDS = ("input", "cache_read", "cache_write_5m", "cache_write_1h", "output")
+# every top-level key, and the keys of the sections checked here (prices, budget and
+# thresholds are checked by their own validators)
+SECTIONS = ("prices", "budget", "notes", "thresholds")
+NOTES_KEYS: dict[str, type] = {"ref": str, "push": bool}
+WARNINGS_KEY = "_warnings"
 
 
 def find_config(start: Path | None = None) -> Path | None:
@@ -27,8 +39,44 @@ def find_config(start: Path | None = None) -> Path | None:
     return None
 
 
-def load_config(path: Path | None = None) -> dict[str, Any]:
-    """Read and validate the config; an empty dict when there is none."""
+def _unknown(path: Path, key: str, known: tuple[str, ...] | list[str], prefix: str = "") -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"did you mean `{prefix}{close[0]}`?" if close else "known: " + ", ".join(known)
+    return f"{path}: unknown key `{prefix}{key}` (ignored); {hint}"
+
+
+def config_problems(path: Path, data: dict[str, Any]) -> list[str]:
+    """Keys tokentrail does not know and `notes` values of the wrong type, one message
+    each, naming the file, the key and the closest known key."""
+    problems = [_unknown(path, str(k), SECTIONS) for k in data if k not in SECTIONS]
+    notes = data.get("notes")
+    if notes is None:
+        return problems
+    if not isinstance(notes, dict):
+        problems.append(f"{path}: `notes` must be a mapping with {', '.join(NOTES_KEYS)}")
+        return problems
+    for key, value in notes.items():
+        wanted = NOTES_KEYS.get(str(key))
+        if wanted is None:
+            problems.append(_unknown(path, str(key), list(NOTES_KEYS), "notes."))
+        elif not isinstance(value, wanted):
+            kind = "true or false" if wanted is bool else "a string"
+            problems.append(f"{path}: notes.{key} must be {kind}, not {value!r} (ignored)")
+    return problems
+
+
+def config_warnings(path: Path | None = None) -> list[str]:
+    """The config's problems that are warnings, or none when it cannot be read (the
+    command that reads it says that)."""
+    try:
+        return list(load_config(path).get(WARNINGS_KEY) or [])
+    except TokentrailError:
+        return []
+
+
+def load_config(path: Path | None = None, *, strict: bool = False) -> dict[str, Any]:
+    """Read and validate the config; an empty dict when there is none. Unknown keys are
+    listed under `_warnings`, or raise `config_invalid` when `strict`."""
     path = path or find_config()
     if path is None:
         return {}
@@ -45,7 +93,11 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     data["prices"] = _validate_prices(path, data.get("prices") or {})
     if "budget" in data:
         data["budget"] = validate_budget(str(path), data["budget"])
+    problems = config_problems(path, data)
+    if strict and problems:
+        raise TokentrailError("config_invalid", "; ".join(problems))
     data["_path"] = str(path)
+    data[WARNINGS_KEY] = problems
     return data
 
 

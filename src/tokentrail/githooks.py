@@ -155,6 +155,30 @@ def uninstall(root: Path) -> dict[str, Any]:
     return {"kind": "uninstall", "hooks": done, "rewrite_ref_status": rewrite}
 
 
+def status(root: Path, ref: str) -> dict[str, Any]:
+    """What is installed in this repository, without changing anything: each hook
+    (`installed`, `installed, chaining a previous hook`, `another hook`, `absent`), whether
+    `core.hooksPath` sends git elsewhere, and whether notes.rewriteRef names `ref`."""
+    configured = run_git(root, "config", "--get", "core.hooksPath", check=False).strip()
+    folder = hooks_dir(root)
+    hooks = []
+    for name in HOOKS:
+        path = folder / name
+        if not path.exists():
+            state = "absent"
+        elif MARKER in path.read_text(errors="replace"):
+            chained = (folder / (name + CHAINED_SUFFIX)).exists()
+            state = "installed, chaining a previous hook" if chained else "installed"
+        else:
+            state = "another hook"
+        hooks.append({"hook": name, "path": str(path), "status": state})
+    return {
+        "hooks": hooks,
+        "hooks_path": configured or None,
+        "rewrite_ref": ref in _rewrite_refs(root),
+    }
+
+
 def hook_files_dir() -> Path:
     """hooks/ of a source checkout (absent from an installed wheel)."""
     return Path(__file__).resolve().parents[2] / "hooks"

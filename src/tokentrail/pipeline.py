@@ -16,6 +16,7 @@ from typing import Any
 
 from tokentrail import carry as carry_mod
 from tokentrail import catalog as catalog_mod
+from tokentrail import places, progress
 from tokentrail.attribute import Attribution, attribute
 from tokentrail.budget import Budget
 from tokentrail.cause import likely_cause
@@ -86,7 +87,7 @@ def load_sessions(
     pm: TokentrailPluginManager, flt: catalog_mod.SessionFilter, config: Mapping[str, Any]
 ) -> Loaded:
     """Discover → parse → dedup (catalog) → price."""
-    catalog = catalog_mod.load(pm, flt)
+    catalog = catalog_mod.load(pm, flt, progress=progress.current())
     pricer = Pricer(pm, config)
     pricer.price_sessions(catalog.sessions)
     return Loaded(catalog, pricer)
@@ -130,6 +131,7 @@ def warnings(catalog: catalog_mod.Catalog | None, pm: TokentrailPluginManager) -
                 "log line(s); totals exclude them"
             )
         lines.extend(issues.warnings)
+        lines.extend(places.missing_folder_warnings(pm))
     lines.extend(f"plugin {p.plugin} failed in {p.stage}: {p.message}" for p in pm.problems)
     return lines
 

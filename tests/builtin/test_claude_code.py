@@ -164,7 +164,7 @@ def test_agent_commit_and_placeholder_output_are_reported(tmp_path: Path) -> Non
 
 def test_empty_and_missing_directories_say_where_they_looked(tmp_path: Path) -> None:
     (tmp_path / "claude" / "projects").mkdir(parents=True)
-    env = env_for(tmp_path)
+    env = {**env_for(tmp_path), "COLUMNS": "200"}  # long temp paths stay on one line
     doc = tokentrail_json("sessions", env=env)
     assert doc["sessions"] == [] and doc["totals"]["requests"] == 0
     text = tokentrail("sessions", env=env).stdout
@@ -172,7 +172,10 @@ def test_empty_and_missing_directories_say_where_they_looked(tmp_path: Path) -> 
     assert f"{tmp_path}/codex/sessions (missing)" in text
     assert "tokentrail demo" in text
     missing = isolated_env(
-        tmp_path / "home", CLAUDE_CONFIG_DIR=tmp_path / "nope", CODEX_HOME=tmp_path / "codex"
+        tmp_path / "home",
+        CLAUDE_CONFIG_DIR=tmp_path / "nope",
+        CODEX_HOME=tmp_path / "codex",
+        COLUMNS="200",
     )
     text = tokentrail("sessions", env=missing).stdout
     assert f"{tmp_path}/nope/projects (missing)" in text

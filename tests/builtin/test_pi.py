@@ -191,5 +191,10 @@ def test_detectors_see_pi_tool_calls(isolated_home: Path, tmp_path: Path) -> Non
     folder.mkdir(parents=True)
     (folder / "s_pi-2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     doc = run_json("lessons", "--all")
-    assert doc["sessions"] == 1 and doc["findings"] >= 1
-    assert any("reread" in lesson["detectors"] for lesson in doc["lessons"])
+    assert doc["sessions"] == 1 and doc["findings"] == 1
+    [finding] = run_json("session", "pi-2")["findings"]
+    assert finding["detector"] == "reread"
+    assert [(e["turn"], e["tool"], e["file"]) for e in finding["evidence"]] == [
+        (0, "read", "src/app.py"),
+        (1, "read", "src/app.py"),
+    ]

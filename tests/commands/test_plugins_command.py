@@ -74,7 +74,7 @@ def test_json_lists_builtins_the_fake_plugin_and_every_failure(plugin_env: dict[
 
 
 def test_text_output_shows_versions_and_failures(plugin_env: dict[str, str]) -> None:
-    proc = run("plugins", env=plugin_env)
+    proc = run("plugins", env={**plugin_env, "COLUMNS": "200"})  # the whole hooks column
     assert proc.returncode == 0
     fake_row = next(line for line in proc.stdout.splitlines() if line.startswith("fake "))
     assert "1.2.3" in fake_row and "third-party" in fake_row

@@ -94,6 +94,7 @@ def config_roots() -> list[Path]:
 
 class ClaudeCodeAdapter:
     name = AGENT
+    env_var = "CLAUDE_CONFIG_DIR"  # moves the logs (tokentrail doctor, missing-folder warning)
     parser_version = "claude-code/4"  # bump when parse() output changes (cache key)
 
     def roots(self) -> list[Path]:

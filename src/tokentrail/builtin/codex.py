@@ -81,6 +81,7 @@ def codex_home() -> Path:
 
 class CodexAdapter:
     name = AGENT
+    env_var = "CODEX_HOME"  # moves the logs (tokentrail doctor, missing-folder warning)
     parser_version = "codex/4"  # bump when parse() output changes (cache key)
 
     def roots(self) -> list[Path]:

@@ -93,6 +93,7 @@ def _session_id(path: Path) -> str:
 
 class GeminiAdapter:
     name = AGENT
+    env_var = "GEMINI_CLI_HOME"  # moves the logs (tokentrail doctor, missing-folder warning)
     parser_version = "gemini/1"  # bump when parse() output changes (cache key)
 
     def roots(self) -> list[Path]:

@@ -45,6 +45,7 @@ METRICS_SOURCE = "otel-metrics"
 
 class LocalStoreAdapter:
     name = NAME
+    env_var = "TOKENTRAIL_DATA_DIR"  # moves the store (tokentrail doctor, missing-folder warning)
     parser_version = "local-store/1"  # bump when parse() output changes (cache key)
     secondary = True  # the agent's own log of the same session wins
 

@@ -116,6 +116,7 @@ def _stat(path: Path) -> tuple[int, float]:
 
 class OpenCodeAdapter:
     name = AGENT
+    env_var = "OPENCODE_DATA_DIR"  # moves the logs (tokentrail doctor, missing-folder warning)
     parser_version = "opencode/1"  # bump when parse() output changes (cache key)
 
     def roots(self) -> list[Path]:

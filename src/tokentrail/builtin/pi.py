@@ -86,6 +86,7 @@ def _may_hold(folder: str, repo: Path) -> bool:
 
 class PiAdapter:
     name = AGENT
+    env_var = "PI_AGENT_DIR"  # moves the logs (tokentrail doctor, missing-folder warning)
     parser_version = "pi/1"  # bump when parse() output changes (cache key)
 
     def roots(self) -> list[Path]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
+from tokentrail import fmt
 from tokentrail.builtin.render_markdown import (
     MarkdownRenderer,
     cost_label,
@@ -26,8 +27,9 @@ from tokentrail.builtin.render_markdown import (
     rollup_document,
     session_document,
 )
-from tokentrail.builtin.render_text import money, tokens
 from tokentrail.escape import cut, flat, html
+from tokentrail.fmt import cost as money
+from tokentrail.fmt import tokens
 from tokentrail.hookspecs import Renderer, hookimpl
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -63,7 +65,7 @@ def label(value: object, limit: int = 28) -> str:
 
 
 def _usd(value: float) -> str:
-    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
+    return fmt.money(value)
 
 
 def bar_chart(items: Sequence[tuple[str, float]], unit: Callable[[float], str] = _usd) -> str:
@@ -192,7 +194,7 @@ def report_page(doc: Mapping[str, Any]) -> str:
         + cards(
             [
                 ("API-equivalent cost", money(t)),
-                ("tokens", tokens(t.get('total_tokens'))),
+                ("tokens", tokens(t.get("total_tokens"))),
                 ("requests", str(t.get("requests", 0))),
                 ("sessions", str(len(doc.get("sessions") or []))),
                 ("commits", str(len(doc.get("commits") or []))),
@@ -237,7 +239,7 @@ def session_page(doc: Mapping[str, Any]) -> str:
         cards(
             [
                 ("API-equivalent cost", money(s)),
-                ("tokens", tokens(s.get('total_tokens'))),
+                ("tokens", tokens(s.get("total_tokens"))),
                 ("requests", str(s["requests"])),
                 ("tool calls", f"{doc['tool_calls']} ({doc['tool_errors']} failed)"),
                 ("prompts", str(doc["prompts"])),

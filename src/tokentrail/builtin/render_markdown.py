@@ -13,9 +13,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tokentrail import __version__
-from tokentrail.builtin.render_text import money, output, tokens
+from tokentrail import __version__, fmt
 from tokentrail.escape import code, text
+from tokentrail.fmt import cost as money
+from tokentrail.fmt import output, tokens
 from tokentrail.hookspecs import Renderer, hookimpl
 from tokentrail.markdown import Document, Section, bold, mermaid_label
 
@@ -36,7 +37,7 @@ def cost_label(row: Mapping[str, Any]) -> str:
 
 
 def usd(value: float | None) -> str:
-    return money({"cost_usd": value})
+    return fmt.money(value)
 
 
 def _agent(name: object) -> str:
@@ -101,7 +102,8 @@ def _headline(s: Section, doc: Mapping[str, Any]) -> None:
     if pending.get("requests"):
         parts.append(f"{usd(pending.get('cost_usd'))} pending (not yet committed)")
     s.para(" · ".join(parts))
-    branch_budget = (doc.get("budget") or {}).get("branch_total") or {}
+    verdict = doc.get("budget") or {}
+    branch_budget = verdict.get("branch_total") or {}
     if branch_budget.get("budget_usd") is not None:
         limit = usd(float(branch_budget["budget_usd"]))
         if branch_budget.get("over"):
@@ -113,6 +115,14 @@ def _headline(s: Section, doc: Mapping[str, Any]) -> None:
             )
         else:
             s.para(f"Within budget: {money(t)} of {limit}.")
+    unpriced = verdict.get("unpriced") or {}
+    if unpriced.get("requests") and branch_budget.get("budget_usd") is not None:
+        counted = "; they count as over budget (`unpriced: fail`)" if unpriced.get("over") else ""
+        s.para(
+            f"{'**Over budget:** ' if unpriced.get('over') else ''}The budget compares the "
+            f"priced part only: {unpriced['requests']} of {unpriced.get('of', '?')} requests "
+            f"used a model without a known price{counted}."
+        )
     notes = []
     if t.get("unpriced_requests"):
         notes.append(f"{t['unpriced_requests']} request(s) used a model without a known price")
@@ -254,7 +264,7 @@ def _findings(s: Section, doc: Mapping[str, Any]) -> None:
                 *([] if one_session else [_short_id(f.get("session", ""))]),
                 tokens(f.get("wasted_tokens")),
                 usd(f.get("wasted_usd")),
-                f"{float(f.get('confidence') or 0):.0%}",
+                fmt.confidence(float(f.get("confidence") or 0)),
             ]
         )
     headers = (
@@ -279,8 +289,8 @@ def _lessons(s: Section, doc: Mapping[str, Any]) -> None:
     s.heading(4, "Lessons for the next run")
     s.bullets(
         [
-            f"{text(lesson.get('text', ''), 300)} — saves about "
-            f"{usd(lesson.get('saved_usd'))} (seen {int(lesson.get('count') or 1)}×)"
+            f"{text(lesson.get('text', ''), 300)} — saves "
+            f"{fmt.saving(lesson.get('saved_usd'))} (seen {int(lesson.get('count') or 1)}×)"
             for lesson in lessons[:10]
         ],
         numbered=True,
@@ -359,7 +369,7 @@ def _details(s: Section, doc: Mapping[str, Any]) -> None:
     if carry.get("billed_tokens"):
         facts.append(
             f"Tool output carried in context: {tokens(carry.get('carried_tokens'))} tokens "
-            f"({float(carry.get('carried_share') or 0):.0%} of billed, "
+            f"({fmt.percent(float(carry.get('carried_share') or 0))} of billed, "
             f"{usd(carry.get('carried_usd'))})"
         )
     for warning in doc.get("warnings") or []:
@@ -444,7 +454,7 @@ def rollup_document(doc: Mapping[str, Any]) -> Document:
     )
     head.heading(3, "Agent work across the team" + (f" ({window})" if window else ""))
     cost = float(t.get("cost_usd") or 0.0)
-    share = f" ({waste['wasted_usd'] / cost:.0%} of the bill)" if cost else ""
+    share = f" ({fmt.share(waste['wasted_usd'], cost)} of the bill)" if cost else ""
     head.para(
         " · ".join(
             [
@@ -521,7 +531,7 @@ def rollup_document(doc: Mapping[str, Any]) -> Document:
         lessons.heading(4, "Lessons seen across the team")
         lessons.bullets(
             [
-                f"{text(lesson['text'], 300)} — saves about {usd(lesson['saved_usd'])} "
+                f"{text(lesson['text'], 300)} — saves {fmt.saving(lesson['saved_usd'])} "
                 f"(seen {lesson['count']}× in {', '.join(text(r, 60) for r in lesson['repos'])})"
                 for lesson in doc["lessons"][:10]
             ]

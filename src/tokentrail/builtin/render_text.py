@@ -1,61 +1,93 @@
 """The `text` renderer: what every command prints on a terminal, one function per document
-kind; a kind it does not know is printed as JSON."""
+kind; a kind it does not know is printed as JSON.
+
+Every line fits the terminal (`term.width()`: the terminal's width, `COLUMNS`, or 80 when
+the output is not a terminal): tables shorten ids, subjects and paths and then drop their
+least important columns, prose wraps. Every figure is formatted by `tokentrail.fmt`, as in
+the Markdown and HTML renderers.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
+from tokentrail import fmt, term
 from tokentrail.hookspecs import Renderer, hookimpl
+from tokentrail.term import Column, wrap, wrap_lines
+
+# the figures, as every renderer formats them (kept here for plugins that import them)
+tokens = fmt.tokens
+money = fmt.cost
+output = fmt.output
+
+_WIDTH: ContextVar[int | None] = ContextVar("tokentrail_text_width", default=None)
 
 
-def tokens(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for size, suffix in ((1_000_000_000, "G"), (1_000_000, "M"), (10_000, "k")):
-        if n >= size:
-            return f"{n / size:.1f}{suffix}" if size != 10_000 else f"{n / 1000:.0f}k"
-    return str(n)
+def width() -> int | None:
+    """The width the document being rendered must fit (None: no limit)."""
+    return _WIDTH.get()
 
 
-def money(row: Mapping[str, Any]) -> str:
-    """`$1.23`, `$1.23 + 4 unpriced`, or `unpriced` — never a silent $0 for unknown models."""
-    cost, unpriced = row.get("cost_usd"), row.get("unpriced_requests", 0)
-    if cost is None:
-        return "unpriced" if unpriced else "-"
-    text = f"${cost:,.2f}" if cost >= 0.01 or cost == 0 else f"${cost:.4f}"
-    return f"{text} + {unpriced} unpriced" if unpriced else text
+@contextmanager
+def _rendering_at(limit: int | None) -> Iterator[None]:
+    token = _WIDTH.set(limit)
+    try:
+        yield
+    finally:
+        _WIDTH.reset(token)
 
 
-def output(row: Mapping[str, Any]) -> str:
-    """Output tokens, marked `≥` when the log kept placeholders for some calls."""
-    mark = "≥" if row.get("output_lower_bound_requests") else ""
-    return mark + tokens(row.get("output_tokens"))
+def table(
+    headers: Sequence[Column | str], rows: Sequence[Sequence[str]], right: set[int] | None = None
+) -> str:
+    """A table fitted to the width being rendered (plain string headers never give way)."""
+    return term.table(headers, rows, right or set(), limit=width())
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
-    ]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
-        ).rstrip()
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+def para(text: str, indent: str = "", first: str = "") -> str:
+    """A paragraph wrapped to the width being rendered: `first` starts its first line,
+    `indent` the lines it continues on."""
+    return wrap(text, width(), indent, first)
 
 
-TOKEN_HEADERS = ("REQ", "INPUT", "CACHE RD", "CACHE WR", "OUTPUT", "COST")
+def lines(text: str) -> str:
+    """Lines of `text` that are too long wrapped, continuing indented."""
+    return wrap_lines(text, width())
+
+
+TOKEN_KINDS = ("INPUT", "CACHE RD", "CACHE WR", "OUTPUT")
+# How the token columns give way on a narrow terminal: uncached input goes first (it is
+# small next to cache reads), then cache writes, reads, output; TOKENS (their sum) stands
+# in once one of them is gone, and COST always stays.
+TOKEN_COLUMNS = (
+    Column("REQ", right=True, keep=60),
+    Column("INPUT", right=True, keep=20),
+    Column("CACHE RD", right=True, keep=40),
+    Column("CACHE WR", right=True, keep=30),
+    Column("OUTPUT", right=True, keep=50),
+    Column("TOKENS", right=True, keep=55, instead_of=TOKEN_KINDS),
+    Column("COST", right=True),
+)
 
 
 def token_cells(row: Mapping[str, Any]) -> list[str]:
+    """REQ, the token kinds, TOKENS (shown only when a kind column was dropped) and COST."""
+    total = row.get("total_tokens")
+    if total is None:
+        total = sum(
+            int(row.get(k) or 0)
+            for k in ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")
+        )
     return [
         str(row["requests"]),
         tokens(row["input_tokens"]),
         tokens(row["cache_read_tokens"]),
         tokens(row["cache_write_tokens"]),
         output(row),
+        ("≥" if row.get("output_lower_bound_requests") else "") + tokens(total),
         money(row),
     ]
 
@@ -75,10 +107,12 @@ def _sessions(doc: Mapping[str, Any]) -> str:
             _short(r["cwd"], 40),
             _short(",".join(r["branches"]), 24),
             *token_cells(r),
-            *([f"${r.get('wasted_usd') or 0:,.2f}"] if ranked_by_waste else []),
+            *([fmt.money(r.get("wasted_usd") or 0)] if ranked_by_waste else []),
         ]
         for r in doc["sessions"]
     ]
+    if not rows and doc.get("filters"):
+        return _emptied(doc)
     if not rows:
         places = "\n".join(
             f"  {p['agent']}: {p['path']}{'' if p['exists'] else ' (missing)'}"
@@ -87,26 +121,35 @@ def _sessions(doc: Mapping[str, Any]) -> str:
         return (
             "No agent sessions found. Looked in:\n"
             + places
-            + "\nIf your logs live elsewhere, set CLAUDE_CONFIG_DIR, CODEX_HOME, "
-            "GEMINI_CLI_HOME, OPENCODE_DATA_DIR or PI_AGENT_DIR (docs/agents/); "
-            "or run `tokentrail demo` to see a report on generated data."
+            + "\n"
+            + para(
+                "If your logs live elsewhere, set CLAUDE_CONFIG_DIR, CODEX_HOME, "
+                "GEMINI_CLI_HOME, OPENCODE_DATA_DIR or PI_AGENT_DIR (docs/agents/); "
+                "or run `tokentrail demo` to see a report on generated data."
+            )
         )
-    waste_header = ("WASTE",) if ranked_by_waste else ()
-    headers: tuple[str, ...] = ("AGENT", "ID", "START (UTC)", "CWD", "BRANCH", *TOKEN_HEADERS)
-    headers += waste_header
+    headers = (
+        Column("AGENT"),
+        Column("ID"),
+        Column("START (UTC)", keep=52),
+        Column("CWD", shrink=12, cut="start", keep=80),
+        Column("BRANCH", shrink=8, keep=45),
+        *TOKEN_COLUMNS,
+        *([Column("WASTE", right=True)] if ranked_by_waste else []),
+    )
     t = doc["totals"]
     shown = f"{len(rows)} of " if len(rows) < t["sessions"] else ""
     ranked = f", ranked by {doc['sort']}" if doc.get("sort") else ""
-    foot = (
-        f"\n{shown}{t['sessions']} session(s){ranked}; all {t['sessions']}: {t['requests']} "
+    foot = "\n" + para(
+        f"{shown}{t['sessions']} session(s){ranked}; all {t['sessions']}: {t['requests']} "
         f"requests, {money(t)} (API-equivalent, {doc['pricing']})"
     )
     if t.get("output_lower_bound_requests"):
-        foot += (
-            f"\n≥: {t['output_lower_bound_requests']} request(s) logged a placeholder "
+        foot += "\n" + para(
+            f"≥: {t['output_lower_bound_requests']} request(s) logged a placeholder "
             "output count; output and its cost are lower bounds."
         )
-    out = table(headers, rows, set(range(5, len(headers)))) + foot
+    out = table(headers, rows) + foot
     if ranked_by_waste:
         causes = [
             f"  {r['id'][:8]}: {r['likely_cause']}"
@@ -115,6 +158,25 @@ def _sessions(doc: Mapping[str, Any]) -> str:
         ]
         out += "\nLikely causes:\n" + "\n".join(causes)
     return out
+
+
+def _emptied(doc: Mapping[str, Any]) -> str:
+    """No session matched: say which filter left nothing, not where logs could live."""
+    f = doc["filters"]
+    given = ", ".join(f"{flag} {value}" for flag, value in f["given"].items())
+    out = [para(f"No agent sessions match {given}.")]
+    if f.get("reason"):
+        out.append(para(f["reason"], "  ", "  "))
+    if f.get("unfiltered") is not None:
+        out.append(
+            para(
+                f"Without these filters this machine has {f['unfiltered']} session file(s); "
+                "run `tokentrail doctor` to see where logs are read from.",
+                "  ",
+                "  ",
+            )
+        )
+    return "\n".join(out)
 
 
 def evidence_text(item: Mapping[str, Any]) -> str:
@@ -147,21 +209,28 @@ def carried_what(group: Mapping[str, Any]) -> str:
 def _postmortem(doc: Mapping[str, Any]) -> list[str]:
     parts = []
     if doc.get("likely_cause"):
-        parts.append(f"Likely cause: {doc['likely_cause']}")
+        parts.append(para(f"Likely cause: {doc['likely_cause']}", "  "))
     waste = doc.get("waste") or {}
     findings = doc.get("findings") or []
     if findings:
         share = waste.get("share")
-        of_bill = f", {share:.0%} of the bill" if share is not None else ""
+        of_bill = f", {fmt.percent(share)} of the bill" if share is not None else ""
         lines = [
-            f"Waste found: ${waste.get('wasted_usd', 0):.2f}{of_bill} (each token counted once)"
+            f"Waste found: {fmt.money(waste.get('wasted_usd', 0))}{of_bill} "
+            "(each token counted once)"
         ]
         for f in findings:
             lines.append(
-                f"  {'$' + format(f['wasted_usd'], '.2f'):>7}  {tokens(f['wasted_tokens']):>6}  "
-                f"{f['detector']}: {f['title']}"
+                para(
+                    f"{fmt.money(f['wasted_usd']):>7}  {tokens(f['wasted_tokens']):>6}  "
+                    f"{f['detector']}: {f['title']}",
+                    " " * 19,
+                    "  ",
+                )
             )
-            lines += [f"{'':19}{evidence_text(e)}" for e in (f.get("evidence") or [])[:3]]
+            lines += [
+                para(evidence_text(e), " " * 21, " " * 19) for e in (f.get("evidence") or [])[:3]
+            ]
         parts.append("\n".join(lines))
     else:
         parts.append("Waste found: none (no detector fired on this session)")
@@ -175,22 +244,34 @@ def _postmortem(doc: Mapping[str, Any]) -> list[str]:
                 tokens(g.get("largest_tokens")),
                 str(g.get("carried_requests", 0)),
                 tokens(g.get("carry_tokens")),
-                f"${float(g.get('carry_usd') or 0):.2f}",
+                fmt.money(float(g.get("carry_usd") or 0)),
             ]
             for g in groups
         ]
-        head = (
+        head = para(
             f"What burned context: tool output carried {tokens(carry.get('carried_tokens'))} "
-            f"tokens, ${float(carry.get('carried_usd') or 0):.2f} "
-            f"({float(carry.get('carried_share') or 0):.0%} of billed tokens); largest:"
+            f"tokens, {fmt.money(float(carry.get('carried_usd') or 0))} "
+            f"({fmt.percent(float(carry.get('carried_share') or 0))} of billed tokens); "
+            "largest:"
         )
-        headers = ("FILE / COMMAND", "PUT IN BY", "SIZE", "× REQ", "CARRIED", "USD")
-        parts.append(head + "\n" + table(headers, rows, {2, 3, 4, 5}))
+        headers = (
+            Column("FILE / COMMAND", shrink=16, cut="start"),
+            Column("PUT IN BY", shrink=10, keep=40),
+            Column("SIZE", right=True),
+            Column("× REQ", right=True),
+            Column("CARRIED", right=True),
+            Column("USD", right=True),
+        )
+        parts.append(head + "\n" + table(headers, rows))
     if doc.get("lessons"):
         parts.append(
             "Lessons for the next run:\n"
             + "\n".join(
-                f"  - {lesson['text']} (saves ~${lesson.get('saved_usd', 0):.2f})"
+                para(
+                    f"{lesson['text']} (saves {fmt.saving(lesson.get('saved_usd', 0))})",
+                    "    ",
+                    "  - ",
+                )
                 for lesson in doc["lessons"][:5]
             )
         )
@@ -199,24 +280,46 @@ def _postmortem(doc: Mapping[str, Any]) -> list[str]:
 
 def _session(doc: Mapping[str, Any]) -> str:
     s = doc["session"]
+    limit = width() or 10_000
+    cwd = s["cwd"] or "-"
     head = [
         f"{s['agent']} session {s['id']}",
-        f"  cwd: {s['cwd'] or '-'}   branch: {', '.join(s['branches']) or '-'}",
+        f"  cwd: {_short(cwd, max(limit - 7, 12))}",
+        para(f"branch: {', '.join(s['branches']) or '-'}", "    ", "  "),
         f"  {s['start'] or '?'} → {s['end'] or '?'}",
-        f"  {s['requests']} requests, {doc['tool_calls']} tool calls "
-        f"({doc['tool_errors']} failed), {doc['prompts']} prompts, "
-        f"{doc['compactions']} compactions; total {money(s)} (API-equivalent)",
+        para(
+            f"{s['requests']} requests, {doc['tool_calls']} tool calls "
+            f"({doc['tool_errors']} failed), {doc['prompts']} prompts, "
+            f"{doc['compactions']} compactions; total {money(s)} (API-equivalent)",
+            "    ",
+            "  ",
+        ),
     ]
     theirs, ours = s.get("agent_cost_usd"), s.get("cost_usd_same_requests")
     if theirs is not None and (ours is None or abs(theirs - ours) > max(0.005, 0.01 * theirs)):
         head.append(
-            f"  the agent's own cost: ${theirs:,.4f} for {s['agent_cost_requests']} requests "
-            f"(tokentrail: {'unpriced' if ours is None else f'${ours:,.4f}'})"
+            para(
+                # four decimals, on purpose: two figures a cent apart must not read the same
+                f"the agent's own cost: ${theirs:,.4f} for {s['agent_cost_requests']} "
+                f"requests (tokentrail: {'unpriced' if ours is None else f'${ours:,.4f}'})",
+                "    ",
+                "  ",
+            )
         )
+    commits = doc.get("agent_commits") or []
+    if commits:
+        made = ", ".join(
+            str(c.get("sha") or "?")[:7] + (f" on {c['branch']}" if c.get("branch") else "")
+            for c in commits
+        )
+        head.append(para(f"commits the agent made: {made}", "    ", "  "))
+    else:
+        head.append("  commits the agent made: none in the log")
     parts = ["\n".join(head), *_postmortem(doc)]
     for title, key in (("By model", "model"), ("By subagent", "subagent"), ("By file", "file")):
-        rows = [[_short(str(r[key]), 60), *token_cells(r)] for r in doc[f"by_{key}"]]
-        parts.append(f"{title}:\n" + table((key.upper(), *TOKEN_HEADERS), rows, set(range(1, 7))))
+        rows = [[str(r[key]), *token_cells(r)] for r in doc[f"by_{key}"]]
+        first = Column(key.upper(), shrink=16, cut="start" if key == "file" else "end")
+        parts.append(f"{title}:\n" + table((first, *TOKEN_COLUMNS), rows))
     return "\n\n".join(parts)
 
 
@@ -230,9 +333,17 @@ def _plugins(doc: Mapping[str, Any]) -> str:
         ]
         for p in doc["plugins"]
     ]
-    out = table(("PLUGIN", "VERSION", "KIND", "HOOKS"), rows, set())
+    out = table(
+        (
+            Column("PLUGIN", shrink=16),
+            Column("VERSION"),
+            Column("KIND"),
+            Column("HOOKS", shrink=12),
+        ),
+        rows,
+    )
     for p in doc["problems"]:
-        out += f"\nFAILED {p['plugin']} ({p['stage']}): {p['message']}"
+        out += "\n" + para(f"FAILED {p['plugin']} ({p['stage']}): {p['message']}", "  ", "")
     return out
 
 
@@ -251,70 +362,108 @@ def _report(doc: Mapping[str, Any]) -> str:
     t = doc["totals"]
     base = str(doc["base"])[:7]
     head = [
-        f"Branch {doc['branch'] or '(detached)'}  base {doc['base_ref']} ({base})  "
-        f"head {str(doc['head'])[:7]}",
-        f"Total: {t['requests']} requests, {money(t)} API-equivalent ({_pricing_label(doc)})",
-        f"  input {tokens(t['input_tokens'])}, cache read {tokens(t['cache_read_tokens'])}, "
-        f"cache write {tokens(t['cache_write_tokens'])}, output {output(t)}",
+        para(
+            f"Branch {doc['branch'] or '(detached)'}  base {doc['base_ref']} ({base})  "
+            f"head {str(doc['head'])[:7]}",
+            "  ",
+        ),
+        para(
+            f"Total: {t['requests']} requests, {money(t)} API-equivalent ({_pricing_label(doc)})",
+            "  ",
+        ),
+        para(
+            f"input {tokens(t['input_tokens'])}, cache read {tokens(t['cache_read_tokens'])}, "
+            f"cache write {tokens(t['cache_write_tokens'])}, output {output(t)}",
+            "    ",
+            "  ",
+        ),
     ]
+    if t.get("unpriced_requests"):
+        head.append(
+            para(
+                f"{t['unpriced_requests']} request(s) used a model without a known price: "
+                "shown as unpriced, not as $0",
+                "    ",
+                "  ",
+            )
+        )
     if doc.get("source") == "notes":
         head.append(
-            f"  from notes ({doc.get('notes_ref')}); "
-            f"{doc.get('commits_without_note', 0)} commit(s) without a receipt"
+            para(
+                f"from notes ({doc.get('notes_ref')}); "
+                f"{doc.get('commits_without_note', 0)} commit(s) without a receipt",
+                "    ",
+                "  ",
+            )
         )
     for line in _attribution_notes(doc):
         head.append(f"  {line}")
     if doc.get("likely_cause"):
-        head.append(f"Likely cause: {doc['likely_cause']}")
+        head.append(para(f"Likely cause: {doc['likely_cause']}", "  "))
     parts = ["\n".join(head)]
     if doc["commits"]:
         rows = [
-            [
-                c["sha"][:7],
-                _cut(c.get("subject") or "", 40),
-                str(len(c["sessions"])),
-                *token_cells(c),
-            ]
+            [c["sha"][:7], c.get("subject") or "", str(len(c["sessions"])), *token_cells(c)]
             for c in doc["commits"]
         ]
-        parts.append(table(("COMMIT", "SUBJECT", "SESS", *TOKEN_HEADERS), rows, set(range(2, 9))))
+        headers = (
+            Column("COMMIT"),
+            Column("SUBJECT", shrink=12, keep=90),
+            Column("SESS", right=True, keep=35),
+            *TOKEN_COLUMNS,
+        )
+        parts.append(table(headers, [[r[0], _cut(r[1], 60), *r[2:]] for r in rows]))
     else:
         parts.append("No commits beyond the base yet: everything below is pending.")
     p = doc["pending"]
     parts.append(
-        f"Pending (next commit): {p['requests']} requests, {money(p)}, "
-        f"{len(p['sessions'])} session(s)"
+        para(
+            f"Pending (next commit): {p['requests']} requests, {money(p)}, "
+            f"{len(p['sessions'])} session(s)",
+            "  ",
+        )
     )
     if doc["sessions"]:
         rows = [[s["agent"], str(s["id"])[:8], s["link"], *token_cells(s)] for s in doc["sessions"]]
-        parts.append(
-            "Sessions:\n" + table(("AGENT", "ID", "LINK", *TOKEN_HEADERS), rows, set(range(3, 9)))
-        )
+        headers = (Column("AGENT"), Column("ID"), Column("LINK", keep=58), *TOKEN_COLUMNS)
+        parts.append("Sessions:\n" + table(headers, rows))
     else:
         parts.append("No agent sessions found for this branch.")
     if doc.get("findings"):
         rows = [
             [
                 f["detector"],
-                _cut(f["title"], 60),
+                f["title"],
                 str(f.get("session") or "")[:8],
                 tokens(f["wasted_tokens"]),
-                f"${f['wasted_usd']:.2f}",
-                f"{f['confidence']:.1f}",
+                fmt.money(f["wasted_usd"]),
+                fmt.confidence(f["confidence"]),
             ]
             for f in doc["findings"][:10]
         ]
         more = len(doc["findings"]) - len(rows)
+        waste_headers = (
+            Column("DETECTOR", shrink=10),
+            Column("WHAT", shrink=16),
+            Column("SESSION", keep=40),
+            Column("TOKENS", right=True, keep=50),
+            Column("USD", right=True),
+            Column("CONF", right=True, keep=30),
+        )
         parts.append(
             "Waste found (each token counted once):\n"
-            + table(("DETECTOR", "WHAT", "SESSION", "TOKENS", "USD", "CONF"), rows, {3, 4, 5})
+            + table(waste_headers, [[r[0], _cut(r[1], 80), *r[2:]] for r in rows])
             + (f"\n... and {more} more (--json)" if more > 0 else "")
         )
     if doc.get("lessons"):
         parts.append(
             "Lessons for the next run:\n"
             + "\n".join(
-                f"  - {lesson['text']} (saves ~${lesson.get('saved_usd', 0):.2f})"
+                para(
+                    f"{lesson['text']} (saves {fmt.saving(lesson.get('saved_usd'))})",
+                    "    ",
+                    "  - ",
+                )
                 for lesson in doc["lessons"][:5]
             )
         )
@@ -339,11 +488,21 @@ def _attribution_notes(doc: Mapping[str, Any]) -> list[str]:
 
 
 def _commit_receipt(doc: Mapping[str, Any]) -> str:
-    head = (
-        f"Commit {doc['sha'][:7]}: {len(doc['sessions'])} session(s), {doc['requests']} "
-        f"requests, {money(doc)} API-equivalent\n"
-        f"  input {tokens(doc['input_tokens'])}, cache read {tokens(doc['cache_read_tokens'])}, "
-        f"cache write {tokens(doc['cache_write_tokens'])}, output {output(doc)}"
+    head = "\n".join(
+        [
+            para(
+                f"Commit {doc['sha'][:7]}: {len(doc['sessions'])} session(s), "
+                f"{doc['requests']} requests, {money(doc)} API-equivalent",
+                "  ",
+            ),
+            para(
+                f"input {tokens(doc['input_tokens'])}, cache read "
+                f"{tokens(doc['cache_read_tokens'])}, cache write "
+                f"{tokens(doc['cache_write_tokens'])}, output {output(doc)}",
+                "  ",
+                "  ",
+            ),
+        ]
     )
     rows = [
         [
@@ -355,21 +514,30 @@ def _commit_receipt(doc: Mapping[str, Any]) -> str:
         ]
         for s in doc["sessions"]
     ]
-    headers = ("AGENT", "ID", "LINK", "MODELS", *TOKEN_HEADERS)
-    return head + "\n\n" + table(headers, rows, set(range(4, 10)))
+    headers = (
+        Column("AGENT"),
+        Column("ID"),
+        Column("LINK", keep=58),
+        Column("MODELS", shrink=10, keep=45),
+        *TOKEN_COLUMNS,
+    )
+    return head + "\n\n" + table(headers, rows)
 
 
 CHECK_PREFIX = "tokentrail: "
 
 
 def _check(doc: Mapping[str, Any]) -> str:
-    lines = list(doc["lines"])
+    """One `tokentrail: …` line per verdict line (what a hook prints); a line too long for
+    the terminal continues indented under the prefix."""
+    out = list(doc["lines"])
     if doc["status"] == "over_budget":
         if doc.get("blocked"):
-            lines.append("over budget: refused (--strict); `git commit --no-verify` skips the hook")
+            out.append("over budget: refused (--strict); `git commit --no-verify` skips the hook")
         else:
-            lines.append("over budget (warning only; add --strict to enforce)")
-    return "\n".join(CHECK_PREFIX + line for line in lines)
+            out.append("over budget (warning only; add --strict to enforce)")
+    indent = " " * (len(CHECK_PREFIX) + 2)
+    return "\n".join(para(line, indent, CHECK_PREFIX) for line in out)
 
 
 def _note(doc: Mapping[str, Any]) -> str:
@@ -428,18 +596,18 @@ def _hooks(doc: Mapping[str, Any]) -> str:
 
 def _lessons(doc: Mapping[str, Any]) -> str:
     where = "all sessions" if doc["scope"].get("all") else f"branch {doc['scope']['branch']}"
-    lines = [f"Lessons from {doc['sessions']} session(s) on {where} (API-equivalent $):"]
+    out = [para(f"Lessons from {doc['sessions']} session(s) on {where} (API-equivalent $):")]
     if not doc["lessons"]:
-        lines.append("  no wasteful patterns found")
+        out.append("  no wasteful patterns found")
     for n, lesson in enumerate(doc["lessons"], 1):
-        lines.append(f"{n:>3}. {lesson['text']}")
-        lines.append(f"     saves ~${lesson['saved_usd']:.2f} ({lesson['count']} finding(s))")
+        out.append(para(lesson["text"], "     ", f"{n:>3}. "))
+        out.append(f"     saves {fmt.saving(lesson['saved_usd'])} ({lesson['count']} finding(s))")
     if doc["sessions"]:
-        lines.append(f"Likely cause: {doc['likely_cause']}")
+        out.append(para(f"Likely cause: {doc['likely_cause']}", "  "))
     if "written" in doc:
         state = "updated" if doc["written"]["changed"] else "already up to date"
-        lines.append(f"{doc['written']['path']}: lessons block {state}")
-    return "\n".join(lines)
+        out.append(para(f"{doc['written']['path']}: lessons block {state}", "  "))
+    return "\n".join(out)
 
 
 ROLLUP_TITLES = {
@@ -463,7 +631,7 @@ def rollup_key(kind: str, row: Mapping[str, Any]) -> str:
 
 
 def percent(part: float | None, whole: float | None) -> str:
-    return f"{(part or 0) / whole:.0%}" if whole else "-"
+    return fmt.share(part, whole) if whole else "-"
 
 
 def _rollup(doc: Mapping[str, Any]) -> str:
@@ -482,7 +650,7 @@ def _rollup(doc: Mapping[str, Any]) -> str:
         f"(from notes {doc['notes_ref']}; {', '.join(doc['pricing']) or 'no pricing recorded'})",
         f"  input {tokens(t['input_tokens'])}, cache read {tokens(t['cache_read_tokens'])}, "
         f"cache write {tokens(t['cache_write_tokens'])}, output {output(t)}",
-        f"  waste found: ${waste['wasted_usd']:,.2f} in {waste['findings']} finding(s) "
+        f"  waste found: {fmt.money(waste['wasted_usd'])} in {waste['findings']} finding(s) "
         f"({percent(waste['wasted_usd'], t['cost_usd'])} of the bill)",
     ]
     parts = ["\n".join(head)]
@@ -496,23 +664,32 @@ def _rollup(doc: Mapping[str, Any]) -> str:
                 _short(rollup_key(kind, r), 48),
                 *token_cells(r),
                 *(
-                    [str(r["sessions"]), str(r["commits"]), f"${r['wasted_usd']:,.2f}"]
+                    [str(r["sessions"]), str(r["commits"]), fmt.money(r["wasted_usd"])]
                     if extra
                     else [str(r["sessions"])]
                 ),
             ]
             for r in shown
         ]
-        headers = (header, *TOKEN_HEADERS, "SESS", *(("COMMITS", "WASTE") if extra else ()))
+        headers = (
+            Column(header, shrink=14),
+            *TOKEN_COLUMNS,
+            Column("SESS", right=True, keep=35),
+            *(
+                (Column("COMMITS", right=True, keep=25), Column("WASTE", right=True, keep=58))
+                if extra
+                else ()
+            ),
+        )
         more = len(items) - len(shown)
         parts.append(
             f"{title}:\n"
-            + table(headers, rows, set(range(1, len(headers))))
+            + table(headers, rows)
             + (f"\n... and {more} more (--json)" if more > 0 else "")
         )
     if waste["by_cause"]:
         rows = [
-            [c["cause"], str(c["findings"]), tokens(c["wasted_tokens"]), f"${c['wasted_usd']:,.2f}"]
+            [c["cause"], str(c["findings"]), tokens(c["wasted_tokens"]), fmt.money(c["wasted_usd"])]
             for c in waste["by_cause"]
         ]
         parts.append(
@@ -525,8 +702,8 @@ def _rollup(doc: Mapping[str, Any]) -> str:
                 _short(f"{o['repo']} {o['label']}", 48),
                 money(o),
                 str(o["commits"]),
-                f"${o['cost_per_commit_usd']:,.2f}",
-                f"${o['repo_median_per_commit_usd']:,.2f}",
+                fmt.money(o["cost_per_commit_usd"]),
+                fmt.money(o["repo_median_per_commit_usd"]),
                 f"{o['ratio']:.1f}x",
             ]
             for o in doc["outliers"]
@@ -534,9 +711,15 @@ def _rollup(doc: Mapping[str, Any]) -> str:
         parts.append(
             f"Outliers ({doc['outlier_rule']}):\n"
             + table(
-                ("PR", "COST", "COMMITS", "PER COMMIT", "REPO MEDIAN", "RATIO"),
+                (
+                    Column("PR", shrink=14),
+                    Column("COST", right=True),
+                    Column("COMMITS", right=True, keep=30),
+                    Column("PER COMMIT", right=True, keep=40),
+                    Column("REPO MEDIAN", right=True, keep=40),
+                    Column("RATIO", right=True),
+                ),
                 rows,
-                {1, 2, 3, 4, 5},
             )
         )
     else:
@@ -545,8 +728,12 @@ def _rollup(doc: Mapping[str, Any]) -> str:
         parts.append(
             "Lessons seen across the team:\n"
             + "\n".join(
-                f"  - {lesson['text']} (saves ~${lesson['saved_usd']:.2f}; seen "
-                f"{lesson['count']}x in {', '.join(lesson['repos'])})"
+                para(
+                    f"{lesson['text']} (saves {fmt.saving(lesson['saved_usd'])}; seen "
+                    f"{lesson['count']}x in {', '.join(lesson['repos'])})",
+                    "    ",
+                    "  - ",
+                )
                 for lesson in doc["lessons"][:10]
             )
         )
@@ -563,11 +750,20 @@ def _rollup(doc: Mapping[str, Any]) -> str:
         ]
         parts.append(
             "Lessons in AGENTS.md/CLAUDE.md — findings per week before and after they landed:\n"
-            + table(("REPO", "LESSON", "LANDED", "BEFORE/WK", "AFTER/WK"), rows, {3, 4})
+            + table(
+                (
+                    Column("REPO", shrink=10),
+                    Column("LESSON", shrink=16),
+                    Column("LANDED", keep=40),
+                    Column("BEFORE/WK", right=True),
+                    Column("AFTER/WK", right=True),
+                ),
+                rows,
+            )
         )
     for warning in doc.get("warnings") or []:
         parts.append(f"warning: {warning}")
-    return "\n\n".join(parts)
+    return lines("\n\n".join(parts))
 
 
 def _export(doc: Mapping[str, Any]) -> str:
@@ -579,6 +775,101 @@ def _export(doc: Mapping[str, Any]) -> str:
     if doc.get("posted"):
         lines.append(f"  posted to {doc['posted']['url']} (HTTP {doc['posted']['status']})")
     return "\n".join(lines)
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def _doctor(doc: Mapping[str, Any]) -> str:
+    """Agent logs as a table, then one paragraph per other finding, then what to do."""
+    rows = []
+    for a in doc["agents"]:
+        for i, folder in enumerate(a["folders"] or [{"path": "-", "exists": False}]):
+            origin = a["variable"] if a["from_variable"] else "default"
+            rows.append(
+                [
+                    a["agent"] if i == 0 else "",
+                    (str(a["sessions"]) if i == 0 else ""),
+                    ("-" if a["sessions_in_repo"] is None else str(a["sessions_in_repo"]))
+                    if i == 0
+                    else "",
+                    folder["path"],
+                    "found" if folder["exists"] else "missing",
+                    origin if i == 0 else "",
+                ]
+            )
+    headers = (
+        Column("AGENT"),
+        Column("SESSIONS", right=True),
+        Column("IN REPO", right=True, keep=50),
+        Column("FOLDER", shrink=16, cut="start"),
+        Column("STATE"),
+        Column("FROM", keep=60, shrink=8),
+    )
+    parts = ["Agent logs (sessions listed, nothing parsed):\n" + table(headers, rows)]
+    c = doc["cache"]
+    if not c["enabled"]:
+        parts.append("Cache: off (TOKENTRAIL_NO_CACHE)")
+    else:
+        state = (
+            f"{c['entries']} parsed session(s), {_size(c['bytes'])}"
+            if c["exists"]
+            else "empty (not created yet)"
+        )
+        parts.append(
+            para(
+                f"Cache: {c['path']} — {state}; `tokentrail cache clear` or deleting the "
+                "folder empties it (TOKENTRAIL_CACHE_DIR moves it)",
+                "  ",
+            )
+        )
+    cfg = doc["config"]
+    if not cfg["path"]:
+        parts.append("Config: no .tokentrail.yml here or above (defaults apply)")
+    elif not cfg["valid"]:
+        parts.append(para(f"Config: {cfg['path']} — INVALID: {cfg['error']}", "  "))
+    elif cfg["problems"]:
+        parts.append(
+            para(f"Config: {cfg['path']} — {len(cfg['problems'])} warning(s):", "  ")
+            + "".join("\n" + para(p, "    ", "  - ") for p in cfg["problems"])
+        )
+    else:
+        parts.append(para(f"Config: {cfg['path']} — valid", "  "))
+    repo = doc.get("repo")
+    if repo is None:
+        parts.append("Repository: not inside a git repository (no hooks or notes to check)")
+    else:
+        parts.append(para(f"Repository: {repo['root']} (branch {repo['branch'] or '-'})", "  "))
+        hooks = doc["hooks"]
+        listed = ", ".join(f"{h['hook']} {h['status']}" for h in hooks["hooks"])
+        rewrite = "set" if hooks["rewrite_ref"] else "not set"
+        text = f"Hooks: {listed}; notes.rewriteRef {rewrite}"
+        if hooks["hooks_path"]:
+            text += f"; core.hooksPath is {hooks['hooks_path']} (git runs hooks from there)"
+        parts.append(para(text, "  "))
+        n = doc["notes"]
+        here = f"{n['noted_commits']} commit(s) noted here" if n["local"] else "not here yet"
+        if n["remote"] is None:
+            there = n["remote_error"] or "no remote"
+        elif n["on_remote"] is None:
+            there = f"{n['remote']}: not asked" + (
+                f" ({n['remote_error']})" if n["remote_error"] else " (--no-remote)"
+            )
+        else:
+            there = f"{n['remote']}: {'has them' if n['on_remote'] else 'does not have them'}"
+        push = "pushed on git push" if n["push_configured"] else "not pushed on git push"
+        parts.append(para(f"Notes: {n['ref']} — {here}; {there}; {push}", "  "))
+    for p in doc.get("plugin_problems") or []:
+        parts.append(para(f"FAILED plugin {p['plugin']} ({p['stage']}): {p['message']}", "  "))
+    if doc["advice"]:
+        parts.append("What to do:\n" + "\n".join(para(a, "    ", "  - ") for a in doc["advice"]))
+    else:
+        parts.append("Nothing to fix.")
+    return "\n\n".join(parts)
 
 
 def _error(doc: Mapping[str, Any]) -> str:
@@ -603,8 +894,12 @@ class TextRenderer:
         "plugins": _plugins,
         "rollup": _rollup,
         "export": _export,
+        "doctor": _doctor,
         "error": _error,
     }
+
+    def __init__(self, width: int | None = None) -> None:
+        self.width = width  # None: the terminal's (term.width())
 
     def render(self, doc: Mapping[str, Any]) -> str:
         kind = self.layouts.get(str(doc.get("kind")))
@@ -612,7 +907,9 @@ class TextRenderer:
             from tokentrail.builtin.render_json import JsonRenderer
 
             return JsonRenderer().render(doc)
-        return kind(doc)
+        limit = self.width or term.width()
+        with _rendering_at(limit):
+            return wrap_lines(kind(doc), limit)
 
 
 @hookimpl

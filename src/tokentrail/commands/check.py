@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from tokentrail.budget import parse_amount, resolve_budget
-from tokentrail.commands.common import emit, format_name, output_options
+from tokentrail.budget import UNPRICED_POLICIES, parse_amount, resolve_budget
+from tokentrail.commands.common import emit, format_name, output_options, progress_on_stderr
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
 from tokentrail.pipeline import build_receipt
@@ -28,13 +28,17 @@ def run_check(
     branch_usd: float | None = None,
     commit_usd: float | None = None,
     max_waste_share: float | None = None,
+    unpriced: str | None = None,
+    strict: bool = False,
 ) -> dict[str, Any]:
-    """The check document: the receipt's verdict plus its headline figures."""
+    """The check document: the receipt's verdict plus its headline figures. Under `strict`
+    a config key tokentrail does not know is an error (the check is skipped and says why)."""
     budget = resolve_budget(
-        load_config(),
+        load_config(strict=strict),
         branch_usd=branch_usd,
         commit_usd=commit_usd,
         max_waste_share=max_waste_share,
+        unpriced=unpriced,
     )
     receipt = build_receipt(path, base, budget=budget)
     doc: dict[str, Any] = {
@@ -76,13 +80,24 @@ def _skipped(code: str, message: str) -> dict[str, Any]:
     metavar="FRACTION",
     help="Most of the branch cost findings may call waste, 0-1 or 20% (budget.max_waste_share).",
 )
-@click.option("--strict", is_flag=True, help="Exit 1 when over budget (refuses the commit).")
+@click.option(
+    "--unpriced",
+    type=click.Choice(UNPRICED_POLICIES),
+    help="Requests on a model without a price: warn (default; budgets compare the priced "
+    "part) or fail (count as over budget) (budget.unpriced).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 when over budget (refuses the commit); unknown config keys are errors.",
+)
 @click.option("--base", help="Base revision (default: merge-base with the default branch).")
 @output_options
 def check(
     budget_: str | None,
     commit_budget: str | None,
     max_waste_share: str | None,
+    unpriced: str | None,
     strict: bool,
     base: str | None,
     as_json: bool,
@@ -91,13 +106,16 @@ def check(
     """Branch and pending spend against budgets; warns, and blocks only with --strict."""
     try:
         fmt = format_name(as_json, fmt)
-        doc = run_check(
-            None,
-            base,
-            branch_usd=parse_amount("--budget", budget_),
-            commit_usd=parse_amount("--commit-budget", commit_budget),
-            max_waste_share=parse_amount("--max-waste-share", max_waste_share, share=True),
-        )
+        with progress_on_stderr(fmt == "json"):
+            doc = run_check(
+                None,
+                base,
+                branch_usd=parse_amount("--budget", budget_),
+                commit_usd=parse_amount("--commit-budget", commit_budget),
+                max_waste_share=parse_amount("--max-waste-share", max_waste_share, share=True),
+                unpriced=unpriced,
+                strict=strict,
+            )
     except TokentrailError as exc:
         doc = _skipped(exc.code, exc.message)
     except Exception as exc:  # a bug in tokentrail must never stop a commit

@@ -22,7 +22,7 @@ from typing import Any
 import click
 
 from tokentrail.actions import client, pr_number, pull_request, read_event, repo_name, warn
-from tokentrail.budget import Budget, parse_amount, resolve_budget
+from tokentrail.budget import UNPRICED_POLICIES, Budget, parse_amount, resolve_budget
 from tokentrail.commands.common import dump_json, handle_errors, json_option
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
@@ -60,15 +60,16 @@ def build(
 def baseline(
     doc: Mapping[str, Any], event: Mapping[str, Any], number: int | None, ref: str | None
 ) -> dict[str, Any] | None:
-    """"this PR: $X; this repository's median PR: $Y" from the repository's notes; never
+    """ "this PR: $X; this repository's median PR: $Y" from the repository's notes; never
     a reason for the comment to fail."""
     try:
         pr: int | None = pr_number(event, number)
     except TokentrailError:
         pr = None
     try:
-        return pr_baseline(Path.cwd(), notes_ref(load_config(), ref), pr,
-                           doc["totals"].get("cost_usd"))
+        return pr_baseline(
+            Path.cwd(), notes_ref(load_config(), ref), pr, doc["totals"].get("cost_usd")
+        )
     except TokentrailError:
         return None
 
@@ -215,6 +216,12 @@ def _append(path: str, text: str) -> None:
     help="With --fail-on-budget: commits without a receipt do not fail the run (they are "
     "still counted and named in the comment).",
 )
+@click.option(
+    "--unpriced",
+    type=click.Choice(UNPRICED_POLICIES),
+    help="Requests on a model without a price: warn (default) or fail (count as over "
+    "budget) (budget.unpriced).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the comment instead of posting it.")
 @click.option(
     "--body-file",
@@ -239,13 +246,16 @@ def comment(
     budget_: str | None,
     fail_on_budget: bool,
     allow_missing: bool,
+    unpriced: str | None,
     dry_run: bool,
     body_file: Path | None,
     expect_head: str | None,
     as_json: bool,
 ) -> None:
     """Post the branch receipt as one PR comment that updates itself."""
-    budget = resolve_budget(load_config(), branch_usd=parse_amount("--budget", budget_))
+    budget = resolve_budget(
+        load_config(), branch_usd=parse_amount("--budget", budget_), unpriced=unpriced
+    )
     event = read_event(os.environ.get("GITHUB_EVENT_PATH"))
     if body_file is not None:
         post_prepared(body_file, event, number, token_env, expect_head, as_json)

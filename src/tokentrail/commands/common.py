@@ -7,17 +7,20 @@ the JSON envelope and renders it with the renderer plugin the user asked for (`-
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from tokentrail import progress, term
+from tokentrail.config import config_warnings
 from tokentrail.errors import TokentrailError
 from tokentrail.figures import envelope
 from tokentrail.plugins import TokentrailPluginManager, get_plugin_manager
@@ -36,9 +39,51 @@ format_option = click.option(
 )
 
 
+NO_COLOR_KEY = "tokentrail.no_color"
+PROGRESS_LABEL = "tokentrail: reading agent logs:"
+
+
+def _no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[NO_COLOR_KEY] = True
+
+
+no_color_option = click.option(
+    "--no-color",
+    is_flag=True,
+    expose_value=False,
+    callback=_no_color,
+    help="No colour, even on a terminal (NO_COLOR=1 does the same).",
+)
+
+
 def output_options(fn: F) -> F:
-    """`--format NAME` and its shorthand `--json`, on every command that prints a document."""
-    return json_option(format_option(fn))
+    """`--format NAME` and its shorthand `--json`, on every command that prints a document;
+    `--no-color` for its terminal output."""
+    return json_option(format_option(no_color_option(fn)))
+
+
+def color_for(stream: Any) -> bool:
+    """Colour on this stream: a terminal, without NO_COLOR or --no-color."""
+    ctx = click.get_current_context(silent=True)
+    disabled = bool(ctx is not None and ctx.meta.get(NO_COLOR_KEY))
+    return term.color_wanted(stream, disabled)
+
+
+@contextlib.contextmanager
+def progress_on_stderr(quiet: bool) -> Iterator[None]:
+    """Files parsed of total on stderr while logs are read, when stderr is a terminal and
+    the command is neither quiet nor printing JSON."""
+    stream = sys.stderr
+    if quiet or not term.is_tty(stream):
+        yield
+        return
+    bar = term.Progress(stream, PROGRESS_LABEL)
+    try:
+        with progress.reporting(bar):
+            yield
+    finally:
+        bar.close()
 
 
 def parse_when(value: str | None, *, end_of_day: bool = False) -> datetime | None:
@@ -78,10 +123,16 @@ def dump_json(doc: Mapping[str, Any]) -> str:
 
 
 def emit(doc: Mapping[str, Any], as_json: bool = False, fmt: str | None = None) -> None:
-    """Print the document; its warnings go to stderr unless the output is JSON (where they
-    are part of the document)."""
+    """Print the document; its warnings (with the config file's) go to stderr unless the
+    output is JSON (where they are part of the document). Text on a terminal is coloured."""
     name = format_name(as_json, fmt)
-    click.echo(render(doc, name))
+    setup = config_warnings()
+    if setup:
+        doc = {**doc, "warnings": [*setup, *(doc.get("warnings") or [])]}
+    out = render(doc, name)
+    if name == "text" and color_for(sys.stdout):
+        out = term.paint(out)
+    click.echo(out)
     if name != "json":
         show_warnings(doc.get("warnings") or [])
 
@@ -95,8 +146,18 @@ def show_warnings(lines: list[str]) -> None:
             f"... and {len(lines) - MAX_WARNINGS_SHOWN + 1} more (see --json)",
         ]
     )
+    # one line per warning, never wrapped: stderr is for grep and CI logs as much as for eyes
+    colored = color_for(sys.stderr)
     for line in shown:
-        click.echo(f"tokentrail: warning: {line}", err=True)
+        text = f"tokentrail: warning: {line}"
+        click.echo(term.paint(text) if colored else text, err=True)
+
+
+def show_error(message: str) -> None:
+    """`tokentrail: error: …` on stderr, in red on a terminal."""
+    text = f"tokentrail: error: {message}"
+    colored = color_for(sys.stderr)
+    click.echo(term.paint(text) if colored else text, err=True)
 
 
 def handle_errors(fn: F) -> F:
@@ -105,9 +166,11 @@ def handle_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         as_json = bool(kwargs.get("as_json"))
+        quiet = as_json or kwargs.get("fmt") == "json" or bool(kwargs.get("quiet"))
         exit_code = 1
         try:
-            return fn(*args, **kwargs)
+            with progress_on_stderr(quiet):
+                return fn(*args, **kwargs)
         except TokentrailError as exc:
             code, message, exit_code = exc.code, exc.message, exc.exit_code
         except (click.exceptions.Exit, click.ClickException, click.Abort):
@@ -121,7 +184,7 @@ def handle_errors(fn: F) -> F:
         if as_json or kwargs.get("fmt") == "json":
             click.echo(dump_json(doc))
         else:
-            click.echo(f"tokentrail: error: {message}", err=True)
+            show_error(message)
         sys.exit(exit_code)
 
     return wrapper  # type: ignore[return-value]

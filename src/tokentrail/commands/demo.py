@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from tokentrail import catalog as catalog_mod
+from tokentrail import term
 from tokentrail.commands.common import emit, format_name, handle_errors, output_options
 from tokentrail.demo.repo import Demo, build_demo
 from tokentrail.pipeline import build_receipt, note_commits
@@ -23,6 +24,17 @@ def show(demo: Demo, as_json: bool, fmt: str | None) -> None:
     doc = build_receipt(demo.repo, demo.base)
     doc["warnings"] = [*noted["warnings"], *doc["warnings"]]
     emit(doc, as_json, fmt)
+
+
+def say(text: str) -> None:
+    """Prose after the report, each paragraph wrapped to the terminal."""
+    limit = term.width()
+    click.echo(
+        "\n".join(
+            term.wrap(line, limit, "", "", break_words=False) if line else ""
+            for line in text.split("\n")
+        )
+    )
 
 
 def own_sessions() -> int:
@@ -49,19 +61,19 @@ def demo(keep: Path | None, as_json: bool, fmt: str | None) -> None:
         show(built, as_json, fmt)
         if format_name(as_json, fmt) != "text":
             return
-        click.echo(
+        say(
             f"\nWhat you are looking at: the agent sessions behind branch {built.branch} of a "
             f"generated repo, {len(built.commits)} commits (one made by the agent itself), "
             "priced per request and attributed commit by commit; a session in another "
             "folder is left out. Each commit's receipt is also in its git note."
         )
         if keep is not None:
-            click.echo(
+            say(
                 f"Files: repo {built.repo}, Claude logs {built.claude_dir} "
-                f"(CLAUDE_CONFIG_DIR), Codex logs {built.codex_home} (CODEX_HOME).\n"
-                f"Try: git -C {built.repo} log --notes=tokentrail {built.base}..{built.branch}"
+                f"(CLAUDE_CONFIG_DIR), Codex logs {built.codex_home} (CODEX_HOME). Try:"
             )
-        click.echo(
+            click.echo(f"  git -C {built.repo} log --notes=tokentrail {built.base}..{built.branch}")
+        say(
             f"\nThis machine holds {mine} agent session(s) of your own: run "
             "`tokentrail report` inside a repository to see its branch, or `tokentrail "
             "sessions` to list them all."

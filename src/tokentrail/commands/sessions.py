@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from tokentrail import catalog as catalog_mod
+from tokentrail import places
 from tokentrail.commands.common import (
     agent_option,
     check_agent,
@@ -62,4 +63,17 @@ def sessions(
         agent=agent, since=parse_when(since), until=parse_when(until, end_of_day=True), repo=repo
     )
     doc = sessions_listing(flt, model=model, sort=sort, top=top, limit=limit)
+    if not doc["sessions"]:
+        given = {
+            flag: str(value)
+            for flag, value in (
+                ("--agent", agent),
+                ("--since", since),
+                ("--until", until),
+                ("--repo", repo),
+                ("--model", model),
+            )
+            if value is not None
+        }
+        doc["filters"] = places.emptied_by(get_plugin_manager(), flt, given)
     emit(doc, as_json, fmt)

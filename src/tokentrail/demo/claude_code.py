@@ -42,6 +42,10 @@ from tokentrail.demo.script import (
 )
 from tokentrail.model import estimate_result_tokens
 
+# Sizes (output counts, context growth) are computed as if the session ran in a folder
+# with this name, so the demo's numbers are the same whatever folder it is built in.
+SIZING_CWD = "/home/dev/projects/shop-api"
+
 # --- Claude Code ---------------------------------------------------------------------------
 
 
@@ -188,6 +192,10 @@ class _ClaudeWriter:
         self.last_output = 0
         self.cold = True  # next request writes the whole context (start, idle, compaction)
         self.end = start
+
+    def _size(self, text: str) -> int:
+        """Characters of `text` as if the session ran in SIZING_CWD (see there)."""
+        return len(text.replace(self.cwd, SIZING_CWD)) if self.cwd else len(text)
 
     # usage of one request: context grows, the new part is written to the cache
     def _usage(self, output: int, state: dict[str, int], fresh: int) -> _Usage:
@@ -433,7 +441,7 @@ class _ClaudeWriter:
                 continue
             tool_block, text, result, is_error = self._tool(event, ts)
             blocks.append(tool_block)
-            output = rng.randint(60, 700) + sum(len(str(b)) for b in blocks) // 4
+            output = rng.randint(60, 700) + sum(self._size(str(b)) for b in blocks) // 4
             usage = self._usage(output, state, fresh)
             uids = self._response(f, ts, self.model, blocks, usage)
             tool_id = tool_block["id"]
@@ -458,7 +466,7 @@ class _ClaudeWriter:
                 body["toolUseResult"] = result
             body["sourceToolAssistantUUID"] = uids[-1]
             f.record("user", result_ts, body)
-            state["pending"] += estimate_result_tokens(len(text))
+            state["pending"] += estimate_result_tokens(self._size(text))
             self.end = max(self.end, result_ts)
         lines = size = 0
         for file in self.files:

@@ -51,7 +51,5 @@ def test_codex_context_re_sent_at_a_new_turn_is_not_a_pasted_file() -> None:
     run_ = corpus()
     found = run_.findings("019c8a59")
     assert [f for f in found if f.detector == "context_bloat"] == []
-    [miss] = [
-        f for f in found if f.detector == "cache_rewrite" and f.evidence[0]["turn"] == 10
-    ]
+    [miss] = [f for f in found if f.detector == "cache_rewrite" and f.evidence[0]["turn"] == 10]
     assert miss.evidence[0]["kind"] == "idle"
