@@ -397,6 +397,26 @@ class CodexLog:
         if replay:
             self._write(when + timedelta(seconds=1), "event_msg", payload)
 
+    def exec(
+        self, when: datetime, command: str, output: str, *, input: int, cached: int = 0
+    ) -> None:
+        """A model call that runs a shell command, in Codex's order: the call, the call's
+        token_count, then the command's output (exit code 0)."""
+        call_id = f"call_{uuid.uuid4().hex[:12]}"
+        arguments = json.dumps({"command": ["bash", "-lc", command]})
+        self._write(
+            when,
+            "response_item",
+            {"type": "function_call", "name": "shell", "arguments": arguments, "call_id": call_id},
+        )
+        self.request(when, input=input, cached=cached, output=30)
+        text = f"Exit code: 0\nWall time: 0.1 seconds\nOutput:\n{output}"
+        self._write(
+            when + timedelta(seconds=2),
+            "response_item",
+            {"type": "function_call_output", "call_id": call_id, "output": text},
+        )
+
 
 @dataclass
 class Feature:

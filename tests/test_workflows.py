@@ -284,6 +284,30 @@ def test_work_begun_on_main_and_moved_to_a_branch_follows_its_changes(world: Wor
     assert doc["pending"]["requests"] == 0
 
 
+def test_a_codex_session_that_switches_branch_and_commits(world: World) -> None:
+    """Codex names the branch once, at the start (main here); its own `git switch -c` and
+    `[feature/x sha]` lines say where the requests after them work. The request that ran
+    the switch was made on main and wrote nothing, so it stays main's."""
+    world.repo.checkout("main")
+    codex = CodexLog(world.env, world.repo.path, at(30), "main")
+    codex.request(at(30.5), input=900, output=30)  # reads the task: main
+    switch = "Switched to a new branch 'feature/x'\n"
+    codex.exec(at(31), "git switch -c feature/x", switch, input=920, cached=800)  # main
+    world.repo.checkout("-b", "feature/x")
+    codex.request(at(32), input=950, cached=800, output=60)  # writes through the shell
+    world.repo.write("x.py", "x_value = compute_x(3)\n")
+    world.repo.git("add", "-A")
+    world.repo.git("commit", "-q", "-m", "Add x", when=at(33.5))
+    sha = world.repo.head()
+    printed = f"[feature/x {sha[:7]}] Add x\n 1 file changed\n"
+    codex.exec(at(33), "git commit -am 'Add x'", printed, input=980, cached=900)
+    codex.request(at(34), input=990, cached=950, output=20)  # reports back: pending
+    doc = build_receipt(world.repo.path, "main")
+    assert [(c["requests"], c["sessions"][0]["link"]) for c in doc["commits"]] == [(2, "exact")]
+    assert doc["commits"][0]["sessions"][0]["agent"] == "codex"
+    assert doc["pending"]["requests"] == 1
+
+
 def test_a_commit_naming_the_session_in_a_trailer_is_exact(world: World) -> None:
     """No edit in the log (the agent wrote through a shell), but the commit message names the
     session: `Claude-Session: <id>` joins them."""

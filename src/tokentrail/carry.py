@@ -106,12 +106,6 @@ def entry_rate(request: Request, pricer: Pricer, read: float) -> float:
     return max(min(cost / uncached, room), read)
 
 
-def thread_of(session: Session, call: ToolCall) -> str | None:
-    if 0 <= call.request_index < len(session.requests):
-        return session.requests[call.request_index].subagent
-    return call.subagent
-
-
 def compute(session: Session, pricer: Pricer) -> SessionCarry:
     """The carry of every tool result in `session` (see the module docstring)."""
     requests = session.requests

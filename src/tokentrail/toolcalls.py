@@ -160,6 +160,24 @@ def commits_in_output(text: str) -> list[tuple[str, str]]:
     return [(m["branch"], m["sha"]) for m in _COMMIT_LINE.finditer(text)]
 
 
+_SWITCH_COMMAND = re.compile(r"\bgit\b[^|;&]*\s(?:switch|checkout)\b")
+_SWITCHED = re.compile(
+    r"^(?:Switched to (?:a new )?branch|Switched to and reset branch|Reset branch|Already on) "
+    r"'(?P<branch>[^'\n]+)'$",
+    re.MULTILINE,
+)
+
+
+def branch_switched_to(command: str | None, text: str) -> str | None:
+    """The branch a `git switch` / `git checkout` in `command` left the work tree on, as git
+    printed it ("Switched to a new branch 'x'"); None when the command is not one or git
+    printed no such line (a failed switch, a file checkout)."""
+    if not command or not _SWITCH_COMMAND.search(command):
+        return None
+    found = _SWITCHED.findall(text)
+    return found[-1] if found else None
+
+
 _ERROR_WORDS = re.compile(
     r"\b(error|errors|failed|failure|fatal|exception|traceback|panic|cannot|can't|"
     r"not found|no such|denied|refused|invalid|undefined|timed out|abort(ed)?)\b",

@@ -40,6 +40,7 @@ from tokentrail.model import (
 )
 from tokentrail.toolcalls import (
     added_lines,
+    branch_switched_to,
     commits_in_output,
     describe_call,
     error_line,
@@ -82,7 +83,7 @@ def codex_home() -> Path:
 class CodexAdapter:
     name = AGENT
     env_var = "CODEX_HOME"  # moves the logs (tokentrail doctor, missing-folder warning)
-    parser_version = "codex/4"  # bump when parse() output changes (cache key)
+    parser_version = "codex/5"  # bump when parse() output changes (cache key)
 
     def roots(self) -> list[Path]:
         return [codex_home() / "sessions", codex_home() / "archived_sessions"]
@@ -293,6 +294,7 @@ class _Parser:
         call.is_error = _failed(text)
         if call.is_error:
             call.error_head = error_line(text)
+        moved_to = branch_switched_to(call.command, text)
         if is_git_commit(call.command):
             for branch, sha in commits_in_output(text):
                 self.session.commits.append(
@@ -304,6 +306,12 @@ class _Parser:
                         tool_call_id=call.id,
                     )
                 )
+                moved_to = branch  # `[x 1a2b3c4] subject`: the commit went on x
+        if moved_to is not None and moved_to != self.branch:
+            # session_meta names the branch once, at the start; the agent's own switch and
+            # commit lines say where the requests after them work
+            self.branch = moved_to
+            self.session.note_place(self.cwd, self.branch)
 
 
 @hookimpl

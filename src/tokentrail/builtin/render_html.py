@@ -224,12 +224,6 @@ def _models(sessions: Sequence[Mapping[str, Any]]) -> list[tuple[str, float]]:
     return sorted(mix.items(), key=lambda kv: -kv[1])
 
 
-def _rows_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    head = "".join(f"<th>{html(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def session_page(doc: Mapping[str, Any]) -> str:
     s = doc["session"]
     parts = [
