@@ -151,6 +151,8 @@ def test_combine_holds_each_request_of_a_session_once() -> None:
     assert a["requests"] == 5 and a["input_tokens"] == 50 and a["cost_usd"] == pytest.approx(0.5)
     assert a["commit"] == "m" and a["carried_from"] == ["c1", "c1-rebased", "c2"]
     assert a["models"] == {"m": 5}
+    assert "pr" not in a
+    assert {x["pr"] for x in combine([[line("a", [1], "c1")]], "m", 42)} == {42}
 
 
 def test_notes_ref_names() -> None:

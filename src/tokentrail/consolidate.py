@@ -244,7 +244,7 @@ def consolidate_pr(git: Git, pr: PullRequest, landed_hint: list[str] | None = No
 
 
 def _carry(git: Git, out: Outcome, onto: str, spec: str, originals: list[str]) -> None:
-    doc = git.tokentrail("notes", "carry", "--onto", onto, "--range", spec)
+    doc = git.tokentrail("notes", "carry", "--onto", onto, "--range", spec, "--pr", str(out.pr))
     out.carried.append(
         {
             "onto": onto,

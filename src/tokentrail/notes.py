@@ -288,9 +288,13 @@ def union(
     return sorted(best.values(), key=_encode)
 
 
-def combine(notes: Iterable[list[dict[str, Any]]], onto: str) -> list[dict[str, Any]]:
+def combine(
+    notes: Iterable[list[dict[str, Any]]], onto: str, pr: int | None = None
+) -> list[dict[str, Any]]:
     """Lines of several commits' notes as lines of one commit (`notes carry`): a session
-    that went into several of them becomes one line covering all its requests once."""
+    that went into several of them becomes one line covering all its requests once. `pr`,
+    when known (the Action's merged-PR mode), is recorded on each line so the receipt can
+    be found by its PR after the branch's commits are gone."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for lines in notes:
         for line in lines:
@@ -305,6 +309,8 @@ def combine(notes: Iterable[list[dict[str, Any]]], onto: str) -> list[dict[str, 
                 combined = merge_pair(combined, line)
             combined = {**combined, "commit": onto}
         combined["carried_from"] = sorted({str(x.get("commit")) for x in group})
+        if pr is not None:
+            combined["pr"] = pr
         out.append(combined)
     return out
 

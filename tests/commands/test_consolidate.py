@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.fake_github import REPO, REPO_ID
-from tests.merges import SERVER, Dev, Hosted, developer, host
+from tests.merges import PR, SERVER, Dev, Hosted, developer, host
 from tokentrail.cli import cli
+from tokentrail.notes import DEFAULT_REF, read_note
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,9 @@ def test_rebase_merge_carries_each_receipt_onto_its_rebased_commit(
     assert receipt["totals"]["cost_usd"] == pytest.approx(dev.cost_usd)
     per_commit = {c["sha"]: c["requests"] for c in receipt["commits"]}
     assert all(per_commit[sha] > 0 for sha in h.landed) and len(per_commit) == 3
+    # the PR's number goes with its receipts, for when its commits are gone
+    for sha in h.landed:
+        assert {line.get("pr") for line in read_note(ci, DEFAULT_REF, sha)} == {PR}
 
 
 def test_fork_pr_receipts_come_from_the_fork(

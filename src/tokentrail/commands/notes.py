@@ -116,17 +116,25 @@ def push(
 @notes_group.command("carry")
 @click.option("--onto", required=True, help="The commit a squash or rebase merge produced.")
 @click.option("--range", "spec", required=True, help="The PR's commits, A..B.")
+@click.option(
+    "--pr",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="The PR's number, recorded on the carried lines (rollup finds the PR by it).",
+)
 @click.option("--ref", help="Notes ref (default: notes.ref in .tokentrail.yml, else tokentrail).")
 @output_options
 @handle_errors
-def carry(onto: str, spec: str, ref: str | None, as_json: bool, fmt: str | None) -> None:
+def carry(
+    onto: str, spec: str, pr: int | None, ref: str | None, as_json: bool, fmt: str | None
+) -> None:
     """Merge the notes of the commits in A..B onto the merge commit ONTO."""
     root, target = resolve_rev(None, onto)
     notes = notes_ref(load_config(), ref)
     _, commits = range_commits(None, spec)
     found = [read_note(root, notes, c.sha) for c in commits]
     noted = sum(bool(f) for f in found)
-    lines = combine(found, target)
+    lines = combine(found, target, pr)
     held = write_note(root, notes, target, lines) if lines else len(read_note(root, notes, target))
     emit(
         {
