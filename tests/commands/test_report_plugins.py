@@ -62,3 +62,23 @@ def test_third_party_detector_and_adapter_in_the_report(
         check=True,
     ).stdout
     assert "fake-long-session" in text
+    # a third-party renderer registered for `report` takes over --format markdown for it
+    environ["FAKE_REPORT_MARKDOWN"] = "1"
+    own = subprocess.run(
+        [CLI, "report", "--base", "main", "--format", "markdown"],
+        cwd=repo.path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert own == "# fake report: 5 requests on feature\n"
+    listing = subprocess.run(
+        [CLI, "sessions", "--format", "markdown"],
+        cwd=repo.path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "fake report" not in listing and "long" in listing

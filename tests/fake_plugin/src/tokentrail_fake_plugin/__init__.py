@@ -133,6 +133,18 @@ class CsvRenderer:
         return out.getvalue()
 
 
+class ReportMarkdownRenderer:
+    """Takes over `--format markdown` for branch reports only (FAKE_REPORT_MARKDOWN=1): the
+    built-in one keeps every other kind."""
+
+    name = "markdown"
+    kinds = frozenset({"report"})
+
+    def render(self, doc: Mapping[str, Any]) -> str:
+        t = doc["totals"]
+        return f"# fake report: {t['requests']} requests on {doc['branch']}\n"
+
+
 class LongSessionDetector:
     """Flags sessions with more than N requests; the requests past N are the waste.
 
@@ -174,6 +186,8 @@ def register_adapters(register: Callable[[Adapter], None]) -> None:
 @hookimpl
 def register_renderers(register: Callable[[Renderer], None]) -> None:
     register(CsvRenderer())
+    if os.environ.get("FAKE_REPORT_MARKDOWN"):
+        register(ReportMarkdownRenderer())
 
 
 @hookimpl
