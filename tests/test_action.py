@@ -340,6 +340,7 @@ def test_docs_workflows_parse_and_the_example_comment_is_sound() -> None:
     assert merged["concurrency"]["cancel-in-progress"] is False
     assert "tokentrail notes carry --onto" in page
     example = page.split("<!-- generated:comment -->\n\n", 1)[1]
+    example = example.split("<!-- /generated:comment -->", 1)[0]
     assert example.startswith("<!-- tokentrail:receipt -->")
     assert check_markdown(example)["tables"] == 3
 
