@@ -20,6 +20,7 @@ import orjson
 from tokentrail import __version__
 from tokentrail.errors import TokentrailError
 from tokentrail.figures import iso
+from tokentrail.logfile import parse_ts
 
 EXPORT_VERSION = 1
 TOKEN_COLUMNS = (
@@ -137,17 +138,11 @@ def conform(table: str, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any
             elif kind == "bool":
                 item[name] = bool(value)
             elif kind == "timestamp":
-                item[name] = value if isinstance(value, datetime) else _parse(value)
+                item[name] = value if isinstance(value, datetime) else parse_ts(value)
             else:
                 item[name] = str(value)
         out.append(item)
     return out
-
-
-def _parse(value: Any) -> datetime | None:
-    from tokentrail.rollup import parse_time
-
-    return parse_time(value)
 
 
 def _plain(value: Any) -> Any:
@@ -321,7 +316,7 @@ def tables_from_logs(
         for row in rows:
             if not keep(row["agent"]):
                 continue
-            last = _parse(row.get("last"))
+            last = parse_ts(row.get("last"))
             commits.append(
                 {
                     "repo": repo,

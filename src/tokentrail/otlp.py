@@ -19,6 +19,7 @@ import orjson
 
 from tokentrail import __version__
 from tokentrail.errors import TokentrailError
+from tokentrail.logfile import parse_ts
 
 REQUEST_EVENT = "gen_ai.client.inference.operation.details"
 COMMIT_EVENT = "tokentrail.commit.session"
@@ -42,9 +43,7 @@ def attributes(pairs: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _nanos(value: Any) -> str:
     if isinstance(value, str):
-        from tokentrail.rollup import parse_time
-
-        value = parse_time(value)
+        value = parse_ts(value)
     if isinstance(value, datetime):
         return str(int(value.timestamp() * 1_000_000) * 1000)
     return "0"

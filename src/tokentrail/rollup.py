@@ -26,6 +26,7 @@ from typing import Any
 from tokentrail.errors import TokentrailError
 from tokentrail.figures import iso
 from tokentrail.lessons import BEGIN, END, lesson_id
+from tokentrail.logfile import parse_ts
 from tokentrail.notes import fetch_notes, line_to_row, pick_remote, rid_set
 from tokentrail.receipt import sum_rows
 from tokentrail.repo_notes import NotedCommit, RepoNotes, read_repo_notes
@@ -45,17 +46,6 @@ class Problems:
     duplicate_lines: int = 0
     missing_commits: int = 0
     warnings: list[str] = field(default_factory=list)
-
-
-def parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    text = value[:-1] + "+00:00" if value.endswith("Z") else value
-    try:
-        ts = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
 
 
 def week_of(ts: datetime) -> tuple[str, str]:
@@ -82,7 +72,7 @@ def line_row(repo: RepoNotes, commit: NotedCommit, line: Mapping[str, Any]) -> d
     git says of the commit (its PR, its branch) wins; the line's own `pr` and `branch` fill
     in when git cannot tell (a force-pushed or orphaned commit)."""
     row = line_to_row(line)
-    time = parse_time(line.get("last")) or parse_time(line.get("first")) or commit.authored
+    time = parse_ts(line.get("last")) or parse_ts(line.get("first")) or commit.authored
     pr = line.get("pr")
     branch = line.get("branch")
     row.update(
