@@ -1,19 +1,32 @@
-"""Discover → parse → dedup → price: the sessions on this machine, as the model has them."""
+"""Discover → index → dedup → price: the sessions on this machine, as the model has them.
+
+Every run first brings the index up to date with the logs (`sync`): adapters list their
+sessions cheaply, the index says which it already holds in exactly that state, and only
+the others are read (appended logs from where they were left, when the adapter can). Then
+`listing` answers `sessions` from the index's stored rows, and `load` gives the whole
+sessions `report`, `check`, `note` and `lessons` attribute and analyse.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import hashlib
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tokentrail.cache import SessionCache, cache_dir
+from tokentrail import __version__
+from tokentrail.figures import cost_units, session_row, totals, units_to_usd
 from tokentrail.hookspecs import Adapter
+from tokentrail.index import Index, IndexCorrupt, Listed, file_state
 from tokentrail.model import (
     AgentCommit,
     Compaction,
     ParseIssues,
+    Price,
     Request,
     Session,
     SessionRef,
@@ -21,8 +34,8 @@ from tokentrail.model import (
     cwd_inside,
 )
 from tokentrail.parse_pool import Job, parse_all
-from tokentrail.plugins import PluginProblem, TokentrailPluginManager
-from tokentrail.pricing import price_sessions
+from tokentrail.plugins import BUILTIN_PLUGINS, PluginProblem, TokentrailPluginManager
+from tokentrail.pricing import PRICING_VERSION, price_sessions
 
 
 @dataclass
@@ -36,13 +49,18 @@ class SessionFilter:
         self.repo = self.repo.resolve() if self.repo is not None else None
 
     def keeps(self, session: Session) -> bool:
-        last = session.end or session.start
+        return self.keeps_fields(session.start, session.end, session.cwds)
+
+    def keeps_fields(
+        self, start: datetime | None, end: datetime | None, cwds: Iterable[str]
+    ) -> bool:
+        last = end or start
         if self.since and last and last < self.since:
             return False
-        if self.until and session.start and session.start > self.until:
+        if self.until and start and start > self.until:
             return False
         if self.repo is not None:
-            return any(cwd_inside(cwd, self.repo) for cwd in session.cwds)
+            return any(cwd_inside(cwd, self.repo) for cwd in cwds)
         return True
 
 
@@ -52,7 +70,22 @@ class Catalog:
     issues: ParseIssues = field(default_factory=ParseIssues)
     adapters: list[str] = field(default_factory=list)
     duplicate_requests: int = 0  # requests also present in an earlier session's file
-    cache: SessionCache | None = None
+    kept_deleted: int = 0  # sessions whose logs were deleted, still counted from the index
+    index: Index | None = None
+    entries: dict[int, int] = field(default_factory=dict)  # id(session) -> index entry
+    dropped: dict[int, tuple[int, ...]] = field(default_factory=dict)  # id(session) -> idx
+
+
+@dataclass
+class Listing:
+    """`sessions`: one row per session and the totals over all of their requests."""
+
+    rows: list[dict[str, Any]]
+    totals: dict[str, Any]
+    issues: ParseIssues = field(default_factory=ParseIssues)
+    adapters: list[str] = field(default_factory=list)
+    duplicate_requests: int = 0
+    kept_deleted: int = 0
 
 
 def adapters(pm: TokentrailPluginManager) -> list[tuple[str, Adapter]]:
@@ -81,64 +114,321 @@ def discover(
 
 
 def parser_version(pm: TokentrailPluginManager, plugin: str, adapter: Adapter) -> str:
-    """What a cached parse depends on: the adapter's declared `parser_version`, else the
-    version of the package that provides it."""
+    """What a stored parse depends on: the adapter's declared `parser_version`, else the
+    version of the package that provides it; and tokentrail's own version."""
     declared = getattr(adapter, "parser_version", None)
-    return f"{plugin}:{declared or pm.versions.get(plugin, '')}"
+    return f"{plugin}:{declared or pm.versions.get(plugin, '')}:{__version__}"
+
+
+def pricing_key(pm: TokentrailPluginManager) -> str:
+    """What the prices stored with requests depend on: genai-prices' version and any
+    price plugin besides the built-ins."""
+    custom = sorted(
+        f"{impl.plugin_name}={pm.versions.get(impl.plugin_name, '')}"
+        for impl in pm.hook.price_request.get_hookimpls()
+        if impl.plugin_name not in BUILTIN_PLUGINS
+    )
+    return "|".join([PRICING_VERSION, *custom])
+
+
+def _custom_pricing(pm: TokentrailPluginManager) -> bool:
+    return "|" in pricing_key(pm)
+
+
+def _digest(version: str, paths: tuple[Path, ...], state: list[tuple[int, int, int, int]]) -> str:
+    text = version + "\n" + "\n".join(f"{p}\0{s}" for p, s in zip(paths, state))
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def keep_deleted(config: Mapping[str, Any]) -> bool:
+    """Whether sessions whose logs were deleted stay counted (`history.keep_deleted`,
+    default true; `TOKENTRAIL_KEEP_DELETED=0` turns it off too)."""
+    if os.environ.get("TOKENTRAIL_KEEP_DELETED", "").strip() in ("0", "false", "no"):
+        return False
+    history = config.get("history")
+    return not (isinstance(history, dict) and history.get("keep_deleted") is False)
+
+
+@dataclass
+class _Synced:
+    ids: list[int]  # index entries of this run's sessions, in discovery order
+    gone: set[int]  # those kept after their logs were deleted
+
+
+def sync(
+    pm: TokentrailPluginManager, flt: SessionFilter, index: Index, config: Mapping[str, Any]
+) -> _Synced:
+    """Bring the index up to date with the logs this filter covers."""
+    found = discover(pm, flt)
+    keys = [(ref.agent, ref.id, str(ref.path)) for _, _, ref in found]
+    known = index.known(keys)
+    pricing = pricing_key(pm)
+    ids: list[int] = []
+    jobs: list[Job] = []
+    for (plugin, adapter, ref), key in zip(found, keys):
+        version = parser_version(pm, plugin, adapter)
+        state = file_state(ref.paths)
+        digest = _digest(version, ref.paths, state) if state is not None else ""
+        entry = known.get(key)
+        if entry is not None and digest and entry.digest == digest:
+            if entry.pricing == pricing:
+                ids.append(entry.id)
+            else:
+                jobs.append(Job(plugin, adapter, ref, version, reprice=entry.id))
+            continue
+        previous = entry.id if entry is not None and entry.has_resume else None
+        jobs.append(Job(plugin, adapter, ref, version, digest, state, previous))
+    for job, result in parse_all(jobs, index, pm, pricing):
+        if isinstance(result, str):
+            pm.add_problem(PluginProblem(job.plugin, f"parse {job.ref.path}", result))
+        else:
+            ids.append(result)
+    gone = _deleted(pm, flt, index, set(keys), keep_deleted(config))
+    return _Synced([*ids, *sorted(gone)], gone)
+
+
+def _deleted(
+    pm: TokentrailPluginManager,
+    flt: SessionFilter,
+    index: Index,
+    discovered: set[tuple[str, str, str]],
+    keep: bool,
+) -> set[int]:
+    """Index entries under the adapters' folders whose logs are gone: kept (and counted)
+    unless history is not kept. Only adapters that say where they look (`roots()`) can
+    tell a deleted log from one that is simply elsewhere."""
+    roots: dict[str, list[str]] = {}
+    for _, adapter in adapters(pm):
+        if flt.agent and adapter.name != flt.agent:
+            continue
+        listed = getattr(adapter, "roots", None)
+        try:
+            found = [str(r).rstrip(os.sep) + os.sep for r in listed()] if callable(listed) else []
+        except Exception:
+            continue
+        if found:
+            roots.setdefault(adapter.name, []).extend(found)
+    if not roots:
+        return set()
+    newly, kept = [], set()
+    for sid, agent, session_id, path, gone in index.candidates(sorted(roots), flt.repo):
+        if (agent, session_id, path) in discovered:
+            continue
+        if not any(path.startswith(root) for root in roots.get(agent, ())):
+            continue
+        if not gone:
+            if os.path.lexists(path):
+                continue  # still there, just not this run's (another filter)
+            newly.append(sid)
+        kept.add(sid)
+    if newly:
+        index.mark_gone(newly, keep)
+    if not keep:
+        index.forget_gone()
+        return set()
+    return kept
+
+
+def open_index() -> Index:
+    return Index()
+
+
+def _with_index(run: Any) -> Any:
+    """Run `run(index)`; if anything stored does not verify or SQLite reports damage,
+    rebuild the index from the logs and run it again (it is never trusted half-way)."""
+    index = open_index()
+    try:
+        try:
+            return run(index)
+        except (IndexCorrupt, sqlite3.DatabaseError):
+            index.rebuild()
+            return run(index)
+    finally:
+        index.close()
+
+
+def _order(start: str | None, sid: str) -> tuple[bool, datetime, str]:
+    ts = datetime.fromisoformat(start.replace("Z", "+00:00")) if start else None
+    return (ts is None, ts or datetime.min, sid)
+
+
+def _chosen(listed: list[Listed], flt: SessionFilter) -> tuple[list[Listed], ParseIssues]:
+    """The sessions this filter keeps, in report order, and the parse issues of all."""
+    issues = ParseIssues()
+    kept = []
+    for item in listed:
+        if item.issues is not None:
+            issues.add(item.issues)
+        row = item.row
+        if row["start"] is None and not row["requests"]:
+            continue  # nothing happened in it (e.g. a summary-only file)
+        start, end = _when(row["start"]), _when(row["end"])
+        if flt.keeps_fields(start, end, row["cwds"]):
+            kept.append(item)
+    kept.sort(key=lambda item: _order(item.row["start"], item.sid))
+    return kept, issues
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def _overridden(config: Mapping[str, Any]) -> set[str]:
+    prices = config.get("prices")
+    return set(prices) if isinstance(prices, dict) else set()
+
+
+def _drops(index: Index, chosen: list[Listed]) -> dict[int, set[int]]:
+    """Requests to drop because an earlier session (in report order) has the same call:
+    resumed, forked and branched sessions copy earlier calls into new files. Only
+    sessions the index flagged as sharing a key with another need looking at."""
+    shared = [item for item in chosen if item.shared]
+    if not shared:
+        return {}
+    keys = index.shared_keys([item.id for item in shared])
+    seen: set[tuple[str, str]] = set()
+    drops: dict[int, set[int]] = {}
+    for item in shared:
+        for idx, _, key in keys.get(item.id, []):
+            k = (item.agent, key)
+            if k in seen:
+                drops.setdefault(item.id, set()).add(idx)
+            else:
+                seen.add(k)
+    return drops
+
+
+def listing(
+    pm: TokentrailPluginManager, flt: SessionFilter, config: Mapping[str, Any]
+) -> Listing:
+    """Every kept session's row and the totals over their requests, from the index."""
+
+    def run(index: Index) -> Listing:
+        synced = sync(pm, flt, index, config)
+        chosen, issues = _chosen(index.listed(synced.ids), flt)
+        drops = _drops(index, chosen)
+        overridden = _overridden(config)
+        custom = _custom_pricing(pm)
+        redo = [
+            item.id
+            for item in chosen
+            if custom
+            or item.id in drops
+            or item.units is None
+            or overridden.intersection(item.row["models"])
+        ]
+        fresh = _sessions(index, redo, drops, pm, config, body=False)
+        rows: list[dict[str, Any]] = []
+        units: int | None = 0
+        for item in chosen:
+            session = fresh.get(item.id)
+            if session is None:
+                row, part = item.row, item.units
+            else:
+                row = session_row(session)
+                part = cost_units(r.cost_usd for r in session.requests if r.cost_usd is not None)
+            rows.append(row)
+            units = None if part is None or units is None else units + part
+        return Listing(
+            rows,
+            _listing_totals(rows, units),
+            issues,
+            [a.name for _, a in adapters(pm)],
+            sum(len(d) for d in drops.values()),
+            sum(1 for item in chosen if item.gone),
+        )
+
+    result: Listing = _with_index(run)
+    return result
+
+
+def _listing_totals(rows: list[dict[str, Any]], units: int | None) -> dict[str, Any]:
+    """What `figures.totals` gives over all the rows' requests: the counts are sums, and
+    the cost the exact sum of every priced request (the rows' `units`)."""
+    out: dict[str, Any] = {"sessions": len(rows)}
+    for key in totals([]):
+        if key != "cost_usd":
+            out[key] = sum(int(row[key]) for row in rows)
+    priced = out["requests"] - out["unpriced_requests"]
+    if units is None:  # a plugin priced something at infinity or NaN: sum as floats
+        cost = sum(float(row["cost_usd"] or 0.0) for row in rows)
+    else:
+        cost = units_to_usd(units)
+    out["cost_usd"] = round(cost, 6) if priced or not out["requests"] else None
+    return {k: out[k] for k in ("sessions", *totals([]))}
+
+
+def _sessions(
+    index: Index,
+    ids: list[int],
+    drops: Mapping[int, set[int]],
+    pm: TokentrailPluginManager,
+    config: Mapping[str, Any],
+    *,
+    body: bool = True,
+) -> dict[int, Session]:
+    """Whole sessions from the index, without dropped requests, priced for `config`."""
+    if not ids:
+        return {}
+    loaded = index.sessions(ids, body=body)
+    for sid, session in loaded.items():
+        gone = drops.get(sid)
+        if gone:
+            _reindex(session, [r for i, r in enumerate(session.requests) if i not in gone])
+    _price_for(list(loaded.values()), pm, config)
+    return loaded
+
+
+def _price_for(
+    sessions: list[Session], pm: TokentrailPluginManager, config: Mapping[str, Any]
+) -> None:
+    """The index stores prices without a config; requests of models the config prices
+    itself (or everything, with a price plugin that may read the config) are priced again."""
+    if _custom_pricing(pm):
+        price_sessions(sessions, pm, config)
+        return
+    overridden = _overridden(config)
+    if not overridden:
+        return
+    price_request = pm.first_result_caller("price_request", Price)
+    for session in sessions:
+        for request in session.requests:
+            if request.model in overridden:
+                answer = price_request(request=request, config=config)
+                found = answer[1] if answer else None
+                request.cost_usd = found.cost_usd if found else None
+                request.price_source = found.source if found else None
 
 
 def load(
     pm: TokentrailPluginManager,
     flt: SessionFilter,
     config: Mapping[str, Any],
-    cache: SessionCache | None = None,
+    select: Callable[[Mapping[str, Any]], bool] | None = None,
 ) -> Catalog:
-    cache = cache or SessionCache(cache_dir())
-    catalog = Catalog(sessions=[], adapters=[a.name for _, a in adapters(pm)], cache=cache)
-    parsed: list[Session] = []
-    misses: list[Job] = []
-    for plugin, adapter, ref in discover(pm, flt):
-        version = parser_version(pm, plugin, adapter)
-        session = cache.get(ref, version)
-        if session is None:
-            misses.append(Job(plugin, adapter, ref, version))
-        else:
-            parsed.append(session)
-    for job, result in parse_all(misses, cache):
-        if isinstance(result, str):
-            pm.add_problem(PluginProblem(job.plugin, f"parse {job.ref.path}", result))
-        else:
-            parsed.append(result)
-    for session in parsed:
-        catalog.issues.add(session.issues)
-        if session.start is None and not session.requests:
-            continue  # nothing happened in it (e.g. a summary-only file)
-        if flt.keeps(session):
-            catalog.sessions.append(session)
-    catalog.sessions.sort(key=lambda s: (s.start is None, s.start or datetime.min, s.id))
-    catalog.duplicate_requests = _dedup_across_sessions(catalog.sessions)
-    price_sessions(catalog.sessions, pm, config)
-    return catalog
+    """The kept sessions (those whose listing row `select` accepts), whole, deduplicated
+    across all kept sessions and priced."""
 
+    def run(index: Index) -> Catalog:
+        synced = sync(pm, flt, index, config)
+        chosen, issues = _chosen(index.listed(synced.ids), flt)
+        drops = _drops(index, chosen)
+        picked = [item for item in chosen if select is None or select(item.row)]
+        loaded = _sessions(index, [item.id for item in picked], drops, pm, config)
+        sessions = [loaded[item.id] for item in picked]
+        return Catalog(
+            sessions=sessions,
+            issues=issues,
+            adapters=[a.name for _, a in adapters(pm)],
+            duplicate_requests=sum(len(d) for d in drops.values()),
+            kept_deleted=sum(1 for item in picked if item.gone),
+            index=index,
+            entries={id(loaded[item.id]): item.id for item in picked},
+            dropped={id(loaded[i]): tuple(sorted(d)) for i, d in drops.items() if i in loaded},
+        )
 
-def _dedup_across_sessions(sessions: Iterable[Session]) -> int:
-    """Resumed, forked and branched sessions copy earlier calls into new files: a call is
-    counted in the earliest session that has it."""
-    seen: set[tuple[str, str]] = set()
-    dropped = 0
-    for session in sessions:
-        keep = []
-        for request in session.requests:
-            if request.key is not None:
-                key = (session.agent, request.key)
-                if key in seen:
-                    dropped += 1
-                    continue
-                seen.add(key)
-            keep.append(request)
-        if len(keep) != len(session.requests):
-            _reindex(session, keep)
-    return dropped
+    result: Catalog = _with_index(run)
+    return result
 
 
 def _reindex(session: Session, keep: list[Request]) -> None:
@@ -174,3 +464,4 @@ def searched_places(pm: TokentrailPluginManager) -> list[dict[str, Any]]:
         except Exception:
             continue
     return places
+

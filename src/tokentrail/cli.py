@@ -1,38 +1,58 @@
-"""The `tokentrail` command. Exit codes: 0 ok, 1 error (see docs/cli.md), 2 bad usage."""
+"""The `tokentrail` command. Exit codes: 0 ok, 1 error (see docs/cli.md), 2 bad usage.
+
+Sub-commands are imported only when they run: `check` and `note` run on every commit, and
+importing every command (GitHub client, demo writers, HTML renderer) would cost them more
+than their own work.
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 import click
 
 from tokentrail import __version__
-from tokentrail.commands.check import check
-from tokentrail.commands.comment import comment
-from tokentrail.commands.demo import demo
-from tokentrail.commands.install import install, uninstall
-from tokentrail.commands.lessons import lessons
-from tokentrail.commands.note import note
-from tokentrail.commands.notes import notes_group
-from tokentrail.commands.plugins import plugins_command
-from tokentrail.commands.report import report
-from tokentrail.commands.session import session
-from tokentrail.commands.sessions import sessions
-from tokentrail.commands.show import show
+
+# name -> "module:attribute", in the order `--help` lists them
+COMMANDS = {
+    "sessions": "tokentrail.commands.sessions:sessions",
+    "session": "tokentrail.commands.session:session",
+    "plugins": "tokentrail.commands.plugins:plugins_command",
+    "demo": "tokentrail.commands.demo:demo",
+    "report": "tokentrail.commands.report:report",
+    "note": "tokentrail.commands.note:note",
+    "show": "tokentrail.commands.show:show",
+    "notes": "tokentrail.commands.notes:notes_group",
+    "install": "tokentrail.commands.install:install",
+    "uninstall": "tokentrail.commands.install:uninstall",
+    "lessons": "tokentrail.commands.lessons:lessons",
+    "check": "tokentrail.commands.check:check",
+    "comment": "tokentrail.commands.comment:comment",
+    "cache": "tokentrail.commands.cache:cache_group",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return super().get_command(ctx, cmd_name)
+        module, _, attr = spec.partition(":")
+        command: Any = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tokentrail")
 def cli() -> None:
     """What the AI coding-agent sessions behind your branch cost, and where the waste was."""
-
-
-for command in (
-    sessions, session, plugins_command, demo,
-    report, note, show, notes_group, install, uninstall,
-):
-    cli.add_command(command)
-cli.add_command(lessons)
-cli.add_command(check)
-cli.add_command(comment)
 
 
 def main() -> None:

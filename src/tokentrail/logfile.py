@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,34 +24,131 @@ def read_jsonl(
     drops lines containing that byte string within their first `skip_window` bytes
     without decoding them (a cheap filter for record types a caller ignores).
     """
-    bad = truncated = 0
-    try:
-        fh = path.open("rb")
-    except OSError as exc:
-        issues.warnings.append(f"{path}: cannot open ({exc.strerror or exc})")
-        return
-    with fh:
-        for line in fh:
-            if skip is not None and line.find(skip, 0, skip_window) != -1:
-                continue
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                if not line.strip():
+    return iter(JsonlReader(path, issues, skip=skip, skip_window=skip_window))
+
+
+TAIL_BYTES = 64  # how much of a file before the resume point must be unchanged
+
+
+class JsonlReader:
+    """`read_jsonl` from a byte offset, remembering where the last whole line ended so a
+    later read can go on from there (agents only append to their logs).
+
+    `offset` is the end of the last line consumed (decoded, skipped or counted garbled); a
+    last line with no newline that is not valid JSON is not consumed: it is counted as
+    truncated (or, with `count_partial=False`, only flagged in `partial`) and read again
+    next time, when the agent has finished writing it.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        issues: ParseIssues,
+        *,
+        start: int = 0,
+        skip: bytes | None = None,
+        skip_window: int = 600,
+        count_partial: bool = True,
+        bad: int = 0,
+    ) -> None:
+        self.path = path
+        self.issues = issues
+        self.start = self.offset = start
+        self.skip = skip
+        self.skip_window = skip_window
+        self.count_partial = count_partial
+        self.partial = False
+        self.device = self.inode = 0
+        self.bad = bad  # garbled lines so far (an earlier read of this file counts too)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        bad, truncated = self.bad, 0
+        path, skip, window = self.path, self.skip, self.skip_window
+        try:
+            fh = path.open("rb")
+        except OSError as exc:
+            self.issues.warnings.append(f"{path}: cannot open ({exc.strerror or exc})")
+            return
+        with fh:
+            st = os.fstat(fh.fileno())
+            self.device, self.inode = st.st_dev, st.st_ino
+            if self.start:
+                fh.seek(self.start)
+            offset = self.start
+            for line in fh:
+                if skip is not None and line.find(skip, 0, window) != -1:
+                    offset += len(line)
                     continue
-                if line.endswith(b"\n"):
-                    bad += 1
-                else:
-                    truncated += 1
-                continue
-            if isinstance(obj, dict):
-                yield obj
-    if bad:
-        issues.bad_lines += bad
-        issues.warnings.append(f"{path}: skipped {bad} garbled line(s)")
-    if truncated:
-        issues.truncated_lines += truncated
-        issues.warnings.append(f"{path}: skipped a truncated last line")
+                try:
+                    obj = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    if not line.strip():
+                        offset += len(line)
+                        continue
+                    if line.endswith(b"\n"):
+                        bad += 1
+                        offset += len(line)
+                    else:
+                        self.partial = True
+                        truncated += self.count_partial
+                    continue
+                offset += len(line)
+                self.offset = offset
+                if isinstance(obj, dict):
+                    yield obj
+            self.offset = offset
+        self.bad = bad
+        if bad:
+            self.issues.bad_lines += bad
+            self.issues.warnings.append(f"{path}: skipped {bad} garbled line(s)")
+        if truncated:
+            self.issues.truncated_lines += truncated
+            self.issues.warnings.append(f"{path}: skipped a truncated last line")
+
+    def mark(self) -> FileMark:
+        """Where a later read of this file can go on from."""
+        return FileMark.at(self.path, self.device, self.inode, self.offset)
+
+
+@dataclass(frozen=True, slots=True)
+class FileMark:
+    """A read position in a file, with the bytes just before it, to tell later whether the
+    file only grew since (same inode, at least as long, same bytes before the mark)."""
+
+    path: str
+    device: int
+    inode: int
+    offset: int
+    tail: bytes
+
+    @classmethod
+    def at(cls, path: Path, device: int, inode: int, offset: int) -> FileMark:
+        tail = b""
+        try:
+            with path.open("rb") as fh:
+                fh.seek(max(offset - TAIL_BYTES, 0))
+                tail = fh.read(min(offset, TAIL_BYTES))
+        except OSError:
+            offset = 0
+        return cls(str(path), device, inode, offset, tail)
+
+    def only_grew(self) -> bool:
+        try:
+            with open(self.path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                if (st.st_dev, st.st_ino) != (self.device, self.inode) or st.st_size < self.offset:
+                    return False
+                fh.seek(self.offset - len(self.tail))
+                return fh.read(len(self.tail)) == self.tail
+        except OSError:
+            return False
+
+    def to_json(self) -> list[Any]:
+        return [self.path, self.device, self.inode, self.offset, self.tail.hex()]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> FileMark:
+        return cls(str(data[0]), int(data[1]), int(data[2]), int(data[3]), bytes.fromhex(data[4]))
 
 
 def parse_ts(value: Any) -> datetime | None:

@@ -15,11 +15,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from tokentrail.hookspecs import Adapter, hookimpl
-from tokentrail.logfile import as_dict, as_int, as_str, first_line, parse_ts, read_jsonl
+from tokentrail.logfile import (
+    FileMark,
+    JsonlReader,
+    as_dict,
+    as_int,
+    as_str,
+    first_line,
+    parse_ts,
+)
 from tokentrail.model import (
     AgentCommit,
     Compaction,
+    ParseIssues,
     Prompt,
     Request,
     Session,
@@ -36,6 +47,8 @@ AGENT = "claude-code"
 PLACEHOLDER_MAX_OUTPUT = 30
 PLACEHOLDER_MIN_CHARS = 400
 _SLUG_CHARS = re.compile(r"[^A-Za-z0-9]")
+SKIP = b'"type":"progress"'  # copies of subagent usage: never decoded
+RESUME_VERSION = 1
 
 
 def project_slug(path: Path | str) -> str:
@@ -74,6 +87,26 @@ class ClaudeCodeAdapter:
 
     def parse(self, ref: SessionRef) -> Session:
         return _Parser(ref).run()
+
+    def parse_resumable(
+        self, ref: SessionRef, previous: Session | None, token: bytes | None
+    ) -> tuple[Session, bytes]:
+        """Read only what was appended since `previous` (parsed with `token`) when the
+        session's files only grew at the end of their reading order; else read them all.
+        The result is the same as `parse` either way."""
+        parser = _Parser.resumed(ref, previous, token) if previous and token else None
+        if parser is None:
+            parser = _Parser(ref)
+        session = parser.run()
+        return session, parser.token()
+
+
+def _file_stat(path: Path) -> list[int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return []
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
 
 
 def _stat(path: Path) -> tuple[int, float]:
@@ -180,21 +213,92 @@ class _Parser:
         self.file_index = 0
         self.handlers: dict[str, Callable[[dict[str, Any], datetime | None, str | None], None]]
         self.handlers = {"assistant": self._assistant, "user": self._user, "system": self._system}
+        self.resume_at = (0, 0, 0)  # (file index, byte offset, garbled lines so far there)
+        self.stats: list[list[int]] = []  # files before the last one, as read
+        self.before_last: tuple[int, int, list[str]] = (0, 0, [])
+        self.last: JsonlReader | None = None
 
     def run(self) -> Session:
-        for index, path in enumerate(self.ref.paths):
+        paths, (first, offset, bad) = self.ref.paths, self.resume_at
+        for index in range(first, len(paths)):
+            path = paths[index]
             self.file_index = index
             file_agent = path.stem[len("agent-") :] if path.name.startswith("agent-") else None
             if file_agent:
                 self.session.subagent_files[file_agent] = str(path)
-            for rec in read_jsonl(path, self.session.issues, skip=b'"type":"progress"'):
+            last = index == len(paths) - 1
+            if last:  # where a later read of the appended lines would start from
+                issues = self.session.issues
+                self.before_last = (issues.bad_lines, issues.truncated_lines, [*issues.warnings])
+            else:
+                self.stats.append(_file_stat(path))
+            reader = JsonlReader(
+                path,
+                self.session.issues,
+                start=offset if index == first else 0,
+                skip=SKIP,
+                count_partial=not last,
+                bad=bad if index == first else 0,
+            )
+            for rec in reader:
                 self._record(rec, file_agent)
+            if last:
+                self.last = reader
+                if reader.partial:  # counted as read_jsonl counts it
+                    self.session.issues.truncated_lines += 1
+                    self.session.issues.warnings.append(f"{path}: skipped a truncated last line")
         for request, chars in zip(self.session.requests, self.chars):
             u = request.usage
             request.output_lower_bound = (
                 u.output <= PLACEHOLDER_MAX_OUTPUT and chars > PLACEHOLDER_MIN_CHARS
             )
         return self.session
+
+    def token(self) -> bytes:
+        """What `resumed` needs to go on from here (no log content: sizes and offsets)."""
+        assert self.last is not None
+        return orjson.dumps(
+            {
+                "v": RESUME_VERSION,
+                "paths": [str(p) for p in self.ref.paths],
+                "stats": self.stats,
+                "last": self.last.mark().to_json(),
+                "last_bad": self.last.bad,
+                "before_last": self.before_last,
+                "chars": self.chars,
+            }
+        )
+
+    @classmethod
+    def resumed(cls, ref: SessionRef, previous: Session, token: bytes) -> _Parser | None:
+        """A parser in the state it was in after reading `previous`, positioned at the end
+        of the last file it read, or None when the files changed in any other way."""
+        try:
+            state = orjson.loads(token)
+            if state.get("v") != RESUME_VERSION:
+                return None
+            old = [str(p) for p in state["paths"]]
+            new = [str(p) for p in ref.paths]
+            if new[: len(old)] != old or len(state["chars"]) != len(previous.requests):
+                return None
+            if [_file_stat(Path(p)) for p in old[:-1]] != [list(s) for s in state["stats"]]:
+                return None
+            mark = FileMark.from_json(state["last"])
+            if mark.path != old[-1] or not mark.only_grew():
+                return None
+            bad, truncated, warnings = state["before_last"]
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None
+        parser = cls(ref)
+        session = parser.session = previous
+        session.paths = ref.paths
+        session.issues = ParseIssues(bad, truncated, list(warnings))
+        parser.by_key = {r.key: i for i, r in enumerate(session.requests) if r.key}
+        parser.chars = list(state["chars"])
+        parser.calls = {c.id: c for c in session.tool_calls}
+        parser.stats = [list(s) for s in state["stats"]]
+        parser.resume_at = (len(old) - 1, mark.offset, int(state["last_bad"]))
+        return parser
 
     def _record(self, rec: dict[str, Any], file_agent: str | None) -> None:
         handler = self.handlers.get(rec.get("type"))  # type: ignore[arg-type]

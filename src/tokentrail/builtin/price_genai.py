@@ -13,16 +13,17 @@ from bisect import bisect_left
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
-
-import genai_prices
-from genai_prices import types as gp
-from genai_prices.data_snapshot import get_snapshot
+from typing import TYPE_CHECKING, Any
 
 from tokentrail.hookspecs import hookimpl
 from tokentrail.model import Price, Request, Usage
+from tokentrail.pricing import PRICING_VERSION
 
-SOURCE = f"genai-prices {genai_prices.__version__}"
+if TYPE_CHECKING:  # genai-prices is imported when a price is needed, not at start-up
+    import genai_prices
+    from genai_prices import types as gp
+
+SOURCE = PRICING_VERSION
 NOT_BILLED_MODELS = {"<synthetic>"}  # Claude Code's locally generated error messages
 
 # Price keys whose usage we never report (audio, images, documents...): they add nothing.
@@ -49,6 +50,8 @@ _models: dict[str, gp.ModelInfo | None] = {}
 
 def _model_info(model: str) -> gp.ModelInfo | None:
     if model not in _models:
+        from genai_prices.data_snapshot import get_snapshot
+
         try:
             _models[model] = get_snapshot().find_provider_model(model, None, None, None)[1]
         except LookupError:
@@ -58,6 +61,8 @@ def _model_info(model: str) -> gp.ModelInfo | None:
 
 def _rate(price: Decimal | gp.TieredPrices, prompt_tokens: int) -> Decimal:
     """genai-prices' cliff tiers: the highest tier the whole prompt exceeds applies to all."""
+    from genai_prices import types as gp
+
     if isinstance(price, gp.TieredPrices):
         for tier in reversed(price.tiers):
             if prompt_tokens > tier.start:
@@ -68,6 +73,8 @@ def _rate(price: Decimal | gp.TieredPrices, prompt_tokens: int) -> Decimal:
 
 def genai_usage(u: Usage) -> genai_prices.Usage:
     """Our split into genai-prices' terms: its input_tokens counts cached input too."""
+    import genai_prices
+
     return genai_prices.Usage(
         input_tokens=u.prompt_tokens,
         cache_read_tokens=u.cache_read,
@@ -95,6 +102,8 @@ class _FloatRates:
     tier starts, so pricing a request is a bisect and seven multiplications."""
 
     def __init__(self, rates: dict[str, Decimal | gp.TieredPrices]) -> None:
+        from genai_prices import types as gp
+
         starts = sorted(
             {t.start for v in rates.values() if isinstance(v, gp.TieredPrices) for t in v.tiers}
         )
@@ -151,6 +160,8 @@ def cost_of(model: str, usage: Usage, when: datetime | None) -> float | None:
     fast = table.cost(usage) if table is not None else None
     if fast is not None:
         return fast
+    import genai_prices
+
     priced = genai_prices.calc_price(genai_usage(usage), model, genai_request_timestamp=when)
     return float(priced.total_price)
 

@@ -8,13 +8,14 @@ so none of it can become a tag. No scripts, no external assets: one file to open
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
-
-from markdown_it import MarkdownIt
+from typing import TYPE_CHECKING, Any
 
 from tokentrail.builtin.render_markdown import MarkdownRenderer
 from tokentrail.escape import html
 from tokentrail.hookspecs import Renderer, hookimpl
+
+if TYPE_CHECKING:  # imported when a page is rendered, not by every command
+    from markdown_it import MarkdownIt
 
 CSS = """
 body{font:14px/1.5 -apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;
@@ -28,6 +29,8 @@ details{margin:1em 0}summary{cursor:pointer;font-weight:600}
 
 def markdown_parser() -> MarkdownIt:
     """CommonMark plus GFM tables and strikethrough (what GitHub renders in a comment)."""
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 
 

@@ -93,6 +93,12 @@ def _sessions(doc: Mapping[str, Any]) -> str:
         f"\n{t['sessions']} session(s), {t['requests']} requests, {money(t)} "
         f"(API-equivalent, {doc['pricing']})"
     )
+    kept = doc.get("kept_after_deletion")
+    if kept:
+        foot += (
+            f"\n{kept} session(s) kept after their logs were deleted (from tokentrail's "
+            "index; `history: {keep_deleted: false}` in .tokentrail.yml drops them)"
+        )
     if t.get("output_lower_bound_requests"):
         foot += (
             f"\n≥: {t['output_lower_bound_requests']} request(s) logged a placeholder "

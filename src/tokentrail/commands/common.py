@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from tokentrail.builtin.render_json import JsonRenderer
-from tokentrail.catalog import Catalog
+from tokentrail.catalog import Catalog, Listing
 from tokentrail.errors import TokentrailError
 from tokentrail.figures import envelope
 from tokentrail.hookspecs import Renderer
@@ -94,7 +94,9 @@ def emit(doc: dict[str, Any], as_json: bool, fmt: str | None = None) -> None:
     click.echo(renderer(pm, name).render(envelope(**doc)).rstrip("\n"))
 
 
-def warn_about(catalog: Catalog | None, pm: TokentrailPluginManager, as_json: bool) -> list[str]:
+def warn_about(
+    catalog: Catalog | Listing | None, pm: TokentrailPluginManager, as_json: bool
+) -> list[str]:
     """Problems worth telling the user, on stderr in text mode and in `warnings` for JSON."""
     lines = []
     if catalog is not None:

@@ -64,9 +64,18 @@ def breakdown(session: Session) -> dict[str, Any]:
 def session(session_id: str, fmt: str | None, as_json: bool) -> None:
     """Show one session (full id or a unique prefix) by model, subagent and file."""
     pm = get_plugin_manager()
-    found = catalog_mod.load(pm, catalog_mod.SessionFilter(), load_config())
-    matches = [s for s in found.sessions if s.id == session_id]
-    matches = matches or [s for s in found.sessions if s.id.startswith(session_id)]
+    config = load_config()
+    found = catalog_mod.load(
+        pm, catalog_mod.SessionFilter(), config, select=lambda row: row["id"] == session_id
+    )
+    if not found.sessions:
+        found = catalog_mod.load(
+            pm,
+            catalog_mod.SessionFilter(),
+            config,
+            select=lambda row: str(row["id"]).startswith(session_id),
+        )
+    matches = found.sessions
     if not matches:
         raise TokentrailError("session_not_found", f"no session with id {session_id!r}")
     if len(matches) > 1:

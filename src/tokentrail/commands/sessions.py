@@ -9,7 +9,6 @@ import click
 from tokentrail import catalog as catalog_mod
 from tokentrail.commands.common import emit, handle_errors, json_option, parse_when, warn_about
 from tokentrail.config import load_config
-from tokentrail.figures import session_row, totals
 from tokentrail.plugins import get_plugin_manager
 from tokentrail.pricing import PRICING_VERSION
 
@@ -39,16 +38,15 @@ def sessions(
     flt = catalog_mod.SessionFilter(
         agent=agent, since=parse_when(since), until=parse_when(until, end_of_day=True), repo=repo
     )
-    found = catalog_mod.load(pm, flt, load_config())
-    rows = [session_row(s) for s in found.sessions]
-    everything = [r for s in found.sessions for r in s.requests]
+    found = catalog_mod.listing(pm, flt, load_config())
     doc = {
         "kind": "sessions",
         "pricing": PRICING_VERSION,
         "adapters": found.adapters,
         "searched": catalog_mod.searched_places(pm),
-        "sessions": rows,
-        "totals": {"sessions": len(rows), **totals(everything)},
+        "sessions": found.rows,
+        "totals": found.totals,
+        "kept_after_deletion": found.kept_deleted,
         "skipped": {
             "bad_lines": found.issues.bad_lines,
             "truncated_lines": found.issues.truncated_lines,
