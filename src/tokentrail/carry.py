@@ -57,17 +57,47 @@ class SessionCarry:
     remainder_usd: float = 0.0
     read_rate: list[float] = field(default_factory=list)  # USD per cache-read token, by request
     by_call: dict[str, CarryItem] = field(default_factory=dict)
+    # Set on a digest (a stored detector result keeps only the items a report can show):
+    # the carried totals over every item, which `items` alone no longer add up to.
+    carried: tuple[int, float] | None = None
 
     def item(self, call_id: str) -> CarryItem | None:
         return self.by_call.get(call_id)
 
     @property
     def carried_tokens(self) -> int:
+        if self.carried is not None:
+            return self.carried[0]
         return sum(i.carry_tokens for i in self.items)
 
     @property
     def carried_usd(self) -> float:
+        if self.carried is not None:
+            return self.carried[1]
         return sum(i.carry_usd for i in self.items)
+
+    def digest(self, top: int = 5) -> SessionCarry:
+        """What reports read of this carry (totals, the `top` items by carry cost and the
+        largest by tokens, in their order), small enough to store with a session."""
+        ranked = sorted(
+            range(len(self.items)),
+            key=lambda i: (-self.items[i].carry_usd, -self.items[i].carry_tokens),
+        )
+        keep = set(ranked[:top])
+        if self.items:
+            keep.add(max(range(len(self.items)), key=lambda i: self.items[i].carry_tokens))
+        items = [self.items[i] for i in sorted(keep)]
+        return SessionCarry(
+            session_id=self.session_id,
+            items=items,
+            billed_tokens=self.billed_tokens,
+            billed_usd=self.billed_usd,
+            input_side_tokens=self.input_side_tokens,
+            remainder_tokens=self.remainder_tokens,
+            remainder_usd=self.remainder_usd,
+            by_call={i.call.id: i for i in items},
+            carried=(self.carried_tokens, self.carried_usd),
+        )
 
 
 def read_rate(request: Request) -> float:

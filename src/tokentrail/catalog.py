@@ -9,10 +9,11 @@ sessions `report`, `check`, `note` and `lessons` attribute and analyse.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -74,6 +75,12 @@ class Catalog:
     index: Index | None = None
     entries: dict[int, int] = field(default_factory=dict)  # id(session) -> index entry
     dropped: dict[int, tuple[int, ...]] = field(default_factory=dict)  # id(session) -> idx
+
+    def close(self) -> None:
+        """Done with the index (stored detector results are written by then)."""
+        if self.index is not None:
+            self.index.close()
+            self.index = None
 
 
 @dataclass
@@ -233,18 +240,23 @@ def open_index() -> Index:
     return Index()
 
 
-def _with_index(run: Any) -> Any:
+def _with_index(run: Any, *, keep_open: bool = False) -> Any:
     """Run `run(index)`; if anything stored does not verify or SQLite reports damage,
-    rebuild the index from the logs and run it again (it is never trusted half-way)."""
+    rebuild the index from the logs and run it again (it is never trusted half-way).
+    With `keep_open` the index stays open for what `run` returned to use."""
     index = open_index()
     try:
         try:
-            return run(index)
+            result = run(index)
         except (IndexCorrupt, sqlite3.DatabaseError):
             index.rebuild()
-            return run(index)
-    finally:
+            result = run(index)
+    except BaseException:
         index.close()
+        raise
+    if not keep_open:
+        index.close()
+    return result
 
 
 def _order(start: str | None, sid: str) -> tuple[bool, datetime, str]:
@@ -405,9 +417,12 @@ def load(
     flt: SessionFilter,
     config: Mapping[str, Any],
     select: Callable[[Mapping[str, Any]], bool] | None = None,
+    *,
+    keep_open: bool = False,
 ) -> Catalog:
     """The kept sessions (those whose listing row `select` accepts), whole, deduplicated
-    across all kept sessions and priced."""
+    across all kept sessions and priced. With `keep_open` the index stays open for
+    `StoredResults` until `Catalog.close()`."""
 
     def run(index: Index) -> Catalog:
         synced = sync(pm, flt, index, config)
@@ -427,8 +442,48 @@ def load(
             dropped={id(loaded[i]): tuple(sorted(d)) for i, d in drops.items() if i in loaded},
         )
 
-    result: Catalog = _with_index(run)
+    result: Catalog = _with_index(run, keep_open=keep_open)
+    if not keep_open:
+        result.index = None
     return result
+
+
+class StoredResults:
+    """Detector results kept in the index with each session (detect.Results): a session
+    that did not change is not analysed again. Sessions that lost requests to another
+    session's copy of them are kept under that loss too."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def _keys(self, sessions: Iterable[Session], context: str) -> dict[int, tuple[int, str]]:
+        out = {}
+        for session in sessions:
+            entry = self.catalog.entries.get(id(session))
+            if entry is not None:
+                dropped = ",".join(map(str, self.catalog.dropped.get(id(session), ())))
+                out[id(session)] = (entry, f"{context}|{dropped}")
+        return out
+
+    def get(self, sessions: Sequence[Session], context: str) -> dict[int, bytes]:
+        index = self.catalog.index
+        keys = self._keys(sessions, context)
+        if index is None or not keys:
+            return {}
+        try:
+            stored = index.detections(list(keys.values()))
+        except (sqlite3.Error, IndexCorrupt):
+            return {}
+        return {sid: stored[entry] for sid, (entry, _) in keys.items() if entry in stored}
+
+    def put(self, results: Sequence[tuple[Session, bytes]], context: str) -> None:
+        index = self.catalog.index
+        keys = self._keys((s for s, _ in results), context)
+        if index is None:
+            return
+        items = [(*keys[id(s)], data) for s, data in results if id(s) in keys]
+        with contextlib.suppress(sqlite3.Error):  # a read-only or busy index costs only time
+            index.put_detections(items)
 
 
 def _reindex(session: Session, keep: list[Request]) -> None:

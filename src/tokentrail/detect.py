@@ -9,17 +9,20 @@ A detector that raises is reported through `pm.report` and skipped for that sess
 from __future__ import annotations
 
 import hashlib
+import inspect
+import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 import orjson
 
+from tokentrail import __version__
 from tokentrail import carry as carry_mod
-from tokentrail.carry import SessionCarry
+from tokentrail.carry import CarryItem, SessionCarry
 from tokentrail.hookspecs import Detector
-from tokentrail.model import Finding, Lesson, Session
-from tokentrail.plugins import TokentrailPluginManager
+from tokentrail.model import Finding, Lesson, Session, ToolCall
+from tokentrail.plugins import BUILTIN_PLUGINS, TokentrailPluginManager
 from tokentrail.thresholds import Thresholds, load_thresholds
 
 FINDING_KEYS = (
@@ -147,19 +150,133 @@ def detect_session(
     return settle(findings, carry.billed_tokens, carry.billed_usd), carry
 
 
+class Results(Protocol):
+    """Where detector results are kept between runs (the index): by session, under a
+    context string that names everything the results depend on besides the session."""
+
+    def get(self, sessions: Sequence[Session], context: str) -> dict[int, bytes]:
+        """Stored results by `id(session)`."""
+
+    def put(self, results: Sequence[tuple[Session, bytes]], context: str) -> None:
+        """Keep these sessions' results."""
+
+
+def context_key(
+    pm: TokentrailPluginManager,
+    found: Sequence[tuple[str, Detector]],
+    config: Mapping[str, Any],
+    thresholds: Thresholds,
+) -> str:
+    """Everything detector results depend on besides the session itself: the detectors
+    (a third party's by version and by its module file, so editing it counts), the
+    thresholds and the whole config, which detectors get to read."""
+    parts: list[Any] = [__version__, asdict(thresholds)]
+    for plugin, detector in found:
+        stamp = ""
+        if plugin not in BUILTIN_PLUGINS:
+            try:
+                st = os.stat(inspect.getfile(type(detector)))
+                stamp = f"{st.st_size}:{st.st_mtime_ns}"
+            except (OSError, TypeError):
+                stamp = "?"
+        parts.append([plugin, getattr(detector, "name", ""), pm.versions.get(plugin, ""), stamp])
+    parts.append({k: v for k, v in config.items() if k != "_path"})
+    raw = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+    return hashlib.sha1(raw).hexdigest()
+
+
+def encode_result(findings: Sequence[Finding], carry: SessionCarry) -> bytes:
+    """A session's settled findings and the digest of its carry, as stored."""
+    digest = carry.digest()
+    return orjson.dumps(
+        {
+            "findings": [{**f.to_dict(), "wasted_usd": f.wasted_usd, "confidence": f.confidence}
+                         for f in findings],
+            "carry": {
+                "billed": [digest.billed_tokens, digest.billed_usd],
+                "input_side": digest.input_side_tokens,
+                "remainder": [digest.remainder_tokens, digest.remainder_usd],
+                "carried": list(digest.carried or (0, 0.0)),
+                "items": [
+                    [
+                        [i.call.id, i.call.name, i.call.request_index, i.call.summary,
+                         i.call.command, list(i.call.files)],
+                        i.thread, i.enters_at, i.size_tokens, i.measured, i.carried_requests,
+                        i.carry_tokens, i.carry_usd,
+                    ]
+                    for i in digest.items
+                ],
+            },
+        }
+    )
+
+
+def decode_result(data: bytes, session: Session) -> tuple[list[Finding], SessionCarry]:
+    doc = orjson.loads(data)
+    findings = [
+        Finding(
+            detector=f["detector"], title=f["title"], session=f["session"],
+            evidence=f["evidence"], wasted_tokens=f["wasted_tokens"],
+            wasted_usd=f["wasted_usd"], confidence=f["confidence"], measured=f["measured"],
+            lesson=f["lesson"], id=f["id"],
+        )
+        for f in doc["findings"]
+    ]
+    c = doc["carry"]
+    items = []
+    for call, thread, enters, size, measured, carried, tokens, usd in c["items"]:
+        tool = ToolCall(id=call[0], name=call[1], request_index=call[2], timestamp=None,
+                        summary=call[3], command=call[4], files=tuple(call[5]))
+        items.append(CarryItem(tool, thread, enters, size, measured, carried, tokens, usd))
+    carry = SessionCarry(
+        session_id=session.id,
+        items=items,
+        billed_tokens=c["billed"][0],
+        billed_usd=c["billed"][1],
+        input_side_tokens=c["input_side"],
+        remainder_tokens=c["remainder"][0],
+        remainder_usd=c["remainder"][1],
+        by_call={i.call.id: i for i in items},
+        carried=(c["carried"][0], c["carried"][1]),
+    )
+    return findings, carry
+
+
 def analyze(
-    sessions: Iterable[Session], pm: TokentrailPluginManager, config: Mapping[str, Any]
+    sessions: Iterable[Session],
+    pm: TokentrailPluginManager,
+    config: Mapping[str, Any],
+    results: Results | None = None,
 ) -> Analysis:
-    """Findings, lessons, the likely cause and the carry model for these sessions."""
+    """Findings, lessons, the likely cause and the carry model for these sessions.
+    With `results`, detectors run only over sessions it holds no result for."""
     from tokentrail.lessons import build_lessons
 
+    sessions = list(sessions)
     thresholds = load_thresholds(config)
     found = detectors(pm)
+    context = context_key(pm, found, config, thresholds) if results is not None else ""
+    stored = results.get(sessions, context) if results is not None else {}
+    fresh: list[tuple[Session, bytes]] = []
     out = Analysis()
     for session in sessions:
-        findings, carry = detect_session(session, pm, found, config, thresholds)
+        data = stored.get(id(session))
+        if data is not None:
+            findings, carry = decode_result(data, session)
+        else:
+            problems = len(pm.problems)
+            findings, carry = detect_session(session, pm, found, config, thresholds)
+            if results is not None and len(pm.problems) == problems:
+                try:
+                    fresh.append((session, encode_result(findings, carry)))
+                except (TypeError, orjson.JSONEncodeError):
+                    pass  # evidence a plugin made of something JSON cannot hold
+                else:
+                    carry = carry.digest()  # what the stored result gives next time
         out.findings.extend(findings)
         out.carry[session.id] = carry
+    if results is not None and fresh:
+        results.put(fresh, context)
     out.findings.sort(key=lambda f: (-f.wasted_usd, f.session, f.id))
     out.lessons = build_lessons(out.findings)
     out.likely_cause = likely_cause(out.findings, list(out.carry.values()))

@@ -583,6 +583,7 @@ class Index:
         checksum = _checksum(current[0], row_blob, current[1], units_text, current[2])
         rows = request_rows(sid, session)
         with self.transaction():
+            db.execute("DELETE FROM detections WHERE session = ?", (sid,))
             db.executemany(
                 "UPDATE requests SET cost_usd = ?, price_source = ? WHERE session = ? "
                 "AND idx = ?",
@@ -705,22 +706,19 @@ class Index:
 
     # detector results and other memos --------------------------------------------------
 
-    def detection(self, sid: int, ctx: str) -> bytes | None:
-        assert self.db is not None
-        row = self.db.execute(
-            "SELECT data FROM detections WHERE session = ? AND ctx = ?", (sid, ctx)
-        ).fetchone()
-        return None if row is None else bytes(row[0])
-
     def detections(self, keys: Sequence[tuple[int, str]]) -> dict[int, bytes]:
-        """Stored detector results for (session, context) pairs, by session."""
+        """Stored detector results for (session, context) pairs, by session; one that does
+        not verify is as good as none."""
         wanted = dict(keys)
         out: dict[int, bytes] = {}
         for r in self._select(
             "SELECT session, ctx, data FROM detections WHERE session IN ({})", list(wanted)
         ):
-            if wanted.get(r[0]) == r[1]:
-                out[r[0]] = bytes(r[2])
+            blob = bytes(r[2])
+            if wanted.get(r[0]) == r[1] and blob[4:] and zlib.crc32(blob[4:]) == int.from_bytes(
+                blob[:4], "big"
+            ):
+                out[r[0]] = blob[4:]
         return out
 
     def put_detections(self, items: Sequence[tuple[int, str, bytes]]) -> None:
@@ -729,8 +727,9 @@ class Index:
             return
         with self.transaction():
             for sid, ctx, data in items:
+                blob = zlib.crc32(data).to_bytes(4, "big") + data
                 self.db.execute("DELETE FROM detections WHERE session = ?", (sid,))
-                self.db.execute("INSERT INTO detections VALUES (?, ?, ?)", (sid, ctx, data))
+                self.db.execute("INSERT INTO detections VALUES (?, ?, ?)", (sid, ctx, blob))
 
     def memo(self, kind: str, key: str) -> bytes | None:
         assert self.db is not None

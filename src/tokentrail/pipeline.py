@@ -42,10 +42,15 @@ class BranchRun:
 def run_branch(
     scope: Scope, pm: TokentrailPluginManager, config: Mapping[str, Any], *, detect: bool = True
 ) -> BranchRun:
-    catalog = catalog_mod.load(pm, catalog_mod.SessionFilter(repo=scope.root), config)
+    flt = catalog_mod.SessionFilter(repo=scope.root)
+    catalog = catalog_mod.load(pm, flt, config, keep_open=True)
     attribution = attribute(scope, catalog.sessions)
     sessions = [part.session for part in attribution.sessions]
-    analysis = analyze(sessions, pm, config) if detect else Analysis()
+    try:
+        results = catalog_mod.StoredResults(catalog)
+        analysis = analyze(sessions, pm, config, results) if detect else Analysis()
+    finally:
+        catalog.close()
     return BranchRun(scope, catalog, attribution, analysis)
 
 

@@ -2,20 +2,36 @@
 
 Everything later (attribution, receipts, notes) works from this one snapshot of git, so
 git is asked once and the answers are plain data.
+
+This runs in every commit hook, so git is read the cheap way first: the repository, HEAD
+and branch refs are files (`.git`, `HEAD`, `refs/...`, `packed-refs`), read directly. What
+needs the object database (merge base, the commits between base and head, their times)
+comes from `git` once per pair of commits and is then kept in the index: commits never
+change, so neither does that answer. Anything unusual (GIT_DIR and friends, reftable, a
+revision expression, a tag) is left to `git rev-parse`.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-import git
+import orjson
 
 from tokentrail.errors import TokentrailError
 
 DEFAULT_BRANCH_CANDIDATES = ("origin/HEAD", "main", "master", "origin/main", "origin/master")
+_HEX = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9._/-]+$")
+# refs that live in each worktree's own git dir rather than the shared one
+_PER_WORKTREE = ("HEAD", "ORIG_HEAD", "FETCH_HEAD", "refs/bisect/", "refs/worktree/",
+                 "refs/rewritten/")
+_GIT_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_NAMESPACE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +59,7 @@ class Scope:
 
 
 def run_git(root: Path, *args: str, input: str | None = None, check: bool = True) -> str:
-    """Plain `git` for the corners GitPython makes awkward (notes, config, hooks)."""
+    """Plain `git` for what needs the object database, and for writing (notes, config)."""
     try:
         proc = subprocess.run(
             ["git", *args],
@@ -63,33 +79,130 @@ def run_git(root: Path, *args: str, input: str | None = None, check: bool = True
     return proc.stdout
 
 
-def open_repo(path: Path | None = None) -> git.Repo:
+@dataclass
+class Repo:
+    """Where a repository's files are: the working tree, this worktree's git dir and the
+    git dir it shares with other worktrees (refs, objects)."""
+
+    root: Path
+    git_dir: Path
+    common_dir: Path
+    by_files: bool = True  # False: refs are resolved by `git rev-parse`
+    _packed: dict[str, str] | None = None
+
+    def packed_refs(self) -> dict[str, str]:
+        if self._packed is None:
+            self._packed = {}
+            try:
+                text = (self.common_dir / "packed-refs").read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                text = ""
+            for line in text.splitlines():
+                if line and line[0] not in "#^":
+                    sha, _, name = line.partition(" ")
+                    self._packed[name.strip()] = sha
+        return self._packed
+
+
+def _git_dir_of(folder: Path) -> Path | None:
+    """`folder/.git` as a directory, or where a `.git` file (worktree, submodule) points."""
+    dotgit = folder / ".git"
+    if dotgit.is_dir():
+        return dotgit
+    if dotgit.is_file():
+        try:
+            text = dotgit.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if text.startswith("gitdir:"):
+            return (folder / text[len("gitdir:") :].strip()).resolve()
+    return None
+
+
+def open_repo(path: Path | None = None) -> Repo:
     where = (path or Path.cwd()).resolve()
+    if not any(os.environ.get(name) for name in _GIT_ENV):
+        for folder in (where, *where.parents):
+            git_dir = _git_dir_of(folder)
+            if git_dir is None:
+                continue
+            if not (git_dir / "HEAD").is_file():
+                break  # not a layout we know: ask git
+            common = git_dir
+            try:
+                pointer = (git_dir / "commondir").read_text(encoding="utf-8").strip()
+                common = (git_dir / pointer).resolve()
+            except (OSError, UnicodeDecodeError):
+                pass
+            by_files = not (common / "reftable").exists()
+            return Repo(folder, git_dir, common, by_files)
+    return _repo_from_git(where)
+
+
+def _repo_from_git(where: Path) -> Repo:
     try:
-        return git.Repo(where, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        proc = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise TokentrailError("git_missing", "git is not installed or not on PATH") from None
+    except OSError:
+        proc = subprocess.CompletedProcess([], 1, "", "")
+    lines = proc.stdout.splitlines()
+    if proc.returncode != 0 or len(lines) != 3:
         raise TokentrailError(
             "not_a_repo", f"{where} is not inside a git repository; run this in your project"
-        ) from None
+        )
+    root, git_dir, common = (Path(line) for line in lines)
+    return Repo(root, git_dir, (where / common).resolve(), by_files=False)
 
 
-def repo_root(repo: git.Repo) -> Path:
-    top = repo.git.rev_parse("--show-toplevel")
-    return Path(top).resolve()
+def repo_root(repo: Repo) -> Path:
+    return repo.root.resolve()
 
 
-def _sha(repo: git.Repo, rev: str) -> str | None:
-    try:
-        return str(repo.git.rev_parse("--verify", "--quiet", f"{rev}^{{commit}}"))
-    except git.GitCommandError:
-        return None
+def _read_ref(repo: Repo, name: str) -> str | None:
+    """The sha a ref file (or packed ref) holds, following symbolic refs."""
+    for _ in range(8):
+        base = repo.git_dir if name.startswith(_PER_WORKTREE) else repo.common_dir
+        try:
+            text = (base / name).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError, ValueError):
+            text = repo.packed_refs().get(name, "") if name.startswith("refs/") else ""
+        if text.startswith("ref:"):
+            name = text[4:].strip()
+            continue
+        return text if _HEX.match(text) else None
+    return None
 
 
-def _commit_time(repo: git.Repo, sha: str) -> datetime:
-    return datetime.fromtimestamp(repo.commit(sha).committed_date, tz=timezone.utc)
+def _sha(repo: Repo, rev: str) -> str | None:
+    """The commit `rev` names: refs by reading git's files when they are plain branch or
+    remote refs, everything else by `git rev-parse`."""
+    if repo.by_files and _PLAIN_NAME.match(rev) and not _HEX.match(rev):
+        names = (
+            [rev]
+            if rev == "HEAD" or rev.startswith("refs/")
+            else [f"refs/{rev}", f"refs/tags/{rev}", f"refs/heads/{rev}", f"refs/remotes/{rev}",
+                  f"refs/remotes/{rev}/HEAD"]
+        )
+        for name in names:
+            sha = _read_ref(repo, name)
+            if sha is not None:
+                if name.startswith("refs/tags/"):
+                    break  # a tag may need peeling: git knows how
+                return sha
+        else:
+            return None
+    out = run_git(repo.root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+    return out.strip() or None
 
 
-def default_base(repo: git.Repo) -> str:
+def default_base(repo: Repo) -> str:
     """The first of origin/HEAD, main, master (local, then remote) that exists."""
     for candidate in DEFAULT_BRANCH_CANDIDATES:
         if _sha(repo, candidate):
@@ -100,11 +213,16 @@ def default_base(repo: git.Repo) -> str:
     )
 
 
-def current_branch(repo: git.Repo) -> str | None:
-    try:
-        return str(repo.git.symbolic_ref("--quiet", "--short", "HEAD"))
-    except git.GitCommandError:
-        return None
+def current_branch(repo: Repo) -> str | None:
+    if repo.by_files:
+        try:
+            text = (repo.git_dir / "HEAD").read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        name = text[4:].strip() if text.startswith("ref:") else ""
+        return name[len("refs/heads/") :] if name.startswith("refs/heads/") else None
+    out = run_git(repo.root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+    return out.strip() or None
 
 
 def find_scope(
@@ -137,31 +255,87 @@ def find_scope(
     base_sha = _sha(repo, base_ref)
     if base_sha is None:
         raise TokentrailError("unknown_base", f"--base {base_ref!r} does not name a commit")
-    try:
-        merge_base = str(repo.git.merge_base(base_sha, head_sha))
-    except git.GitCommandError:
-        raise TokentrailError(
-            "unrelated_base", f"{base_ref} and {head} share no history; pass another --base"
-        ) from None
-    commits = list_commits(repo, merge_base, head_sha)
+    merge_base, base_time, commits = _history(repo, base_ref, base_sha, head, head_sha)
     return Scope(
         root=root,
         branch=branch,
         base=merge_base,
         base_ref=base_ref,
-        base_time=_commit_time(repo, merge_base),
+        base_time=base_time,
         head=head_sha,
         commits=commits,
     )
 
 
-def list_commits(repo: git.Repo, base: str, head: str) -> list[BranchCommit]:
+def _history(
+    repo: Repo, base_ref: str, base_sha: str, head: str, head_sha: str
+) -> tuple[str, datetime, list[BranchCommit]]:
+    """Merge base, its time and the commits up to head: asked of git once per pair of
+    commits, then read from the index."""
+    key = f"{repo.common_dir}\0{base_sha}\0{head_sha}"
+    stored = _memo("get", key)
+    if stored is not None:
+        data = orjson.loads(stored)
+        commits = [BranchCommit(c[0], _utc(c[1]), c[2]) for c in data["commits"]]
+        return data["merge_base"], _utc(data["base_time"]), commits
+    try:
+        merge_base = run_git(repo.root, "merge-base", base_sha, head_sha).strip()
+    except TokentrailError as exc:
+        if exc.code != "git_failed":
+            raise
+        raise TokentrailError(
+            "unrelated_base", f"{base_ref} and {head} share no history; pass another --base"
+        ) from None
+    stamp = run_git(repo.root, "show", "-s", "--format=%ct", merge_base).strip()
+    commits = list_commits(repo, merge_base, head_sha)
+    value = {
+        "merge_base": merge_base,
+        "base_time": int(stamp),
+        "commits": [[c.sha, int(c.time.timestamp()), c.subject] for c in commits],
+    }
+    _memo("put", key, orjson.dumps(value))
+    return merge_base, _utc(int(stamp)), commits
+
+
+def _utc(stamp: int) -> datetime:
+    return datetime.fromtimestamp(stamp, tz=timezone.utc)
+
+
+def _memo(action: str, key: str, value: bytes | None = None) -> Any:
+    """The index's memo of git answers; a problem with the index only costs a git call."""
+    import sqlite3
+
+    from tokentrail.cache import index_path
+    from tokentrail.index import Index, IndexCorrupt
+
+    path = index_path()
+    if path is None:
+        return None
+    try:
+        index = Index(path)
+    except (OSError, sqlite3.Error):
+        return None
+    try:
+        if action == "get":
+            return index.memo("scope", key)
+        assert value is not None
+        index.put_memo("scope", key, value)
+        return None
+    except (sqlite3.Error, IndexCorrupt):
+        return None
+    finally:
+        index.close()
+
+
+def list_commits(repo: Repo, base: str, head: str) -> list[BranchCommit]:
     """Commits in `base..head`, oldest first by committer time (ties in history order)."""
-    out = repo.git.log("--reverse", "--topo-order", "--format=%H%x00%ct%x00%s", f"{base}..{head}")
+    out = run_git(
+        repo.root, "log", "-z", "--reverse", "--topo-order", "--format=%H %ct %s", f"{base}..{head}"
+    )
     commits = []
-    for position, line in enumerate(out.splitlines()):
-        sha, stamp, subject = line.split("\x00", 2)
-        when = datetime.fromtimestamp(int(stamp), tz=timezone.utc)
+    for position, record in enumerate(r for r in out.split("\0") if r):
+        sha, stamp, subject = [*record.split(" ", 2), ""][:3]
+        when = _utc(int(stamp))
         commits.append((when, position, BranchCommit(sha, when, subject)))
     commits.sort(key=lambda t: (t[0], t[1]))
     return [c for _, _, c in commits]

@@ -36,9 +36,12 @@ def lessons(all_sessions: bool, write_to: Path | None, limit: int, as_json: bool
     config = load_config()
     scope: dict[str, Any]
     if all_sessions:
-        found = catalog_mod.load(pm, catalog_mod.SessionFilter(), config)
+        found = catalog_mod.load(pm, catalog_mod.SessionFilter(), config, keep_open=True)
         chosen, scope = found.sessions, {"all": True}
-        result = analyze(chosen, pm, config)
+        try:
+            result = analyze(chosen, pm, config, catalog_mod.StoredResults(found))
+        finally:
+            found.close()
     else:  # the sessions the branch receipt attributes to this branch
         run = run_branch(find_scope(None, None), pm, config)
         found, result = run.catalog, run.analysis
