@@ -352,11 +352,11 @@ def test_a_schema_change_rebuilds_the_index(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "cache" / "index.sqlite3")
     with db:
         db.execute("UPDATE meta SET v = 'an older tokentrail' WHERE k = 'shape'")
-        db.execute("UPDATE requests SET cache_read = 7")  # would show if it were trusted
+        db.execute("UPDATE sessions SET sid = 'from-the-old-schema'")  # shows if trusted
     db.close()
     assert listing(env) == good
     db = sqlite3.connect(tmp_path / "cache" / "index.sqlite3")
-    assert db.execute("SELECT count(*) FROM requests WHERE cache_read = 7").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM sessions WHERE sid LIKE 'from%'").fetchone()[0] == 0
     db.close()
 
 
@@ -369,10 +369,14 @@ def test_a_corrupt_index_is_rebuilt_never_trusted(tmp_path: Path, damage: str) -
     if damage == "flip":  # same length, different data: only our checksums can tell
         assert b"claude-sonnet-4-5" in blob
         path.write_bytes(blob.replace(b"claude-sonnet-4-5", b"claude-sonnet-9-9"))
-    elif damage == "rows":
+    elif damage == "rows":  # one request's output changed, inside a valid record array
         db = sqlite3.connect(path)
         with db:
-            db.execute("UPDATE requests SET output = output + 1 WHERE idx = 0")
+            sid, blob = db.execute("SELECT id, requests FROM sessions LIMIT 1").fetchone()
+            records = json.loads(blob)
+            records[0][7] += 1
+            db.execute("UPDATE sessions SET requests = ? WHERE id = ?",
+                       (json.dumps(records).encode(), sid))
         db.close()
     elif damage == "truncate":
         path.write_bytes(blob[: len(blob) // 3])
@@ -418,3 +422,59 @@ def test_cache_info_says_where_and_how_big(tmp_path: Path) -> None:
     text = tokentrail("cache", "info", env=env).stdout
     assert str(tmp_path / "cache" / "index.sqlite3") in text
     assert "3 session(s)" in text and "12 request row(s)" in text
+
+
+def test_stored_detector_results_give_the_report_a_fresh_analysis_gives(
+    tmp_path: Path,
+) -> None:
+    """The demo branch (real findings of several detectors): the report from stored
+    detector results is the report from running the detectors, and a config change that
+    detectors read (thresholds) is not answered from the stored results."""
+    from tokentrail.demo.repo import build_demo
+
+    demo = build_demo(tmp_path / "demo")
+    env = isolated_env(
+        tmp_path / "home",
+        CLAUDE_CONFIG_DIR=demo.claude_dir,
+        CODEX_HOME=demo.codex_home,
+        TOKENTRAIL_CACHE_DIR=tmp_path / "cache",
+        GIT_CONFIG_NOSYSTEM="1",
+    )
+
+    def report(**extra: str) -> dict[str, Any]:
+        doc: dict[str, Any] = tokentrail_json("report", env={**env, **extra}, cwd=demo.repo)
+        return doc
+
+    fresh = report(TOKENTRAIL_NO_CACHE="1")
+    assert len({f["detector"] for f in fresh["findings"]}) >= 3
+    first, stored = report(), report()
+    assert first == fresh and stored == fresh
+    info = tokentrail_json("cache", "info", env=env)
+    assert info["detector_results"] >= 2
+    config = tmp_path / "strict.yml"
+    config.write_text("thresholds:\n  generated_min_tokens: 100000\n")
+    stricter = report(TOKENTRAIL_CONFIG=str(config))
+    assert stricter == report(TOKENTRAIL_CONFIG=str(config), TOKENTRAIL_NO_CACHE="1")
+    assert stricter["findings"] != fresh["findings"]
+
+
+def test_calls_copied_into_a_resumed_session_count_once(tmp_path: Path) -> None:
+    """A resumed session's file starts with copies of the earlier session's calls: the
+    listing (from stored key hashes) drops exactly what a fresh parse drops."""
+    env = claude_env(tmp_path)
+    folder = tmp_path / "claude" / "projects" / "-work-app"
+    calls = [claude_call(n, f"2026-02-10T12:0{n}:00.000Z", "claude-sonnet-4-5", read=1000 * n,
+                         session="first") for n in range(1, 5)]
+    write_jsonl(folder / "first.jsonl", [line for c in calls for line in c])
+    resumed = [line for c in calls[:3] for line in c] + [
+        line for n in (5, 6) for line in claude_call(
+            n, f"2026-02-10T13:0{n}:00.000Z", "claude-sonnet-4-5", read=5000, session="second")
+    ]
+    write_jsonl(folder / "second.jsonl", resumed)
+    for _ in range(2):  # cold, then from the index
+        doc = listing(env)
+        expected = fresh_parse(env)
+        assert doc["sessions"] == expected["sessions"]
+        assert doc["totals"] == expected["totals"]
+        assert doc["skipped"]["duplicate_requests"] == 3
+        assert [s["requests"] for s in doc["sessions"]] == [4, 2]

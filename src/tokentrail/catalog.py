@@ -22,7 +22,7 @@ from typing import Any
 from tokentrail import __version__
 from tokentrail.figures import cost_units, session_row, totals, units_to_usd
 from tokentrail.hookspecs import Adapter
-from tokentrail.index import Index, IndexCorrupt, Listed, file_state
+from tokentrail.index import Index, IndexCorrupt, Listed, file_state, key_hashes
 from tokentrail.model import (
     AgentCommit,
     Compaction,
@@ -292,21 +292,47 @@ def _overridden(config: Mapping[str, Any]) -> set[str]:
 
 def _drops(index: Index, chosen: list[Listed]) -> dict[int, set[int]]:
     """Requests to drop because an earlier session (in report order) has the same call:
-    resumed, forked and branched sessions copy earlier calls into new files. Only
-    sessions the index flagged as sharing a key with another need looking at."""
-    shared = [item for item in chosen if item.shared]
-    if not shared:
+    resumed, forked and branched sessions copy earlier calls into new files. The stored
+    key hashes find the few sessions that share a key; only those are read to compare the
+    keys themselves."""
+    seen: set[int] = set()
+    hashed: list[tuple[Listed, set[int]]] = []
+    suspects: list[tuple[Listed, set[int]]] = []
+    for item in chosen:
+        hashes = key_hashes(item.keys)
+        mine = set(hashes)
+        clash = seen.intersection(mine)
+        if clash or len(mine) != len(hashes):
+            suspects.append((item, clash))
+        seen |= mine
+        hashed.append((item, mine))
+    if not suspects:
         return {}
-    keys = index.shared_keys([item.id for item in shared])
-    seen: set[tuple[str, str]] = set()
+    owners: dict[int, set[int]] = {}  # suspect -> earlier sessions holding its hashes
+    for item, clash in suspects:
+        owners[item.id] = {
+            other.id for other, theirs in hashed if other.id != item.id and clash & theirs
+        }
+    wanted = {i.id for i, _ in suspects} | {o for found in owners.values() for o in found}
+    loaded = index.sessions([i.id for i in chosen if i.id in wanted], body=False)
+    order = {item.id: n for n, item in enumerate(chosen)}
     drops: dict[int, set[int]] = {}
-    for item in shared:
-        for idx, _, key in keys.get(item.id, []):
-            k = (item.agent, key)
-            if k in seen:
-                drops.setdefault(item.id, set()).add(idx)
-            else:
-                seen.add(k)
+    for item, _ in suspects:
+        earlier = {
+            (loaded[o].agent, r.key)
+            for o in owners[item.id]
+            if order[o] < order[item.id]
+            for r in loaded[o].requests
+            if r.key is not None
+        }
+        session = loaded[item.id]
+        for i, r in enumerate(session.requests):
+            if r.key is None:
+                continue
+            key = (session.agent, r.key)
+            if key in earlier:
+                drops.setdefault(item.id, set()).add(i)
+            earlier.add(key)
     return drops
 
 

@@ -6,7 +6,10 @@ What it holds, per session (keyed by agent, session id and main file):
   parser and tool versions that read them: a session whose files and parser are unchanged
   is never read again;
 - one row per billed request (tokens by kind, model, time, branch, cwd, subagent, its price
-  under the built-in prices): `sessions` totals and `report`/`check` attribution read these;
+  under the built-in prices), kept as one compact record array per session with the 64-bit
+  hashes of the requests' dedup keys beside it: `report` and `check` attribute these rows,
+  and `sessions` dedups across sessions from the key hashes alone. (A SQL row per request
+  cost more to write than parsing the log did; nothing queries single requests.)
 - the session's listing row (what `sessions` prints) and its exact cost sum, so listing
   thousands of sessions is one query;
 - a compact encoding of the rest of the session (tool calls, prompts, compactions, agent
@@ -37,6 +40,7 @@ import shutil
 import sqlite3
 import tempfile
 import zlib
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -92,40 +96,17 @@ CREATE TABLE sessions (
     head BLOB NOT NULL,
     row BLOB NOT NULL,
     body BLOB,
+    requests BLOB NOT NULL,
+    keys BLOB NOT NULL,
     units TEXT,
     issues BLOB,
     places TEXT NOT NULL,
-    shared INTEGER NOT NULL DEFAULT 0,
     gone INTEGER NOT NULL DEFAULT 0,
-    checksum INTEGER NOT NULL,
-    rows_checksum INTEGER NOT NULL,
+    row_check INTEGER NOT NULL,
+    body_check INTEGER NOT NULL,
     UNIQUE (agent, sid, path)
 );
 CREATE INDEX sessions_path ON sessions (path);
-CREATE TABLE requests (
-    session INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    keyhash INTEGER,
-    key TEXT,
-    ts TEXT,
-    model TEXT NOT NULL,
-    input INTEGER NOT NULL,
-    cache_read INTEGER NOT NULL,
-    cache_write_5m INTEGER NOT NULL,
-    cache_write_1h INTEGER NOT NULL,
-    output INTEGER NOT NULL,
-    reasoning INTEGER NOT NULL,
-    web_search_requests INTEGER NOT NULL,
-    branch TEXT,
-    cwd TEXT,
-    subagent TEXT,
-    file_index INTEGER NOT NULL,
-    output_lower_bound INTEGER NOT NULL,
-    cost_usd REAL,
-    price_source TEXT,
-    PRIMARY KEY (session, idx)
-) WITHOUT ROWID;
-CREATE INDEX requests_keyhash ON requests (keyhash) WHERE keyhash IS NOT NULL;
 CREATE TABLE detections (
     session INTEGER NOT NULL,
     ctx TEXT NOT NULL,
@@ -139,10 +120,11 @@ CREATE TABLE memo (
     PRIMARY KEY (kind, key)
 ) WITHOUT ROWID;
 """
-_REQUEST_COLUMNS = (
-    "session, idx, keyhash, key, ts, model, input, cache_read, cache_write_5m, cache_write_1h, "
-    "output, reasoning, web_search_requests, branch, cwd, subagent, file_index, "
-    "output_lower_bound, cost_usd, price_source"
+# One request's record: its position in the array is its index in Session.requests.
+REQUEST_FIELDS = (
+    "key", "timestamp", "model", "input", "cache_read", "cache_write_5m", "cache_write_1h",
+    "output", "reasoning", "web_search_requests", "branch", "cwd", "subagent", "file_index",
+    "output_lower_bound", "cost_usd", "price_source",
 )
 
 
@@ -163,56 +145,41 @@ def keyhash(agent: str, key: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def request_rows(session_id: int, session: Session) -> list[tuple[Any, ...]]:
-    rows = []
-    for i, r in enumerate(session.requests):
-        u = r.usage
-        rows.append(
+def encode_requests(session: Session) -> tuple[bytes, bytes]:
+    """The session's requests as a record array (REQUEST_FIELDS each), and the hashes of
+    their dedup keys (int64 each, in request order; requests without a key have none)."""
+    records = []
+    hashes = array("q")
+    agent = session.agent
+    for r in session.requests:
+        u, ts = r.usage, r.timestamp
+        if r.key is not None:
+            hashes.append(keyhash(agent, r.key))
+        records.append(
             (
-                session_id,
-                i,
-                keyhash(session.agent, r.key) if r.key is not None else None,
-                r.key,
-                _iso(r.timestamp),
-                r.model,
-                u.input,
-                u.cache_read,
-                u.cache_write_5m,
-                u.cache_write_1h,
-                u.output,
-                u.reasoning,
-                u.web_search_requests,
-                r.branch,
-                r.cwd,
-                r.subagent,
-                r.file_index,
-                int(r.output_lower_bound),
-                r.cost_usd,
-                r.price_source,
+                r.key, ts.isoformat() if ts is not None else None, r.model, u.input,
+                u.cache_read, u.cache_write_5m, u.cache_write_1h, u.output, u.reasoning,
+                u.web_search_requests, r.branch, r.cwd, r.subagent, r.file_index,
+                r.output_lower_bound, r.cost_usd, r.price_source,
             )
         )
-    return rows
+    return orjson.dumps(records), hashes.tobytes()
 
 
-def _request(row: Sequence[Any]) -> Request:
-    return Request(
-        row[3],
-        _ts(row[4]),
-        row[5],
-        Usage(row[6], row[7], row[8], row[9], row[10], row[11], row[12]),
-        row[13],
-        row[14],
-        row[15],
-        row[16],
-        bool(row[17]),
-        row[18],
-        row[19],
-    )
+def decode_requests(blob: bytes) -> list[Request]:
+    return [
+        Request(
+            r[0], _ts(r[1]), r[2], Usage(r[3], r[4], r[5], r[6], r[7], r[8], r[9]), r[10],
+            r[11], r[12], r[13], r[14], r[15], r[16],
+        )
+        for r in orjson.loads(blob)
+    ]
 
 
-def rows_checksum(rows: Iterable[Sequence[Any]]) -> int:
-    """Checksum of a session's request rows (without the session id, which may change)."""
-    return zlib.crc32(orjson.dumps([list(r[1:]) for r in rows]))
+def key_hashes(blob: bytes) -> array[int]:
+    hashes = array("q")
+    hashes.frombytes(blob)
+    return hashes
 
 
 def encode_head(session: Session) -> bytes:
@@ -345,17 +312,69 @@ class Listed:
     path: str
     row: dict[str, Any]
     units: int | None
-    shared: bool
+    keys: bytes
     gone: bool
     issues: ParseIssues | None
 
 
 @dataclass(slots=True)
-class Stored:
-    """What parsing one session left in the index."""
+class Entry:
+    """A parsed session encoded for the index (done before taking the write lock)."""
 
-    id: int
-    issues: ParseIssues
+    key: tuple[str, str, str]
+    digest: str
+    pricing: str
+    resume: bytes | None
+    head: bytes
+    body: bytes
+    row: bytes
+    requests: bytes
+    keys: bytes
+    units: str | None
+    issues: bytes | None
+    places: str
+    count: int
+
+    @classmethod
+    def of(
+        cls,
+        session: Session,
+        key: tuple[str, str, str],
+        digest: str,
+        pricing: str,
+        resume: bytes | None,
+        row: dict[str, Any],
+        units: int | None,
+    ) -> Entry:
+        i = session.issues
+        requests, keys = encode_requests(session)
+        return cls(
+            key,
+            digest,
+            pricing,
+            resume,
+            encode_head(session),
+            encode_body(session),
+            orjson.dumps(row),
+            requests,
+            keys,
+            None if units is None else str(units),
+            (
+                orjson.dumps([i.bad_lines, i.truncated_lines, i.warnings])
+                if i.bad_lines or i.truncated_lines or i.warnings
+                else None
+            ),
+            "\n".join(_resolved(cwd) for cwd in session.cwds),
+            len(session.requests),
+        )
+
+    @property
+    def checks(self) -> tuple[int, int]:
+        """(what a listing reads, what loading a whole session reads)."""
+        return (
+            _checksum(self.row, self.units, self.issues, self.keys),
+            _checksum(self.head, self.body, self.requests),
+        )
 
 
 def _temporary_index() -> Path:
@@ -494,78 +513,42 @@ class Index:
     ) -> int:
         """Replace the entry `key` (agent, session id, main path, as discovery named it)
         with this parse of it."""
+        return self.store_many([Entry.of(session, key, digest, pricing, resume, row, units)])[0]
+
+    def store_many(self, entries: Sequence[Entry]) -> list[int]:
+        """Store parsed sessions in one transaction (writers queue for the file, so fewer,
+        larger writes keep parallel workers parsing instead of waiting)."""
         assert self.db is not None
         db = self.db
-        head, body = encode_head(session), encode_body(session)
-        row_blob = orjson.dumps(row)
-        units_text = None if units is None else str(units)
-        issues = session.issues
-        issues_blob = (
-            orjson.dumps([issues.bad_lines, issues.truncated_lines, issues.warnings])
-            if issues.bad_lines or issues.truncated_lines or issues.warnings
-            else None
-        )
-        checksum = _checksum(head, row_blob, body, units_text, issues_blob)
-        places = "\n".join(_resolved(cwd) for cwd in session.cwds)
+        ids = []
         with self.transaction():
-            old = db.execute(
-                "SELECT id FROM sessions WHERE agent = ? AND sid = ? AND path = ?", key
-            ).fetchone()
-            values = (
-                digest, pricing, resume, head, row_blob, body, units_text, issues_blob, places
-            )
-            if old is None:
-                sid = db.execute(
-                    "INSERT INTO sessions (agent, sid, path, digest, pricing, resume, head, "
-                    "row, body, units, issues, places, checksum, rows_checksum) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
-                    (*key, *values),
-                ).lastrowid
-                assert sid is not None
-            else:
-                sid = int(old[0])
-                db.execute("DELETE FROM requests WHERE session = ?", (sid,))
-                db.execute("DELETE FROM detections WHERE session = ?", (sid,))
-                db.execute(
-                    "UPDATE sessions SET digest = ?, pricing = ?, resume = ?, head = ?, "
-                    "row = ?, body = ?, units = ?, issues = ?, places = ?, shared = 0, "
-                    "gone = 0 WHERE id = ?",
-                    (*values, sid),
+            for e in entries:
+                values = (
+                    e.digest, e.pricing, e.resume, e.head, e.row, e.body, e.requests, e.keys,
+                    e.units, e.issues, e.places, *e.checks,
                 )
-            rows = request_rows(sid, session)
-            db.executemany(
-                f"INSERT INTO requests ({_REQUEST_COLUMNS}) VALUES ({','.join('?' * 20)})",
-                rows,
-            )
-            db.execute(
-                "UPDATE sessions SET checksum = ?, rows_checksum = ? WHERE id = ?",
-                (checksum, rows_checksum(rows), sid),
-            )
-            self._mark_shared(sid, [r[2] for r in rows if r[2] is not None])
-        return sid
-
-    def _mark_shared(self, sid: int, hashes: list[int]) -> None:
-        """Flag this session and any other holding one of its request keys: only flagged
-        sessions need the exact cross-session dedup when totals are listed."""
-        assert self.db is not None
-        others: set[int] = set()
-        for start in range(0, len(hashes), _CHUNK):
-            chunk = hashes[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            others.update(
-                r[0]
-                for r in self.db.execute(
-                    f"SELECT DISTINCT session FROM requests WHERE keyhash IN ({marks}) "
-                    "AND session != ?",
-                    (*chunk, sid),
-                )
-            )
-        if len(set(hashes)) != len(hashes):
-            others.add(sid)  # a key twice in one session: the later copy is dropped too
-        if others:
-            self.db.executemany(
-                "UPDATE sessions SET shared = 1 WHERE id = ?", [(i,) for i in (*others, sid)]
-            )
+                old = db.execute(
+                    "SELECT id FROM sessions WHERE agent = ? AND sid = ? AND path = ?", e.key
+                ).fetchone()
+                if old is None:
+                    sid = db.execute(
+                        "INSERT INTO sessions (agent, sid, path, digest, pricing, resume, head, "
+                        "row, body, requests, keys, units, issues, places, row_check, "
+                        "body_check) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (*e.key, *values),
+                    ).lastrowid
+                    assert sid is not None
+                else:
+                    sid = int(old[0])
+                    db.execute("DELETE FROM detections WHERE session = ?", (sid,))
+                    db.execute(
+                        "UPDATE sessions SET digest = ?, pricing = ?, resume = ?, head = ?, "
+                        "row = ?, body = ?, requests = ?, keys = ?, units = ?, issues = ?, "
+                        "places = ?, row_check = ?, body_check = ?, gone = 0 WHERE id = ?",
+                        (*values, sid),
+                    )
+                ids.append(sid)
+        return ids
 
     def reprice(
         self, sid: int, session: Session, pricing: str, row: dict[str, Any], units: int | None
@@ -580,19 +563,22 @@ class Index:
             return
         row_blob = orjson.dumps(row)
         units_text = None if units is None else str(units)
-        checksum = _checksum(current[0], row_blob, current[1], units_text, current[2])
-        rows = request_rows(sid, session)
+        requests, keys = encode_requests(session)
         with self.transaction():
             db.execute("DELETE FROM detections WHERE session = ?", (sid,))
-            db.executemany(
-                "UPDATE requests SET cost_usd = ?, price_source = ? WHERE session = ? "
-                "AND idx = ?",
-                [(r[18], r[19], sid, r[1]) for r in rows],
-            )
             db.execute(
-                "UPDATE sessions SET pricing = ?, row = ?, units = ?, checksum = ?, "
-                "rows_checksum = ? WHERE id = ?",
-                (pricing, row_blob, units_text, checksum, rows_checksum(rows), sid),
+                "UPDATE sessions SET pricing = ?, row = ?, units = ?, requests = ?, keys = ?, "
+                "row_check = ?, body_check = ? WHERE id = ?",
+                (
+                    pricing,
+                    row_blob,
+                    units_text,
+                    requests,
+                    keys,
+                    _checksum(row_blob, units_text, current[2], keys),
+                    _checksum(current[0], current[1], requests),
+                    sid,
+                ),
             )
 
     def mark_gone(self, ids: Sequence[int], keep: bool) -> None:
@@ -604,19 +590,17 @@ class Index:
             for sid in ids:
                 db.execute("DELETE FROM detections WHERE session = ?", (sid,))
                 if not keep:
-                    db.execute("DELETE FROM requests WHERE session = ?", (sid,))
                     db.execute("DELETE FROM sessions WHERE id = ?", (sid,))
                     continue
                 current = db.execute(
-                    "SELECT head, row, units, issues FROM sessions WHERE id = ?", (sid,)
+                    "SELECT head, requests FROM sessions WHERE id = ?", (sid,)
                 ).fetchone()
                 if current is None:
                     continue
-                checksum = _checksum(current[0], current[1], None, current[2], current[3])
                 db.execute(
                     "UPDATE sessions SET gone = 1, body = NULL, resume = NULL, digest = '', "
-                    "checksum = ? WHERE id = ?",
-                    (checksum, sid),
+                    "body_check = ? WHERE id = ?",
+                    (_checksum(current[0], None, current[1]), sid),
                 )
 
     def forget_gone(self) -> int:
@@ -625,7 +609,6 @@ class Index:
         with self.transaction():
             ids = [r[0] for r in self.db.execute("SELECT id FROM sessions WHERE gone = 1")]
             for sid in ids:
-                self.db.execute("DELETE FROM requests WHERE session = ?", (sid,))
                 self.db.execute("DELETE FROM detections WHERE session = ?", (sid,))
                 self.db.execute("DELETE FROM sessions WHERE id = ?", (sid,))
         return len(ids)
@@ -635,11 +618,11 @@ class Index:
     def listed(self, ids: Sequence[int]) -> list[Listed]:
         out = []
         for r in self._select(
-            "SELECT id, agent, sid, path, row, units, shared, gone, issues, head, body, "
-            "checksum FROM sessions WHERE id IN ({})",
+            "SELECT id, agent, sid, path, row, units, keys, gone, issues, row_check "
+            "FROM sessions WHERE id IN ({})",
             list(ids),
         ):
-            if _checksum(r[9], r[4], r[10], r[5], r[8]) != r[11]:
+            if _checksum(r[4], r[5], r[8], r[6]) != r[9]:
                 raise IndexCorrupt(f"session {r[2]}: stored data does not verify")
             issues = None
             if r[8] is not None:
@@ -653,51 +636,27 @@ class Index:
                     r[3],
                     orjson.loads(r[4]),
                     None if r[5] is None else int(r[5]),
-                    bool(r[6]),
+                    bytes(r[6]),
                     bool(r[7]),
                     issues,
                 )
             )
         return out
 
-    def shared_keys(self, ids: Sequence[int]) -> dict[int, list[tuple[int, int, str]]]:
-        """(idx, keyhash, key) of the keyed requests of these sessions."""
-        out: dict[int, list[tuple[int, int, str]]] = {}
-        for r in self._select(
-            "SELECT session, idx, keyhash, key FROM requests WHERE keyhash IS NOT NULL "
-            "AND session IN ({}) ORDER BY session, idx",
-            list(ids),
-        ):
-            out.setdefault(r[0], []).append((r[1], r[2], r[3]))
-        return out
-
     def sessions(self, ids: Sequence[int], *, body: bool = True) -> dict[int, Session]:
-        """Whole sessions (requests with their stored prices), checked as they are read."""
-        heads: dict[int, Session] = {}
-        sums: dict[int, tuple[int, int]] = {}
-        column = "body" if body else "NULL"
+        """Whole sessions (requests with their stored prices), checked as they are read.
+        Without `body`: requests, commits and the session's own fields only."""
+        out: dict[int, Session] = {}
         for r in self._select(
-            f"SELECT id, agent, sid, head, {column}, row, units, issues, checksum, "
-            "rows_checksum, body FROM sessions WHERE id IN ({})",
+            "SELECT id, head, body, requests, body_check FROM sessions WHERE id IN ({})",
             list(ids),
         ):
-            if body and _checksum(r[3], r[5], r[10], r[6], r[7]) != r[8]:
-                raise IndexCorrupt(f"session {r[2]}: stored data does not verify")
-            heads[r[0]] = decode_session(r[3], r[4])
-            sums[r[0]] = (r[9], 0)
-        rows: dict[int, list[tuple[Any, ...]]] = {}
-        for row in self._select(
-            f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE session IN ({{}}) "
-            "ORDER BY session, idx",
-            list(heads),
-        ):
-            rows.setdefault(row[0], []).append(row)
-        for sid, session in heads.items():
-            mine = rows.get(sid, [])
-            if rows_checksum(mine) != sums[sid][0]:
-                raise IndexCorrupt(f"session {session.id}: request rows do not verify")
-            session.requests = [_request(r) for r in mine]
-        return heads
+            if _checksum(r[1], r[2], r[3]) != r[4]:
+                raise IndexCorrupt(f"session entry {r[0]}: stored data does not verify")
+            session = decode_session(r[1], r[2] if body else None)
+            session.requests = decode_requests(r[3])
+            out[r[0]] = session
+        return out
 
     def resume_token(self, sid: int) -> bytes | None:
         assert self.db is not None
@@ -761,7 +720,10 @@ class Index:
             "sessions_kept_after_deletion": count(
                 "SELECT count(*) FROM sessions WHERE gone = 1"
             ).fetchone()[0],
-            "requests": count("SELECT count(*) FROM requests").fetchone()[0],
+            "requests": sum(
+                int(orjson.loads(r[0])["requests"])
+                for r in count("SELECT row FROM sessions").fetchall()
+            ),
             "detector_results": count("SELECT count(*) FROM detections").fetchone()[0],
             "memos": count("SELECT count(*) FROM memo").fetchone()[0],
         }

@@ -50,6 +50,7 @@ class JsonlReader:
         skip_window: int = 600,
         count_partial: bool = True,
         bad: int = 0,
+        types: tuple[str, ...] | None = None,
     ) -> None:
         self.path = path
         self.issues = issues
@@ -60,43 +61,52 @@ class JsonlReader:
         self.partial = False
         self.device = self.inode = 0
         self.bad = bad  # garbled lines so far (an earlier read of this file counts too)
+        # `types`: a record whose first key is "type" is decoded only for these types
+        self.wanted: tuple[bytes, ...] = tuple(
+            f'{{"type":{gap}"{t}"'.encode() for t in types or () for gap in ("", " ")
+        )
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         bad, truncated = self.bad, 0
-        path, skip, window = self.path, self.skip, self.skip_window
+        path, skip, window, wanted = self.path, self.skip, self.skip_window, self.wanted
+        typed = (b'{"type":', b'{"type": ')
+        loads, decode_error = orjson.loads, orjson.JSONDecodeError
         try:
             fh = path.open("rb")
         except OSError as exc:
             self.issues.warnings.append(f"{path}: cannot open ({exc.strerror or exc})")
             return
+        consumed = 0  # bytes of the lines read, from `start`
+        last, used = b"", False  # the last line, and whether it was a whole record
         with fh:
             st = os.fstat(fh.fileno())
             self.device, self.inode = st.st_dev, st.st_ino
             if self.start:
                 fh.seek(self.start)
-            offset = self.start
             for line in fh:
+                consumed += len(line)
+                last, used = line, False
                 if skip is not None and line.find(skip, 0, window) != -1:
-                    offset += len(line)
                     continue
+                if wanted and line.startswith(typed) and not line.startswith(wanted):
+                    continue  # a record type the caller ignores: not worth decoding
                 try:
-                    obj = orjson.loads(line)
-                except orjson.JSONDecodeError:
+                    obj = loads(line)
+                except decode_error:
                     if not line.strip():
-                        offset += len(line)
                         continue
                     if line.endswith(b"\n"):
                         bad += 1
-                        offset += len(line)
                     else:
                         self.partial = True
                         truncated += self.count_partial
                     continue
-                offset += len(line)
-                self.offset = offset
-                if isinstance(obj, dict):
+                used = True
+                if type(obj) is dict:
                     yield obj
-            self.offset = offset
+        # a last line with no newline is read again next time unless it was a whole record
+        unfinished = bool(last) and not used and not last.endswith(b"\n")
+        self.offset = self.start + consumed - (len(last) if unfinished else 0)
         self.bad = bad
         if bad:
             self.issues.bad_lines += bad

@@ -21,7 +21,7 @@ from typing import Any
 
 from tokentrail.figures import cost_units, session_row
 from tokentrail.hookspecs import Adapter
-from tokentrail.index import Index, file_state
+from tokentrail.index import Entry, Index, file_state
 from tokentrail.model import Price, Session, SessionRef
 from tokentrail.plugins import PluginProblem, TokentrailPluginManager
 
@@ -59,9 +59,9 @@ def price(session: Session, pricer: Pricer) -> None:
         request.price_source = found.source if found else None
 
 
-def run_job(job: Job, index: Index, pricer: Pricer, pricing: str) -> int | str:
-    """Parse (or re-price) one session into the index: its index id, or the error text
-    of an adapter that raised."""
+def prepare(job: Job, index: Index, pricer: Pricer, pricing: str) -> Entry | int | str:
+    """Parse one session and encode it for the index (an Entry to store), or re-price a
+    stored one (its index id, done), or the error text of an adapter that raised."""
     key = (job.ref.agent, job.ref.id, str(job.ref.path))
     if job.reprice is not None:
         session = index.sessions([job.reprice], body=False)[job.reprice]
@@ -89,9 +89,36 @@ def run_job(job: Job, index: Index, pricer: Pricer, pricing: str) -> int | str:
     digest = job.digest if file_state(job.ref.paths) == job.state else ""
     price(session, pricer)
     costs = [r.cost_usd for r in session.requests if r.cost_usd is not None]
-    return index.store(
-        session, key, digest, pricing, token, session_row(session), cost_units(costs)
-    )
+    return Entry.of(session, key, digest, pricing, token, session_row(session), cost_units(costs))
+
+
+BATCH_SESSIONS = 200
+BATCH_ROWS = 40_000
+
+
+def run_jobs(
+    jobs: Sequence[Job], positions: Sequence[int], index: Index, pricer: Pricer, pricing: str
+) -> list[tuple[int, int | str]]:
+    """Parse these jobs into the index, writing in batches; (position, id or error)."""
+    done: list[tuple[int, int | str]] = []
+    batch: list[tuple[int, Entry]] = []
+
+    def flush() -> None:
+        ids = index.store_many([entry for _, entry in batch])
+        done.extend((position, sid) for (position, _), sid in zip(batch, ids))
+        batch.clear()
+
+    for position in positions:
+        result = prepare(jobs[position], index, pricer, pricing)
+        if isinstance(result, Entry):
+            batch.append((position, result))
+            if len(batch) >= BATCH_SESSIONS or sum(e.count for _, e in batch) >= BATCH_ROWS:
+                flush()
+        else:
+            done.append((position, result))
+    if batch:
+        flush()
+    return done
 
 
 def workers(jobs: Sequence[Job]) -> int:
@@ -131,10 +158,7 @@ def _work(positions: list[int]) -> tuple[list[tuple[int, int | str]], list[Plugi
     before = len(pm.problems)
     index = Index(_SHARED["path"])
     try:
-        done = [
-            (p, run_job(jobs[p], index, _SHARED["pricer"], _SHARED["pricing"]))
-            for p in positions
-        ]
+        done = run_jobs(jobs, positions, index, _SHARED["pricer"], _SHARED["pricing"])
     finally:
         index.close()
     return done, pm.problems[before:]
@@ -149,9 +173,8 @@ def parse_all(
     results: dict[int, int | str] = {}
     if count > 1:
         results = _in_workers(jobs, index, pm, pricer, pricing, count)
-    for position, job in enumerate(jobs):  # everything no worker finished
-        if position not in results:
-            results[position] = run_job(job, index, pricer, pricing)
+    left = [p for p in range(len(jobs)) if p not in results]  # what no worker finished
+    results.update(run_jobs(jobs, left, index, pricer, pricing))
     return [(job, results[p]) for p, job in enumerate(jobs)]
 
 

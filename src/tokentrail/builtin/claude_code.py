@@ -48,6 +48,9 @@ PLACEHOLDER_MAX_OUTPUT = 30
 PLACEHOLDER_MIN_CHARS = 400
 _SLUG_CHARS = re.compile(r"[^A-Za-z0-9]")
 SKIP = b'"type":"progress"'  # copies of subagent usage: never decoded
+HANDLED = ("assistant", "user", "system")  # other record types are not decoded at all
+# Content characters only matter as "more than PLACEHOLDER_MIN_CHARS": counting stops there.
+CHARS_CAP = PLACEHOLDER_MIN_CHARS + 1
 RESUME_VERSION = 1
 
 
@@ -76,14 +79,15 @@ class ClaudeCodeAdapter:
         wanted = project_slug(repo) if repo else None
         for root in self.roots():
             try:
-                folders = sorted(p for p in root.iterdir() if p.is_dir())
+                with os.scandir(root) as it:  # d_type: no stat per entry
+                    folders = sorted(e.name for e in it if e.is_dir())
             except OSError:
                 continue
             for folder in folders:
-                name = project_slug(folder.name)
+                name = project_slug(folder)
                 if wanted and name != wanted and not name.startswith(wanted + "-"):
                     continue
-                yield from _sessions_in(folder)
+                yield from _sessions_in(root / folder)
 
     def parse(self, ref: SessionRef) -> Session:
         return _Parser(ref).run()
@@ -136,21 +140,33 @@ def _sessions_in(folder: Path) -> Iterator[SessionRef]:
     mains: dict[str, list[Path]] = {}
     flat_agents: list[Path] = []
     try:
-        entries = sorted(folder.iterdir())
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
     except OSError:
         return
     for entry in entries:
-        if entry.suffix == ".jsonl" and entry.is_file():
-            if entry.name.startswith("agent-"):
-                flat_agents.append(entry)
+        name = entry.name
+        if name.endswith(".jsonl") and name != ".jsonl" and entry.is_file():
+            path = folder / name
+            if name.startswith("agent-"):
+                flat_agents.append(path)
             else:
-                mains.setdefault(entry.stem, []).insert(0, entry)
+                mains.setdefault(name[: -len(".jsonl")], []).insert(0, path)
     for entry in entries:
-        sub = entry / "subagents"
-        if entry.is_dir() and sub.is_dir():
-            files = sorted(sub.glob("agent-*.jsonl"))
-            if files:
-                mains.setdefault(entry.name, []).extend(files)
+        if not entry.is_dir():
+            continue
+        sub = folder / entry.name / "subagents"
+        try:
+            with os.scandir(sub) as it:
+                files = sorted(
+                    sub / e.name
+                    for e in it
+                    if e.name.startswith("agent-") and e.name.endswith(".jsonl")
+                )
+        except OSError:
+            continue
+        if files:
+            mains.setdefault(entry.name, []).extend(files)
     for path in flat_agents:
         head = first_line(path) or {}
         parent = head.get("sessionId")
@@ -166,7 +182,12 @@ def _block_chars(block: dict[str, Any]) -> int:
     if kind == "thinking":
         return len(block.get("thinking") or "")
     if kind == "tool_use":
-        return len(str(block.get("input") or ""))
+        arguments = block.get("input") or ""
+        if isinstance(arguments, dict):  # its text as str() gives it: at least its strings
+            strings = sum(len(v) for v in arguments.values() if isinstance(v, str))
+            if strings >= CHARS_CAP:
+                return strings
+        return len(str(arguments))
     return 0
 
 
@@ -239,6 +260,7 @@ class _Parser:
                 skip=SKIP,
                 count_partial=not last,
                 bad=bad if index == first else 0,
+                types=HANDLED,
             )
             for rec in reader:
                 self._record(rec, file_agent)
@@ -326,10 +348,19 @@ class _Parser:
             return
         raw = msg.get("usage")
         index = len(self.session.requests) - 1
-        content: list[Any] = msg["content"] if isinstance(msg.get("content"), list) else []
+        content = msg.get("content")
+        if not isinstance(content, list):
+            content = []
         if isinstance(raw, dict):
             index = self._request(rec, ts, msg, raw, file_agent)
-            self.chars[index] += sum(_block_chars(as_dict(b)) for b in content)
+            chars = self.chars[index]
+            if chars < CHARS_CAP:
+                for block in content:
+                    if chars >= CHARS_CAP:
+                        break
+                    if isinstance(block, dict):
+                        chars += _block_chars(block)
+                self.chars[index] = min(chars, CHARS_CAP)
         if index < 0:
             return
         for block in content:
@@ -346,30 +377,32 @@ class _Parser:
     ) -> int:
         usage = _usage(raw)
         message_id = as_str(msg.get("id"))
-        request_id = as_str(rec.get("requestId"))
         key = None
         if message_id:
+            request_id = as_str(rec.get("requestId"))
             key = f"{message_id}:{request_id}" if request_id else message_id
             seen = self.by_key.get(key)
             if seen is not None:
-                if usage.total > self.session.requests[seen].usage.total:
-                    self.session.requests[seen].usage = usage
+                earlier = self.session.requests[seen]
+                if usage.total > earlier.usage.total:
+                    earlier.usage = usage
                 return seen
         model = as_str(msg.get("model")) or "unknown"
-        self.session.requests.append(
+        requests = self.session.requests
+        requests.append(
             Request(
-                key=key,
-                timestamp=ts,
-                model=model,
-                usage=usage,
-                branch=as_str(rec.get("gitBranch")),
-                cwd=as_str(rec.get("cwd")),
-                subagent=self._subagent(rec, file_agent),
-                file_index=self.file_index,
+                key,
+                ts,
+                model,
+                usage,
+                as_str(rec.get("gitBranch")),
+                as_str(rec.get("cwd")),
+                self._subagent(rec, file_agent),
+                self.file_index,
             )
         )
         self.chars.append(0)
-        index = len(self.session.requests) - 1
+        index = len(requests) - 1
         if key:
             self.by_key[key] = index
         return index
