@@ -62,12 +62,14 @@ def run_in_process(
     from click.testing import CliRunner
 
     from tokentrail.cli import cli
+    from tokentrail.model import resolved_cwd
     from tokentrail.plugins import get_plugin_manager
 
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     os.environ.clear()
     os.environ.update(env)
     get_plugin_manager.cache_clear()
+    resolved_cwd.cache_clear()
     try:
         if cwd is not None:
             os.chdir(cwd)

@@ -364,6 +364,7 @@ def test_a_schema_change_rebuilds_the_index(tmp_path: Path) -> None:
 def test_a_corrupt_index_is_rebuilt_never_trusted(tmp_path: Path, damage: str) -> None:
     env = small_home(tmp_path)
     good = listing(env)
+    detail = tokentrail_json("session", "s1", env=env)
     path = tmp_path / "cache" / "index.sqlite3"
     blob = path.read_bytes()
     if damage == "flip":  # same length, different data: only our checksums can tell
@@ -372,11 +373,11 @@ def test_a_corrupt_index_is_rebuilt_never_trusted(tmp_path: Path, damage: str) -
     elif damage == "rows":  # one request's output changed, inside a valid record array
         db = sqlite3.connect(path)
         with db:
-            sid, blob = db.execute("SELECT id, requests FROM sessions LIMIT 1").fetchone()
-            records = json.loads(blob)
-            records[0][7] += 1
-            db.execute("UPDATE sessions SET requests = ? WHERE id = ?",
-                       (json.dumps(records).encode(), sid))
+            for sid, blob in db.execute("SELECT id, requests FROM contents").fetchall():
+                records = json.loads(blob)
+                records[0][7] += 1
+                db.execute("UPDATE contents SET requests = ? WHERE id = ?",
+                           (json.dumps(records).encode(), sid))
         db.close()
     elif damage == "truncate":
         path.write_bytes(blob[: len(blob) // 3])
@@ -384,6 +385,7 @@ def test_a_corrupt_index_is_rebuilt_never_trusted(tmp_path: Path, damage: str) -
         path.write_bytes(os.urandom(len(blob)))
     else:
         path.write_bytes(b"")
+    assert tokentrail_json("session", "s1", env=env) == detail
     assert listing(env) == good
     assert listing(env) == good
 

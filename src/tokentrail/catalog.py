@@ -15,7 +15,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from tokentrail import __version__
 from tokentrail.figures import cost_units, session_row, totals, units_to_usd
 from tokentrail.hookspecs import Adapter
 from tokentrail.index import Index, IndexCorrupt, Listed, file_state, key_hashes
+from tokentrail.logfile import heads, watch
 from tokentrail.model import (
     AgentCommit,
     Compaction,
@@ -32,7 +33,7 @@ from tokentrail.model import (
     Session,
     SessionRef,
     ToolCall,
-    cwd_inside,
+    resolved_cwd,
 )
 from tokentrail.parse_pool import Job, parse_all
 from tokentrail.plugins import BUILTIN_PLUGINS, PluginProblem, TokentrailPluginManager
@@ -50,18 +51,22 @@ class SessionFilter:
         self.repo = self.repo.resolve() if self.repo is not None else None
 
     def keeps(self, session: Session) -> bool:
-        return self.keeps_fields(session.start, session.end, session.cwds)
+        places = [str(p) for p in map(resolved_cwd, session.cwds) if p is not None]
+        return self.keeps_fields(session.start, session.end, places)
 
     def keeps_fields(
-        self, start: datetime | None, end: datetime | None, cwds: Iterable[str]
+        self, start: datetime | None, end: datetime | None, places: Iterable[str]
     ) -> bool:
+        """`places`: the session's working directories with symlinks resolved."""
         last = end or start
         if self.since and last and last < self.since:
             return False
         if self.until and start and start > self.until:
             return False
         if self.repo is not None:
-            return any(cwd_inside(cwd, self.repo) for cwd in cwds)
+            root = str(self.repo)
+            inside = root if root.endswith(os.sep) else root + os.sep
+            return any(place == root or place.startswith(inside) for place in places)
         return True
 
 
@@ -75,6 +80,7 @@ class Catalog:
     index: Index | None = None
     entries: dict[int, int] = field(default_factory=dict)  # id(session) -> index entry
     dropped: dict[int, tuple[int, ...]] = field(default_factory=dict)  # id(session) -> idx
+    bodies: bool = True  # False: tool calls, prompts and compactions not read yet
 
     def close(self) -> None:
         """Done with the index (stored detector results are written by then)."""
@@ -160,13 +166,37 @@ def keep_deleted(config: Mapping[str, Any]) -> bool:
 class _Synced:
     ids: list[int]  # index entries of this run's sessions, in discovery order
     gone: set[int]  # those kept after their logs were deleted
+    states: dict[str, tuple[int, int, int, int]] | None  # what was read (see Inputs)
+
+
+@dataclass
+class Inputs:
+    """What the last `load` depended on in the logs: every folder listed and file read,
+    with its state before it was read (None when an adapter cannot say), and until when
+    its answer holds (a request stamped in the future moves into the branch window then)."""
+
+    states: dict[str, tuple[int, int, int, int]]
+    until: float | None
+
+
+last_inputs: Inputs | None = None  # set by `load`, read by `check` to remember its answer
 
 
 def sync(
     pm: TokentrailPluginManager, flt: SessionFilter, index: Index, config: Mapping[str, Any]
 ) -> _Synced:
     """Bring the index up to date with the logs this filter covers."""
-    found = discover(pm, flt)
+    states: dict[str, tuple[int, int, int, int]] | None
+    heads.memo, heads.new, watch.seen = index.heads(), {}, {}
+    try:
+        found = discover(pm, flt)
+    finally:
+        new, heads.memo, heads.new = heads.new, None, {}
+        states, watch.seen = watch.seen, None
+    if not all(getattr(a, "watchable", False) for _, a in adapters(pm)):
+        states = None
+    if new:
+        index.put_heads(new)
     keys = [(ref.agent, ref.id, str(ref.path)) for _, _, ref in found]
     known = index.known(keys)
     pricing = pricing_key(pm)
@@ -176,6 +206,11 @@ def sync(
         version = parser_version(pm, plugin, adapter)
         state = file_state(ref.paths)
         digest = _digest(version, ref.paths, state) if state is not None else ""
+        if states is not None:
+            if state is None:
+                states = None  # a file vanished while being listed
+            else:
+                states.update((str(p), s) for p, s in zip(ref.paths, state))
         entry = known.get(key)
         if entry is not None and digest and entry.digest == digest:
             if entry.pricing == pricing:
@@ -191,7 +226,7 @@ def sync(
         else:
             ids.append(result)
     gone = _deleted(pm, flt, index, set(keys), keep_deleted(config))
-    return _Synced([*ids, *sorted(gone)], gone)
+    return _Synced([*ids, *sorted(gone)], gone, None if gone else states)
 
 
 def _deleted(
@@ -275,7 +310,7 @@ def _chosen(listed: list[Listed], flt: SessionFilter) -> tuple[list[Listed], Par
         if row["start"] is None and not row["requests"]:
             continue  # nothing happened in it (e.g. a summary-only file)
         start, end = _when(row["start"]), _when(row["end"])
-        if flt.keeps_fields(start, end, row["cwds"]):
+        if flt.keeps_fields(start, end, item.places):
             kept.append(item)
     kept.sort(key=lambda item: _order(item.row["start"], item.sid))
     return kept, issues
@@ -445,6 +480,7 @@ def load(
     select: Callable[[Mapping[str, Any]], bool] | None = None,
     *,
     keep_open: bool = False,
+    body: bool = True,
 ) -> Catalog:
     """The kept sessions (those whose listing row `select` accepts), whole, deduplicated
     across all kept sessions and priced. With `keep_open` the index stays open for
@@ -455,8 +491,10 @@ def load(
         chosen, issues = _chosen(index.listed(synced.ids), flt)
         drops = _drops(index, chosen)
         picked = [item for item in chosen if select is None or select(item.row)]
-        loaded = _sessions(index, [item.id for item in picked], drops, pm, config)
+        loaded = _sessions(index, [item.id for item in picked], drops, pm, config, body=body)
         sessions = [loaded[item.id] for item in picked]
+        global last_inputs
+        last_inputs = None if synced.states is None else Inputs(synced.states, _until(sessions))
         return Catalog(
             sessions=sessions,
             issues=issues,
@@ -466,6 +504,7 @@ def load(
             index=index,
             entries={id(loaded[item.id]): item.id for item in picked},
             dropped={id(loaded[i]): tuple(sorted(d)) for i, d in drops.items() if i in loaded},
+            bodies=body,
         )
 
     result: Catalog = _with_index(run, keep_open=keep_open)
@@ -502,6 +541,21 @@ class StoredResults:
             return {}
         return {sid: stored[entry] for sid, (entry, _) in keys.items() if entry in stored}
 
+    def complete(self, sessions: Sequence[Session]) -> None:
+        if self.catalog.bodies:
+            return
+        index = self.catalog.index
+        wanted = {self.catalog.entries[id(s)]: s for s in sessions if id(s) in self.catalog.entries}
+        if not wanted:
+            return
+        if index is None:  # never analyse a session without its tool calls
+            raise RuntimeError("sessions loaded without their contents, and the index is closed")
+        index.fill(wanted)
+        for session in wanted.values():  # the index's copy, not the requests kept here
+            dropped = self.catalog.dropped.get(id(session))
+            if dropped:
+                _remap(session, dropped)
+
     def put(self, results: Sequence[tuple[Session, bytes]], context: str) -> None:
         index = self.catalog.index
         keys = self._keys((s for s, _ in results), context)
@@ -512,13 +566,33 @@ class StoredResults:
             index.put_detections(items)
 
 
-def _reindex(session: Session, keep: list[Request]) -> None:
-    position = {id(r): i for i, r in enumerate(keep)}
-    mapping = []
-    last = 0
-    for r in session.requests:
-        last = position.get(id(r), last)
+def _index_map(total: int, dropped: Iterable[int]) -> list[int]:
+    """For each original request index, the index it has once `dropped` are removed: a
+    dropped request maps to the kept one before it (the first kept one if none)."""
+    gone = set(dropped)
+    mapping, kept, last = [], 0, 0
+    for i in range(total):
+        if i not in gone:
+            last = kept
+            kept += 1
         mapping.append(last)
+    return mapping
+
+
+def _until(sessions: Iterable[Session]) -> float | None:
+    """The earliest request time still in the future: attribution counts a request by
+    the time window only once it is in the past."""
+    now = datetime.now(timezone.utc)
+    future = [
+        r.timestamp for s in sessions for r in s.requests if r.timestamp and r.timestamp > now
+    ]
+    return min(future).timestamp() if future else None
+
+
+def _reindex(session: Session, keep: list[Request]) -> None:
+    kept = {id(r) for r in keep}
+    dropped = [i for i, r in enumerate(session.requests) if id(r) not in kept]
+    mapping = _index_map(len(session.requests), dropped)
     items: list[ToolCall | AgentCommit | Compaction] = [
         *session.tool_calls,
         *session.commits,
@@ -528,6 +602,15 @@ def _reindex(session: Session, keep: list[Request]) -> None:
         if item.request_index < len(mapping):
             item.request_index = mapping[item.request_index]
     session.requests = keep
+
+
+def _remap(session: Session, dropped: tuple[int, ...]) -> None:
+    """Tool calls and compactions read after their session lost `dropped` requests."""
+    mapping = _index_map(len(session.requests) + len(dropped), dropped)
+    items: list[ToolCall | Compaction] = [*session.tool_calls, *session.compactions]
+    for item in items:
+        if item.request_index < len(mapping):
+            item.request_index = mapping[item.request_index]
 
 
 def searched_places(pm: TokentrailPluginManager) -> list[dict[str, Any]]:

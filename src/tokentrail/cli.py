@@ -2,15 +2,15 @@
 
 Sub-commands are imported only when they run: `check` and `note` run on every commit, and
 importing every command (GitHub client, demo writers, HTML renderer) would cost them more
-than their own work.
+than their own work. `check` first asks `quick` whether its last answer still holds, and
+`--version` needs nothing: neither imports click unless it must.
 """
 
 from __future__ import annotations
 
-import importlib
+import sys
+from functools import cache
 from typing import Any
-
-import click
 
 from tokentrail import __version__
 
@@ -33,27 +33,52 @@ COMMANDS = {
 }
 
 
-class LazyGroup(click.Group):
-    """A group whose sub-commands are imported on first use."""
+@cache
+def _cli() -> Any:
+    """The click group (built on first use: importing click costs a hook run)."""
+    import importlib
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*COMMANDS, *super().list_commands(ctx)})
+    import click
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        spec = COMMANDS.get(cmd_name)
-        if spec is None:
-            return super().get_command(ctx, cmd_name)
-        module, _, attr = spec.partition(":")
-        command: Any = getattr(importlib.import_module(module), attr)
-        assert isinstance(command, click.Command)
-        return command
+    class LazyGroup(click.Group):
+        """A group whose sub-commands are imported on first use."""
+
+        def list_commands(self, ctx: click.Context) -> list[str]:
+            return sorted({*COMMANDS, *super().list_commands(ctx)})
+
+        def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+            spec = COMMANDS.get(cmd_name)
+            if spec is None:
+                return super().get_command(ctx, cmd_name)
+            module, _, attr = spec.partition(":")
+            command: Any = getattr(importlib.import_module(module), attr)
+            assert isinstance(command, click.Command)
+            return command
+
+    @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, prog_name="tokentrail")
+    def cli() -> None:
+        """What the AI coding-agent sessions behind your branch cost, and where the waste
+        was."""
+
+    return cli
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="tokentrail")
-def cli() -> None:
-    """What the AI coding-agent sessions behind your branch cost, and where the waste was."""
+def __getattr__(name: str) -> Any:
+    if name == "cli":  # `from tokentrail.cli import cli`
+        return _cli()
+    raise AttributeError(name)
 
 
 def main() -> None:
-    cli()
+    argv = sys.argv[1:]
+    if argv == ["--version"]:
+        print(f"tokentrail, version {__version__}")
+        return
+    if argv[:1] == ["check"]:
+        from tokentrail.quick import answer
+
+        code = answer(argv[1:])
+        if code is not None:
+            sys.exit(code)
+    _cli()()

@@ -157,6 +157,10 @@ class Results(Protocol):
     def get(self, sessions: Sequence[Session], context: str) -> dict[int, bytes]:
         """Stored results by `id(session)`."""
 
+    def complete(self, sessions: Sequence[Session]) -> None:
+        """Add what the detectors read (tool calls, prompts, compactions) to sessions that
+        were loaded without it."""
+
     def put(self, results: Sequence[tuple[Session, bytes]], context: str) -> None:
         """Keep these sessions' results."""
 
@@ -257,6 +261,8 @@ def analyze(
     found = detectors(pm)
     context = context_key(pm, found, config, thresholds) if results is not None else ""
     stored = results.get(sessions, context) if results is not None else {}
+    if results is not None:
+        results.complete([s for s in sessions if id(s) not in stored])
     fresh: list[tuple[Session, bytes]] = []
     out = Analysis()
     for session in sessions:

@@ -60,6 +60,7 @@ from tokentrail.model import (
     Session,
     ToolCall,
     Usage,
+    resolved_cwd,
 )
 
 SCHEMA = 1
@@ -92,21 +93,26 @@ CREATE TABLE sessions (
     path TEXT NOT NULL,
     digest TEXT NOT NULL,
     pricing TEXT NOT NULL,
-    resume BLOB,
-    head BLOB NOT NULL,
-    row BLOB NOT NULL,
-    body BLOB,
-    requests BLOB NOT NULL,
-    keys BLOB NOT NULL,
+    resumable INTEGER NOT NULL,
+    gone INTEGER NOT NULL DEFAULT 0,
+    places TEXT NOT NULL,
     units TEXT,
     issues BLOB,
-    places TEXT NOT NULL,
-    gone INTEGER NOT NULL DEFAULT 0,
+    row BLOB NOT NULL,
+    keys BLOB NOT NULL,
     row_check INTEGER NOT NULL,
     body_check INTEGER NOT NULL,
     UNIQUE (agent, sid, path)
 );
 CREATE INDEX sessions_path ON sessions (path);
+-- the bulky part of each session, apart, so scans of the table above stay small
+CREATE TABLE contents (
+    id INTEGER PRIMARY KEY,
+    head BLOB NOT NULL,
+    requests BLOB NOT NULL,
+    body BLOB,
+    resume BLOB
+);
 CREATE TABLE detections (
     session INTEGER NOT NULL,
     ctx TEXT NOT NULL,
@@ -254,30 +260,19 @@ def decode_session(head: bytes, body: bytes | None) -> Session:
         commits=[AgentCommit(c[0], c[1], _ts(c[2]), c[3], c[4]) for c in h["commits"]],
     )
     if body is not None:
-        b = orjson.loads(body)
-        session.tool_calls = [
-            ToolCall(
-                c[0],
-                c[1],
-                c[2],
-                _ts(c[3]),
-                c[4],
-                c[5],
-                tuple(c[6]),
-                c[7],
-                c[8],
-                c[9],
-                c[10],
-                c[11],
-                c[12],
-            )
-            for c in b["tool_calls"]
-        ]
-        session.prompts = [Prompt(_ts(p[0]), p[1]) for p in b["prompts"]]
-        session.compactions = [
-            Compaction(_ts(c[0]), c[1], c[2], c[3]) for c in b["compactions"]
-        ]
+        _add_body(session, body)
     return session
+
+
+def _add_body(session: Session, body: bytes) -> None:
+    b = orjson.loads(body)
+    session.tool_calls = [
+        ToolCall(c[0], c[1], c[2], _ts(c[3]), c[4], c[5], tuple(c[6]), c[7], c[8], c[9], c[10],
+                 c[11], c[12])
+        for c in b["tool_calls"]
+    ]
+    session.prompts = [Prompt(_ts(p[0]), p[1]) for p in b["prompts"]]
+    session.compactions = [Compaction(_ts(c[0]), c[1], c[2], c[3]) for c in b["compactions"]]
 
 
 def _checksum(*blobs: bytes | str | None) -> int:
@@ -315,6 +310,7 @@ class Listed:
     keys: bytes
     gone: bool
     issues: ParseIssues | None
+    places: list[str]  # its working directories, symlinks resolved when it was read
 
 
 @dataclass(slots=True)
@@ -364,7 +360,7 @@ class Entry:
                 if i.bad_lines or i.truncated_lines or i.warnings
                 else None
             ),
-            "\n".join(_resolved(cwd) for cwd in session.cwds),
+            "\n".join(filter(None, (_resolved(cwd) for cwd in session.cwds))),
             len(session.requests),
         )
 
@@ -477,7 +473,7 @@ class Index:
         paths = sorted({path for _, _, path in keys})
         out: dict[tuple[str, str, str], Known] = {}
         for row in self._select(
-            "SELECT agent, sid, path, id, digest, pricing, resume IS NOT NULL, gone "
+            "SELECT agent, sid, path, id, digest, pricing, resumable, gone "
             "FROM sessions WHERE path IN ({})",
             paths,
         ):
@@ -523,30 +519,36 @@ class Index:
         ids = []
         with self.transaction():
             for e in entries:
-                values = (
-                    e.digest, e.pricing, e.resume, e.head, e.row, e.body, e.requests, e.keys,
-                    e.units, e.issues, e.places, *e.checks,
+                meta = (
+                    e.digest, e.pricing, e.resume is not None, e.places, e.units, e.issues,
+                    e.row, e.keys, *e.checks,
                 )
+                contents = (e.head, e.requests, e.body, e.resume)
                 old = db.execute(
                     "SELECT id FROM sessions WHERE agent = ? AND sid = ? AND path = ?", e.key
                 ).fetchone()
                 if old is None:
                     sid = db.execute(
-                        "INSERT INTO sessions (agent, sid, path, digest, pricing, resume, head, "
-                        "row, body, requests, keys, units, issues, places, row_check, "
-                        "body_check) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (*e.key, *values),
+                        "INSERT INTO sessions (agent, sid, path, digest, pricing, resumable, "
+                        "places, units, issues, row, keys, row_check, body_check) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (*e.key, *meta),
                     ).lastrowid
                     assert sid is not None
                 else:
                     sid = int(old[0])
                     db.execute("DELETE FROM detections WHERE session = ?", (sid,))
                     db.execute(
-                        "UPDATE sessions SET digest = ?, pricing = ?, resume = ?, head = ?, "
-                        "row = ?, body = ?, requests = ?, keys = ?, units = ?, issues = ?, "
-                        "places = ?, row_check = ?, body_check = ?, gone = 0 WHERE id = ?",
-                        (*values, sid),
+                        "UPDATE sessions SET digest = ?, pricing = ?, resumable = ?, places = ?, "
+                        "units = ?, issues = ?, row = ?, keys = ?, row_check = ?, "
+                        "body_check = ?, gone = 0 WHERE id = ?",
+                        (*meta, sid),
                     )
+                db.execute(
+                    "INSERT OR REPLACE INTO contents (id, head, requests, body, resume) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (sid, *contents),
+                )
                 ids.append(sid)
         return ids
 
@@ -557,7 +559,9 @@ class Index:
         assert self.db is not None
         db = self.db
         current = db.execute(
-            "SELECT head, body, issues FROM sessions WHERE id = ?", (sid,)
+            "SELECT c.head, c.body, s.issues FROM sessions s JOIN contents c ON c.id = s.id "
+            "WHERE s.id = ?",
+            (sid,),
         ).fetchone()
         if current is None:
             return
@@ -566,14 +570,14 @@ class Index:
         requests, keys = encode_requests(session)
         with self.transaction():
             db.execute("DELETE FROM detections WHERE session = ?", (sid,))
+            db.execute("UPDATE contents SET requests = ? WHERE id = ?", (requests, sid))
             db.execute(
-                "UPDATE sessions SET pricing = ?, row = ?, units = ?, requests = ?, keys = ?, "
-                "row_check = ?, body_check = ? WHERE id = ?",
+                "UPDATE sessions SET pricing = ?, row = ?, units = ?, keys = ?, row_check = ?, "
+                "body_check = ? WHERE id = ?",
                 (
                     pricing,
                     row_blob,
                     units_text,
-                    requests,
                     keys,
                     _checksum(row_blob, units_text, current[2], keys),
                     _checksum(current[0], current[1], requests),
@@ -591,15 +595,19 @@ class Index:
                 db.execute("DELETE FROM detections WHERE session = ?", (sid,))
                 if not keep:
                     db.execute("DELETE FROM sessions WHERE id = ?", (sid,))
+                    db.execute("DELETE FROM contents WHERE id = ?", (sid,))
                     continue
                 current = db.execute(
-                    "SELECT head, requests FROM sessions WHERE id = ?", (sid,)
+                    "SELECT head, requests FROM contents WHERE id = ?", (sid,)
                 ).fetchone()
                 if current is None:
                     continue
                 db.execute(
-                    "UPDATE sessions SET gone = 1, body = NULL, resume = NULL, digest = '', "
-                    "body_check = ? WHERE id = ?",
+                    "UPDATE contents SET body = NULL, resume = NULL WHERE id = ?", (sid,)
+                )
+                db.execute(
+                    "UPDATE sessions SET gone = 1, resumable = 0, digest = '', body_check = ? "
+                    "WHERE id = ?",
                     (_checksum(current[0], None, current[1]), sid),
                 )
 
@@ -611,6 +619,7 @@ class Index:
             for sid in ids:
                 self.db.execute("DELETE FROM detections WHERE session = ?", (sid,))
                 self.db.execute("DELETE FROM sessions WHERE id = ?", (sid,))
+                self.db.execute("DELETE FROM contents WHERE id = ?", (sid,))
         return len(ids)
 
     # reading ---------------------------------------------------------------------------
@@ -618,7 +627,7 @@ class Index:
     def listed(self, ids: Sequence[int]) -> list[Listed]:
         out = []
         for r in self._select(
-            "SELECT id, agent, sid, path, row, units, keys, gone, issues, row_check "
+            "SELECT id, agent, sid, path, row, units, keys, gone, issues, row_check, places "
             "FROM sessions WHERE id IN ({})",
             list(ids),
         ):
@@ -639,16 +648,19 @@ class Index:
                     bytes(r[6]),
                     bool(r[7]),
                     issues,
+                    r[10].split("\n") if r[10] else [],
                 )
             )
         return out
 
     def sessions(self, ids: Sequence[int], *, body: bool = True) -> dict[int, Session]:
         """Whole sessions (requests with their stored prices), checked as they are read.
-        Without `body`: requests, commits and the session's own fields only."""
+        Without `body`: requests, commits and the session's own fields, not the tool
+        calls, prompts and compactions (`fill` adds them when the detectors need them)."""
         out: dict[int, Session] = {}
         for r in self._select(
-            "SELECT id, head, body, requests, body_check FROM sessions WHERE id IN ({})",
+            "SELECT s.id, c.head, c.body, c.requests, s.body_check FROM sessions s "
+            "JOIN contents c ON c.id = s.id WHERE s.id IN ({})",
             list(ids),
         ):
             if _checksum(r[1], r[2], r[3]) != r[4]:
@@ -658,9 +670,21 @@ class Index:
             out[r[0]] = session
         return out
 
+    def fill(self, sessions: dict[int, Session]) -> None:
+        """Add the tool calls, prompts and compactions to sessions read without them."""
+        for r in self._select(
+            "SELECT s.id, c.head, c.body, c.requests, s.body_check FROM sessions s "
+            "JOIN contents c ON c.id = s.id WHERE s.id IN ({})",
+            list(sessions),
+        ):
+            if _checksum(r[1], r[2], r[3]) != r[4]:
+                raise IndexCorrupt(f"session entry {r[0]}: stored data does not verify")
+            if r[2] is not None:
+                _add_body(sessions[r[0]], r[2])
+
     def resume_token(self, sid: int) -> bytes | None:
         assert self.db is not None
-        row = self.db.execute("SELECT resume FROM sessions WHERE id = ?", (sid,)).fetchone()
+        row = self.db.execute("SELECT resume FROM contents WHERE id = ?", (sid,)).fetchone()
         return None if row is None else row[0]
 
     # detector results and other memos --------------------------------------------------
@@ -689,6 +713,30 @@ class Index:
                 blob = zlib.crc32(data).to_bytes(4, "big") + data
                 self.db.execute("DELETE FROM detections WHERE session = ?", (sid,))
                 self.db.execute("INSERT INTO detections VALUES (?, ?, ?)", (sid, ctx, blob))
+
+    def heads(self) -> dict[str, tuple[tuple[int, int, int, int], bytes]]:
+        """First lines of log files as discovery read them (logfile.first_line's memo)."""
+        assert self.db is not None
+        out = {}
+        for key, value in self.db.execute("SELECT key, value FROM memo WHERE kind = 'head'"):
+            state, _, line = bytes(value).partition(b"\n")
+            try:
+                dev, ino, size, mtime = orjson.loads(state)
+            except (orjson.JSONDecodeError, ValueError, TypeError):
+                continue
+            out[key] = ((dev, ino, size, mtime), line + b"\n" if line else line)
+        return out
+
+    def put_heads(self, heads: dict[str, tuple[tuple[int, int, int, int], bytes]]) -> None:
+        assert self.db is not None
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO memo VALUES ('head', ?, ?)",
+                [
+                    (path, orjson.dumps(list(state)) + b"\n" + line.rstrip(b"\n"))
+                    for path, (state, line) in heads.items()
+                ],
+            )
 
     def memo(self, kind: str, key: str) -> bytes | None:
         assert self.db is not None
@@ -763,10 +811,8 @@ def clear() -> list[str]:
 
 
 def _resolved(cwd: str) -> str:
-    try:
-        return str(Path(cwd).resolve())
-    except (OSError, ValueError):
-        return cwd
+    path = resolved_cwd(cwd)
+    return str(path) if path is not None else ""
 
 
 def file_state(paths: Iterable[Path]) -> list[tuple[int, int, int, int]] | None:

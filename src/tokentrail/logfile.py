@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -186,17 +187,91 @@ def as_int(value: Any) -> int:
 
 
 def first_line(path: Path, limit: int = 1 << 20) -> dict[str, Any] | None:
-    """Decode only the first line of a file (cheap discovery); None if it is not JSON."""
-    try:
-        with path.open("rb") as fh:
-            line = fh.readline(limit)
-    except OSError:
-        return None
+    """Decode only the first line of a file (cheap discovery); None if it is not JSON.
+
+    While `heads` holds a memo (the catalog lends it the index's during discovery), a file
+    whose device, inode, size and mtime are unchanged is not opened again."""
+    line: bytes | None = None
+    memo = heads.memo
+    if memo is not None or watch.seen is not None:
+        try:
+            state = state_of(os.stat(path))
+        except OSError:
+            return None
+        if watch.seen is not None:
+            watch.seen.setdefault(str(path), state)
+        known = memo.get(str(path)) if memo is not None else None
+        if known is not None and known[0] == state:
+            line = known[1]
+    if line is None:
+        try:
+            with path.open("rb") as fh:
+                line = fh.readline(limit)
+        except OSError:
+            return None
+        if memo is not None and len(line) <= heads.MAX_LINE:
+            heads.new[str(path)] = (state, line)
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError:
         return None
     return obj if isinstance(obj, dict) else None
+
+
+def list_dir(path: Path) -> list[os.DirEntry[str]]:
+    """A folder's entries sorted by name (no stat per entry), noted in `watch`: adapters
+    that list folders with this (and read first lines with `first_line`) can say exactly
+    what their discovery depended on (`watchable = True`)."""
+    st = os.stat(path)  # before listing: a change after it shows as a different state
+    if watch.seen is not None:
+        watch.seen.setdefault(str(path), state_of(st))
+    with os.scandir(path) as it:
+        return sorted(it, key=lambda e: e.name)
+
+
+def note(path: Path) -> bool:
+    """Note a path discovery looked for (its state, or that it is missing) in `watch`;
+    whether it is a folder."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        if watch.seen is not None:
+            watch.seen.setdefault(str(path), MISSING)
+        return False
+    if watch.seen is not None:
+        watch.seen.setdefault(str(path), state_of(st))
+    return stat.S_ISDIR(st.st_mode)
+
+
+MISSING = (0, 0, -1, 0)
+
+
+def state_of(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class _Watch:
+    """What discovery looked at (folders listed, files whose first line was read), with
+    their state, while `seen` is a dict: the inputs of a hook's remembered answer."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[int, int, int, int]] | None = None
+
+
+watch = _Watch()
+
+
+class _Heads:
+    """First lines already read, by path, with the file state they were read at."""
+
+    MAX_LINE = 1 << 16
+
+    def __init__(self) -> None:
+        self.memo: dict[str, tuple[tuple[int, int, int, int], bytes]] | None = None
+        self.new: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}
+
+
+heads = _Heads()
 
 
 def as_dict(value: Any) -> dict[str, Any]:

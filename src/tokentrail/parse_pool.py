@@ -22,7 +22,7 @@ from typing import Any
 from tokentrail.figures import cost_units, session_row
 from tokentrail.hookspecs import Adapter
 from tokentrail.index import Entry, Index, file_state
-from tokentrail.model import Price, Session, SessionRef
+from tokentrail.model import Price, Request, Session, SessionRef, Usage
 from tokentrail.plugins import PluginProblem, TokentrailPluginManager
 
 MIN_FILES = 16
@@ -191,6 +191,9 @@ def _in_workers(
     from concurrent.futures.process import BrokenProcessPool
 
     results: dict[int, int | str] = {}
+    # whatever the price plugins import (genai-prices: pydantic, its price data) is
+    # imported once here, not once in every worker
+    pricer(request=Request(None, None, "", Usage()), config={})
     index.close()  # a SQLite connection must not cross a fork
     _SHARED.update(jobs=jobs, pm=pm, pricer=pricer, pricing=pricing, path=index.path)
     try:

@@ -43,7 +43,8 @@ def run_branch(
     scope: Scope, pm: TokentrailPluginManager, config: Mapping[str, Any], *, detect: bool = True
 ) -> BranchRun:
     flt = catalog_mod.SessionFilter(repo=scope.root)
-    catalog = catalog_mod.load(pm, flt, config, keep_open=True)
+    # tool calls and prompts are read from the index only for sessions the detectors run on
+    catalog = catalog_mod.load(pm, flt, config, keep_open=True, body=False)
     attribution = attribute(scope, catalog.sessions)
     sessions = [part.session for part in attribution.sessions]
     try:

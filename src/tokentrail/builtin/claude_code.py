@@ -25,6 +25,8 @@ from tokentrail.logfile import (
     as_int,
     as_str,
     first_line,
+    list_dir,
+    note,
     parse_ts,
 )
 from tokentrail.model import (
@@ -75,12 +77,16 @@ class ClaudeCodeAdapter:
     def roots(self) -> list[Path]:
         return config_roots()
 
+    # discovery lists folders with logfile.list_dir and reads heads with first_line only
+    watchable = True
+
     def discover(self, repo: Path | None) -> Iterable[SessionRef]:
         wanted = project_slug(repo) if repo else None
         for root in self.roots():
+            if not note(root):
+                continue
             try:
-                with os.scandir(root) as it:  # d_type: no stat per entry
-                    folders = sorted(e.name for e in it if e.is_dir())
+                folders = [e.name for e in list_dir(root) if e.is_dir()]  # d_type: no stat
             except OSError:
                 continue
             for folder in folders:
@@ -140,8 +146,7 @@ def _sessions_in(folder: Path) -> Iterator[SessionRef]:
     mains: dict[str, list[Path]] = {}
     flat_agents: list[Path] = []
     try:
-        with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: e.name)
+        entries = list_dir(folder)
     except OSError:
         return
     for entry in entries:
@@ -156,13 +161,15 @@ def _sessions_in(folder: Path) -> Iterator[SessionRef]:
         if not entry.is_dir():
             continue
         sub = folder / entry.name / "subagents"
+        if not note(sub):
+            note(sub.parent)  # where a subagents folder would appear
+            continue
         try:
-            with os.scandir(sub) as it:
-                files = sorted(
-                    sub / e.name
-                    for e in it
-                    if e.name.startswith("agent-") and e.name.endswith(".jsonl")
-                )
+            files = [
+                sub / e.name
+                for e in list_dir(sub)
+                if e.name.startswith("agent-") and e.name.endswith(".jsonl")
+            ]
         except OSError:
             continue
         if files:

@@ -17,7 +17,17 @@ from typing import Any
 import orjson
 
 from tokentrail.hookspecs import Adapter, hookimpl
-from tokentrail.logfile import FileMark, JsonlReader, as_dict, as_int, as_str, first_line, parse_ts
+from tokentrail.logfile import (
+    FileMark,
+    JsonlReader,
+    as_dict,
+    as_int,
+    as_str,
+    first_line,
+    list_dir,
+    note,
+    parse_ts,
+)
 from tokentrail.model import (
     AgentCommit,
     Compaction,
@@ -59,12 +69,15 @@ class CodexAdapter:
     def roots(self) -> list[Path]:
         return [codex_home() / "sessions", codex_home() / "archived_sessions"]
 
+    # discovery lists folders with logfile.list_dir and reads heads with first_line only
+    watchable = True
+
     def discover(self, repo: Path | None) -> Iterable[SessionRef]:
         seen: set[str] = set()
         for folder in self.roots():
-            if not folder.is_dir():
+            if not note(folder):
                 continue
-            for path in sorted(folder.rglob("rollout-*.jsonl")):
+            for path in _rollouts(folder):
                 rel = str(path.relative_to(folder))
                 if rel in seen:  # the live copy wins over the archived one
                     continue
@@ -74,7 +87,10 @@ class CodexAdapter:
                 cwd = as_str(payload.get("cwd"))
                 if repo is not None and not (cwd and cwd_inside(cwd, repo)):
                     continue
-                st = path.stat()
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
                 session_id = as_str(payload.get("id"))
                 yield SessionRef(
                     agent=AGENT,
@@ -98,6 +114,25 @@ class CodexAdapter:
             parser = _Parser(ref)
         session = parser.run()
         return session, parser.token()
+
+
+def _rollouts(folder: Path) -> list[Path]:
+    """Every `rollout-*.jsonl` under `folder` (not following symlinked folders), sorted."""
+    found: list[Path] = []
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            entries = list_dir(current)
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.startswith("rollout-") and name.endswith(".jsonl"):
+                found.append(current / name)
+            elif entry.is_dir(follow_symlinks=False):
+                pending.append(current / name)
+    return sorted(found)
 
 
 def _text_size(value: Any) -> tuple[int, str]:

@@ -66,8 +66,10 @@ def info(as_json: bool) -> None:
 def clear(as_json: bool) -> None:
     """Delete the index. Sessions whose logs are gone are forgotten with it."""
     from tokentrail.index import clear as clear_index
+    from tokentrail.quick import forget
 
     removed = clear_index()
+    forget()  # remembered check answers rest on the index too
     if as_json:
         emit({"kind": "cache_clear", "removed": removed}, True)
         return

@@ -104,6 +104,13 @@ def check(
     as_json: bool,
 ) -> None:
     """Branch and pending spend against budgets; warns, and blocks only with --strict."""
+    from tokentrail import catalog, quick
+
+    given = {"budget": budget_, "commit": commit_budget, "waste": max_waste_share}
+    opts: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    opts.update({k: True for k, on in (("strict", strict), ("json", as_json)) if on})
+    remembered = quick.key_for(None if base else opts)  # taken before anything is read
+    catalog.last_inputs = None
     try:
         doc = run_check(
             None,
@@ -121,21 +128,25 @@ def check(
     blocked = strict and doc["status"] == "over_budget"
     doc["strict"] = strict
     doc["blocked"] = blocked
-    if as_json:
-        click.echo(dump_json(envelope(**doc)))
-    else:
-        _print(doc, blocked)
-    sys.exit(1 if blocked else 0)
+    out, err = (dump_json(envelope(**doc)) + "\n", "") if as_json else _text(doc, blocked)
+    click.echo(out, nl=False)
+    if err:
+        click.echo(err, nl=False, err=True)
+    code = 1 if blocked else 0
+    inputs = catalog.last_inputs
+    if inputs is not None and doc["status"] in ("ok", "over_budget", "no_sessions"):
+        quick.remember(remembered, inputs.states, out, err, code, inputs.until)
+    sys.exit(code)
 
 
-def _print(doc: dict[str, Any], blocked: bool) -> None:
+def _text(doc: dict[str, Any], blocked: bool) -> tuple[str, str]:
+    """What a terminal shows: the verdict on stdout, warnings on stderr."""
     lines = list(doc["lines"])
     if doc["status"] == "over_budget":
         if blocked:
             lines.append("over budget: refused (--strict); `git commit --no-verify` skips the hook")
         else:
             lines.append("over budget (warning only; add --strict to enforce)")
-    for line in lines:
-        click.echo(PREFIX + line)
-    for warning in doc.get("warnings") or []:
-        click.echo(f"{PREFIX}warning: {warning}", err=True)
+    out = "".join(f"{PREFIX}{line}\n" for line in lines)
+    err = "".join(f"{PREFIX}warning: {w}\n" for w in doc.get("warnings") or [])
+    return out, err
