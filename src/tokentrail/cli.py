@@ -9,10 +9,12 @@ than their own work. `check` first asks `quick` whether its last answer still ho
 from __future__ import annotations
 
 import sys
-from functools import cache
-from typing import Any
 
 from tokentrail import __version__
+
+TYPE_CHECKING = False  # typing itself costs a hook run a few milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 # name -> "module:attribute", in the order `--help` lists them
 COMMANDS = {
@@ -33,9 +35,14 @@ COMMANDS = {
 }
 
 
-@cache
+_group: Any = None
+
+
 def _cli() -> Any:
     """The click group (built on first use: importing click costs a hook run)."""
+    global _group
+    if _group is not None:
+        return _group
     import importlib
 
     import click
@@ -61,6 +68,7 @@ def _cli() -> Any:
         """What the AI coding-agent sessions behind your branch cost, and where the waste
         was."""
 
+    _group = cli
     return cli
 
 

@@ -198,8 +198,8 @@ def first_line(path: Path, limit: int = 1 << 20) -> dict[str, Any] | None:
             state = state_of(os.stat(path))
         except OSError:
             return None
-        if watch.seen is not None:
-            watch.seen.setdefault(str(path), state)
+        if watch.seen is not None:  # logs only grow: the same file has the same first line
+            watch.seen.setdefault(str(path), (state[0], state[1], IDENTITY, 0))
         known = memo.get(str(path)) if memo is not None else None
         if known is not None and known[0] == state:
             line = known[1]
@@ -244,6 +244,7 @@ def note(path: Path) -> bool:
 
 
 MISSING = (0, 0, -1, 0)
+IDENTITY = -2  # in place of a size: only device and inode matter (see quick.py)
 
 
 def state_of(st: os.stat_result) -> tuple[int, int, int, int]:
