@@ -82,7 +82,6 @@ def _model_shape() -> str:
     return hashlib.sha1(";".join(parts).encode()).hexdigest()[:16]
 
 
-SHAPE = f"{SCHEMA}:{_model_shape()}:{__version__}"
 
 _DDL = """
 CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -126,6 +125,11 @@ CREATE TABLE memo (
     PRIMARY KEY (kind, key)
 ) WITHOUT ROWID;
 """
+# What a stored index must have been made with: this schema (its very text), these model
+# classes and this tokentrail; anything else and it is rebuilt.
+SHAPE = (
+    f"{SCHEMA}:{hashlib.sha1(_DDL.encode()).hexdigest()[:12]}:{_model_shape()}:{__version__}"
+)
 # One request's record: its position in the array is its index in Session.requests.
 REQUEST_FIELDS = (
     "key", "timestamp", "model", "input", "cache_read", "cache_write_5m", "cache_write_1h",
