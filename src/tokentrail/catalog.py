@@ -312,7 +312,7 @@ def _chosen(listed: list[Listed], flt: SessionFilter) -> tuple[list[Listed], Par
         start, end = _when(row["start"]), _when(row["end"])
         if flt.keeps_fields(start, end, item.places):
             kept.append(item)
-    kept.sort(key=lambda item: _order(item.row["start"], item.sid))
+    kept.sort(key=lambda item: _order(item.row["start"], str(item.row["id"])))
     return kept, issues
 
 

@@ -618,6 +618,8 @@ class Index:
     def forget_gone(self) -> int:
         """Drop every session kept after its logs were deleted."""
         assert self.db is not None
+        if self.db.execute("SELECT 1 FROM sessions WHERE gone = 1 LIMIT 1").fetchone() is None:
+            return 0
         with self.transaction():
             ids = [r[0] for r in self.db.execute("SELECT id FROM sessions WHERE gone = 1")]
             for sid in ids:
