@@ -9,7 +9,6 @@ A detector that raises is reported through `pm.report` and skipped for that sess
 from __future__ import annotations
 
 import hashlib
-import inspect
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -178,6 +177,8 @@ def context_key(
     for plugin, detector in found:
         stamp = ""
         if plugin not in BUILTIN_PLUGINS:
+            import inspect
+
             try:
                 st = os.stat(inspect.getfile(type(detector)))
                 stamp = f"{st.st_size}:{st.st_mtime_ns}"

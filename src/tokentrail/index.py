@@ -33,12 +33,9 @@ the caller drop the index and rebuild it from the logs: it is never trusted half
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import os
-import shutil
 import sqlite3
-import tempfile
 import zlib
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
@@ -378,6 +375,10 @@ class Entry:
 
 
 def _temporary_index() -> Path:
+    import atexit
+    import shutil
+    import tempfile
+
     folder = Path(tempfile.mkdtemp(prefix="tokentrail-index-"))
     atexit.register(shutil.rmtree, folder, True)
     return folder / "index.sqlite3"
@@ -811,6 +812,8 @@ def clear() -> list[str]:
             removed.append(str(target))
     legacy = root / LEGACY_FOLDER
     if legacy.is_dir():
+        import shutil
+
         shutil.rmtree(legacy, ignore_errors=True)
         removed.append(str(legacy))
     return removed

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -53,6 +52,8 @@ def host_id() -> str:
     explicit = os.environ.get("TOKENTRAIL_HOST_ID")
     if explicit:
         return explicit
+    import socket
+
     seed = f"{socket.gethostname()}:{Path.home()}"
     return hashlib.sha256(seed.encode()).hexdigest()[:12]
 

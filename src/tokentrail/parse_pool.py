@@ -13,7 +13,6 @@ stays in-process. `TOKENTRAIL_JOBS=N` sets the number of workers (1 turns this o
 from __future__ import annotations
 
 import os
-import pickle
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -130,6 +129,8 @@ def workers(jobs: Sequence[Job]) -> int:
     forkable = sys.platform == "linux"
     if count <= 1 or not big or not forkable:
         return 1
+    import pickle
+
     try:
         pickle.dumps([j.adapter for j in jobs])
     except Exception:

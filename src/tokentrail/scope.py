@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -60,6 +59,8 @@ class Scope:
 
 def run_git(root: Path, *args: str, input: str | None = None, check: bool = True) -> str:
     """Plain `git` for what needs the object database, and for writing (notes, config)."""
+    import subprocess
+
     try:
         proc = subprocess.run(
             ["git", *args],
@@ -140,6 +141,8 @@ def open_repo(path: Path | None = None) -> Repo:
 
 
 def _repo_from_git(where: Path) -> Repo:
+    import subprocess
+
     try:
         proc = subprocess.run(
             ["git", "rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"],

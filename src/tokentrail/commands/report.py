@@ -9,8 +9,6 @@ from typing import Any
 
 import click
 
-from tokentrail.builtin.render_html import page
-from tokentrail.builtin.render_markdown import render_receipt
 from tokentrail.builtin.render_text import TOKEN_HEADERS, money, output, table, token_cells, tokens
 from tokentrail.commands.common import emit, handle_errors, json_option, warn_about
 from tokentrail.config import load_config
@@ -189,10 +187,15 @@ def _cut(text: str, width: int) -> str:
 
 def render_markdown(doc: Mapping[str, Any]) -> str:
     """The receipt as a PR comment (the `markdown` renderer)."""
+    from tokentrail.builtin.render_markdown import render_receipt
+
     return render_receipt(doc)
 
 
 def write_html(target: Path, doc: Mapping[str, Any]) -> None:
+    from tokentrail.builtin.render_html import page
+    from tokentrail.builtin.render_markdown import render_receipt
+
     try:
         target.write_text(page(render_receipt(doc)), encoding="utf-8")
     except OSError as exc:
