@@ -327,13 +327,17 @@ def _overridden(config: Mapping[str, Any]) -> set[str]:
 
 def _drops(index: Index, chosen: list[Listed]) -> dict[int, set[int]]:
     """Requests to drop because an earlier session (in report order) has the same call:
-    resumed, forked and branched sessions copy earlier calls into new files. The stored
-    key hashes find the few sessions that share a key; only those are read to compare the
-    keys themselves."""
+    resumed, forked and branched sessions copy earlier calls into new files. The index
+    knows which sessions share a key hash with another; only those are looked at, and
+    only where their hashes meet are the keys themselves compared."""
+    overlapping = index.overlapping()
+    candidates = [item for item in chosen if item.id in overlapping]
+    if not candidates:
+        return {}
     seen: set[int] = set()
     hashed: list[tuple[Listed, set[int]]] = []
     suspects: list[tuple[Listed, set[int]]] = []
-    for item in chosen:
+    for item in candidates:
         hashes = key_hashes(item.keys)
         mine = set(hashes)
         clash = seen.intersection(mine)
@@ -349,8 +353,8 @@ def _drops(index: Index, chosen: list[Listed]) -> dict[int, set[int]]:
             other.id for other, theirs in hashed if other.id != item.id and clash & theirs
         }
     wanted = {i.id for i, _ in suspects} | {o for found in owners.values() for o in found}
-    loaded = index.sessions([i.id for i in chosen if i.id in wanted], body=False)
-    order = {item.id: n for n, item in enumerate(chosen)}
+    loaded = index.sessions([i.id for i in candidates if i.id in wanted], body=False)
+    order = {item.id: n for n, item in enumerate(candidates)}
     drops: dict[int, set[int]] = {}
     for item, _ in suspects:
         earlier = {

@@ -33,11 +33,13 @@ the caller drop the index and rebuild it from the logs: it is never trusted half
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
 import zlib
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -64,6 +66,7 @@ SCHEMA = 1
 APPLICATION_ID = 0x746B7472  # "tktr"
 BUSY_TIMEOUT_S = 30.0
 _CHUNK = 500  # values per `IN (...)` list
+_MANY = 2000  # above this many keys, one scan of the table instead of lookups
 
 
 class IndexCorrupt(Exception):
@@ -469,7 +472,7 @@ class Index:
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            yield from self.db.execute(sql.format(marks), tuple(chunk))
+            yield from self.db.execute(sql.format(marks), tuple(chunk)).fetchall()
 
     # what is known ---------------------------------------------------------------------
 
@@ -477,11 +480,14 @@ class Index:
         """The index's entries for these (agent, session id, main path) keys."""
         paths = sorted({path for _, _, path in keys})
         out: dict[tuple[str, str, str], Known] = {}
-        for row in self._select(
-            "SELECT agent, sid, path, id, digest, pricing, resumable, gone "
-            "FROM sessions WHERE path IN ({})",
-            paths,
-        ):
+        columns = "SELECT agent, sid, path, id, digest, pricing, resumable, gone FROM sessions"
+        assert self.db is not None
+        rows = (
+            self.db.execute(columns).fetchall()  # most of the index: one scan beats lookups
+            if len(paths) > _MANY
+            else self._select(columns + " WHERE path IN ({})", paths)
+        )
+        for row in rows:
             known = Known(row[3], row[4], row[5], bool(row[6]), bool(row[7]))
             out[(row[0], row[1], row[2])] = known
         return out
@@ -555,7 +561,36 @@ class Index:
                     (sid, *contents),
                 )
                 ids.append(sid)
+            # request keys changed: what overlaps across sessions must be looked at again
+            db.execute(
+                "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(k) DO UPDATE "
+                "SET v = CAST(v AS INTEGER) + 1"
+            )
         return ids
+
+    def overlapping(self) -> set[int]:
+        """Sessions holding a request key that another session (or the session itself,
+        twice) also holds: the only ones cross-session dedup can drop requests from. A
+        superset after deletions; computed once per change of the stored keys."""
+        assert self.db is not None
+        row = self.db.execute("SELECT v FROM meta WHERE k = 'generation'").fetchone()
+        generation = row[0] if row is not None else "0"
+        stored = self.memo("overlap", generation)
+        if stored is not None:
+            return set(key_hashes(stored))
+        rows = [(sid, key_hashes(blob)) for sid, blob in self.db.execute(
+            "SELECT id, keys FROM sessions"
+        )]
+        counts = Counter(h for _, hashes in rows for h in hashes)
+        dups = {h for h, n in counts.items() if n > 1}
+        found = {sid for sid, hashes in rows if not dups.isdisjoint(hashes)}
+        with contextlib.suppress(sqlite3.Error), self.transaction():
+            self.db.execute("DELETE FROM memo WHERE kind = 'overlap'")
+            self.db.execute(
+                "INSERT INTO memo VALUES ('overlap', ?, ?)",
+                (generation, array("q", sorted(found)).tobytes()),
+            )
+        return found
 
     def reprice(
         self, sid: int, session: Session, pricing: str, row: dict[str, Any], units: int | None
@@ -633,11 +668,18 @@ class Index:
 
     def listed(self, ids: Sequence[int]) -> list[Listed]:
         out = []
-        for r in self._select(
+        columns = (
             "SELECT id, agent, sid, path, row, units, keys, gone, issues, row_check, places "
-            "FROM sessions WHERE id IN ({})",
-            list(ids),
-        ):
+            "FROM sessions"
+        )
+        assert self.db is not None
+        wanted = set(ids)
+        rows = (
+            [r for r in self.db.execute(columns).fetchall() if r[0] in wanted]
+            if len(wanted) > _MANY
+            else self._select(columns + " WHERE id IN ({})", list(wanted))
+        )
+        for r in rows:
             if _checksum(r[4], r[5], r[8], r[6]) != r[9]:
                 raise IndexCorrupt(f"session {r[2]}: stored data does not verify")
             issues = None
