@@ -400,7 +400,7 @@ def test_concurrent_runs_share_the_index_safely(tmp_path: Path) -> None:
     procs = [
         subprocess.Popen([INSTALLED_CLI, "sessions", "--json"], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
-        for _ in range(6)
+        for _ in range(4)
     ]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [e for _, e in outputs]
