@@ -98,3 +98,12 @@ def test_options_are_read_as_click_reads_them() -> None:
                                                                         "strict": True}
     for unknown in (["--base", "main"], ["--help"], ["-h"], ["--budget"], ["x"]):
         assert quick.options(unknown) is None
+
+
+def test_version_without_click_says_what_click_says(tmp_path: Path) -> None:
+    from tests.cli_run import isolated_env, tokentrail
+
+    env = isolated_env(tmp_path)
+    fast = tokentrail("--version", env=env, process=True).stdout
+    assert fast == tokentrail("--version", env=env).stdout  # in-process: click's own
+    assert fast.startswith("tokentrail, version ")

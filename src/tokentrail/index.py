@@ -125,16 +125,22 @@ CREATE TABLE memo (
     PRIMARY KEY (kind, key)
 ) WITHOUT ROWID;
 """
-# What a stored index must have been made with: this schema (its very text), these model
-# classes and this tokentrail; anything else and it is rebuilt.
-SHAPE = (
-    f"{SCHEMA}:{hashlib.sha1(_DDL.encode()).hexdigest()[:12]}:{_model_shape()}:{__version__}"
-)
 # One request's record: its position in the array is its index in Session.requests.
 REQUEST_FIELDS = (
     "key", "timestamp", "model", "input", "cache_read", "cache_write_5m", "cache_write_1h",
     "output", "reasoning", "web_search_requests", "branch", "cwd", "subagent", "file_index",
     "output_lower_bound", "cost_usd", "price_source",
+)
+# What a stored index must have been made with: this schema (its very text and request
+# record), these model classes and this tokentrail; anything else and it is rebuilt. Bump
+# SCHEMA when the encodings below change in any other way.
+SHAPE = ":".join(
+    [
+        str(SCHEMA),
+        hashlib.sha1((_DDL + ",".join(REQUEST_FIELDS)).encode()).hexdigest()[:12],
+        _model_shape(),
+        __version__,
+    ]
 )
 
 
