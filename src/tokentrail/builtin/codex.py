@@ -77,8 +77,9 @@ class CodexAdapter:
         for folder in self.roots():
             if not note(folder):
                 continue
+            prefix = len(str(folder)) + 1
             for path in _rollouts(folder):
-                rel = str(path.relative_to(folder))
+                rel = str(path)[prefix:]  # path.relative_to(folder), without pathlib's cost
                 if rel in seen:  # the live copy wins over the archived one
                     continue
                 seen.add(rel)
