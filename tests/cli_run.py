@@ -19,6 +19,17 @@ from pathlib import Path
 from typing import Any
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+# Variables that point tokentrail at agent logs or at its own store: a test never inherits
+# them from the machine it runs on (XDG_DATA_HOME holds OpenCode's and the store's data).
+AGENT_DIR_VARIABLES = (
+    "CLAUDE_CONFIG_DIR",
+    "CODEX_HOME",
+    "GEMINI_CLI_HOME",
+    "OPENCODE_DATA_DIR",
+    "PI_AGENT_DIR",
+    "TOKENTRAIL_DATA_DIR",
+    "XDG_DATA_HOME",
+)
 # Claude Code corpus folders that stand for `projects/<slug>` folders of a config dir.
 CLAUDE_PROJECT_DIRS = (
     "claude-code/chiphuyen-sniffly/-Users-chip-dev-ai-music",
@@ -48,7 +59,7 @@ def isolated_env(home: Path, **extra: str | Path) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "TOKENTRAIL_CONFIG")
+        if k not in (*AGENT_DIR_VARIABLES, "TOKENTRAIL_CONFIG")
     }
     env.update({"HOME": str(home), "TOKENTRAIL_PLUGINS": "", "NO_COLOR": "1"})
     env.update({k: str(v) for k, v in extra.items()})

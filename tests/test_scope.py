@@ -62,23 +62,6 @@ def test_empty_repo_and_subfolder(repo: GitRepo, tmp_path: Path) -> None:
     assert err.value.code == "no_commits"
 
 
-def test_warm_scope_needs_no_git_process(
-    repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The hook path reads HEAD and refs from git's files and the merge base and commits
-    from the index: with no `git` on PATH the second call still answers."""
-    repo.checkout("-b", "feat")
-    a = repo.commit("a", at(5))
-    repo.git("pack-refs", "--all")  # main now lives in packed-refs only
-    first = find_scope(repo.path)
-    monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))
-    again = find_scope(repo.path)
-    assert again == first and [c.sha for c in again.commits] == [a]
-    with pytest.raises(TokentrailError) as err:  # a new pair of commits does need git
-        find_scope(repo.path, base="feat")
-    assert err.value.code == "git_missing"
-
-
 def test_linked_worktree_detached_head_and_tag_base(repo: GitRepo, tmp_path: Path) -> None:
     repo.checkout("-b", "feat")
     a = repo.commit("a", at(5))
@@ -95,16 +78,3 @@ def test_linked_worktree_detached_head_and_tag_base(repo: GitRepo, tmp_path: Pat
         find_scope(worktree)
     assert err.value.code == "detached_head"
     assert find_scope(worktree, allow_detached=True).head == a
-
-
-def test_git_dir_from_the_environment_is_left_to_git(
-    repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    repo.checkout("-b", "feat")
-    a = repo.commit("a", at(5))
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.setenv("GIT_DIR", str(repo.path / ".git"))
-    monkeypatch.setenv("GIT_WORK_TREE", str(repo.path))
-    scope = find_scope(elsewhere)
-    assert scope.root == repo.path.resolve() and [c.sha for c in scope.commits] == [a]

@@ -15,7 +15,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,9 @@ from tokentrail import __version__
 from tokentrail.figures import cost_units, session_row, totals, units_to_usd
 from tokentrail.hookspecs import Adapter
 from tokentrail.index import Index, IndexCorrupt, Listed, file_state, key_hashes
-from tokentrail.logfile import heads, watch
+from tokentrail.logfile import heads
 from tokentrail.model import (
+    MODEL_VERSION,
     AgentCommit,
     Compaction,
     ParseIssues,
@@ -37,7 +38,7 @@ from tokentrail.model import (
 )
 from tokentrail.parse_pool import Job, parse_all
 from tokentrail.plugins import BUILTIN_PLUGINS, PluginProblem, TokentrailPluginManager
-from tokentrail.pricing import PRICING_VERSION, price_sessions
+from tokentrail.pricing import PRICING_VERSION, Pricer
 
 
 @dataclass
@@ -52,12 +53,14 @@ class SessionFilter:
 
     def keeps(self, session: Session) -> bool:
         places = [str(p) for p in map(resolved_cwd, session.cwds) if p is not None]
-        return self.keeps_fields(session.start, session.end, places)
+        return self.keeps_fields(session.agent, session.start, session.end, places)
 
     def keeps_fields(
-        self, start: datetime | None, end: datetime | None, places: Iterable[str]
+        self, agent: str, start: datetime | None, end: datetime | None, places: Iterable[str]
     ) -> bool:
         """`places`: the session's working directories with symlinks resolved."""
+        if self.agent and agent != self.agent:
+            return False
         last = end or start
         if self.since and last and last < self.since:
             return False
@@ -77,10 +80,9 @@ class Catalog:
     adapters: list[str] = field(default_factory=list)
     duplicate_requests: int = 0  # requests also present in an earlier session's file
     kept_deleted: int = 0  # sessions whose logs were deleted, still counted from the index
-    index: Index | None = None
+    index: Index | None = None  # open for StoredResults until `close()` (load's keep_open)
     entries: dict[int, int] = field(default_factory=dict)  # id(session) -> index entry
     dropped: dict[int, tuple[int, ...]] = field(default_factory=dict)  # id(session) -> idx
-    bodies: bool = True  # False: tool calls, prompts and compactions not read yet
 
     def close(self) -> None:
         """Done with the index (stored detector results are written by then)."""
@@ -101,8 +103,24 @@ class Listing:
     kept_deleted: int = 0
 
 
-def adapters(pm: TokentrailPluginManager) -> list[tuple[str, Adapter]]:
-    return pm.collect("register_adapters", Adapter)  # type: ignore[type-abstract]
+def agent_names(adapter: Adapter) -> list[str]:
+    """The agents an adapter's sessions belong to: its `agents()` when it reads several
+    (the local store), else its `name`."""
+    listing = getattr(adapter, "agents", None)
+    if callable(listing):
+        try:
+            return [str(name) for name in listing()]
+        except Exception:
+            return []
+    return [adapter.name]
+
+
+def known_agents(pm: TokentrailPluginManager) -> list[str]:
+    """Every agent name `--agent` accepts: built-in, plugins', and those in the store."""
+    names: dict[str, None] = {}
+    for _, adapter in pm.adapters():
+        names.update(dict.fromkeys(agent_names(adapter)))
+    return list(names)
 
 
 def discover(
@@ -111,14 +129,14 @@ def discover(
     """Cheap listing from every adapter: no file is parsed whole here."""
     since_ts = flt.since.timestamp() if flt.since else None
     found: list[tuple[str, Adapter, SessionRef]] = []
-    for plugin, adapter in adapters(pm):
-        if flt.agent and adapter.name != flt.agent:
+    for plugin, adapter in pm.adapters():
+        if flt.agent and flt.agent not in agent_names(adapter):
             continue
+        refs: list[SessionRef] = []
         try:
-            refs = list(adapter.discover(flt.repo))
-        except Exception as exc:
+            refs.extend(adapter.discover(flt.repo))
+        except Exception as exc:  # what was listed before the failure is still used
             pm.report(plugin, "discover", exc)
-            continue
         for ref in refs:
             if since_ts is not None and ref.mtime and ref.mtime < since_ts:
                 continue  # not written since then, so it ended before then
@@ -130,7 +148,7 @@ def parser_version(pm: TokentrailPluginManager, plugin: str, adapter: Adapter) -
     """What a stored parse depends on: the adapter's declared `parser_version`, else the
     version of the package that provides it; and tokentrail's own version."""
     declared = getattr(adapter, "parser_version", None)
-    return f"{plugin}:{declared or pm.versions.get(plugin, '')}:{__version__}"
+    return f"{plugin}:{declared or pm.versions.get(plugin, '')}:{__version__}:model{MODEL_VERSION}"
 
 
 def pricing_key(pm: TokentrailPluginManager) -> str:
@@ -166,55 +184,37 @@ def keep_deleted(config: Mapping[str, Any]) -> bool:
 class _Synced:
     ids: list[int]  # index entries of this run's sessions, in discovery order
     gone: set[int]  # those kept after their logs were deleted
-    states: dict[str, tuple[int, int, int, int]] | None  # what was read (see Inputs)
-
-
-@dataclass
-class Inputs:
-    """What the last `load` depended on in the logs: every folder listed and file read,
-    with its state before it was read (None when an adapter cannot say), and until when
-    its answer holds (a request stamped in the future moves into the branch window then)."""
-
-    states: dict[str, tuple[int, int, int, int]]
-    until: float | None
-
-
-last_inputs: Inputs | None = None  # set by `load`, read by `check` to remember its answer
+    secondary: set[int]  # those read by an adapter that only imports (`secondary`)
 
 
 def sync(
     pm: TokentrailPluginManager, flt: SessionFilter, index: Index, config: Mapping[str, Any]
 ) -> _Synced:
     """Bring the index up to date with the logs this filter covers."""
-    states: dict[str, tuple[int, int, int, int]] | None
-    heads.memo, heads.new, watch.seen = index.heads(), {}, {}
+    heads.memo, heads.new = index.heads(), {}
     try:
         found = discover(pm, flt)
     finally:
         new, heads.memo, heads.new = heads.new, None, {}
-        states, watch.seen = watch.seen, None
-    if not all(getattr(a, "watchable", False) for _, a in adapters(pm)):
-        states = None
     if new:
         index.put_heads(new)
     keys = [(ref.agent, ref.id, str(ref.path)) for _, _, ref in found]
     known = index.known(keys)
     pricing = pricing_key(pm)
     ids: list[int] = []
+    secondary: set[int] = set()
     jobs: list[Job] = []
     for (plugin, adapter, ref), key in zip(found, keys):
-        version = parser_version(pm, plugin, adapter)
+        # What discovery knew about the session's folder is an input to the parse too.
+        version = parser_version(pm, plugin, adapter) + f":{ref.cwd_hint or ''}"
         state = file_state(ref.paths)
         digest = _digest(version, ref.paths, state) if state is not None else ""
-        if states is not None:
-            if state is None:
-                states = None  # a file vanished while being listed
-            else:
-                states.update((str(p), s) for p, s in zip(ref.paths, state))
         entry = known.get(key)
         if entry is not None and digest and entry.digest == digest:
             if entry.pricing == pricing:
                 ids.append(entry.id)
+                if getattr(adapter, "secondary", False):
+                    secondary.add(entry.id)
             else:
                 jobs.append(Job(plugin, adapter, ref, version, reprice=entry.id))
             continue
@@ -225,8 +225,10 @@ def sync(
             pm.add_problem(PluginProblem(job.plugin, f"parse {job.ref.path}", result))
         else:
             ids.append(result)
+            if getattr(job.adapter, "secondary", False):
+                secondary.add(result)
     gone = _deleted(pm, flt, index, set(keys), keep_deleted(config))
-    return _Synced([*ids, *sorted(gone)], gone, None if gone else states)
+    return _Synced([*ids, *sorted(gone)], gone, secondary)
 
 
 def _deleted(
@@ -240,16 +242,17 @@ def _deleted(
     unless history is not kept. Only adapters that say where they look (`roots()`) can
     tell a deleted log from one that is simply elsewhere."""
     roots: dict[str, list[str]] = {}
-    for _, adapter in adapters(pm):
-        if flt.agent and adapter.name != flt.agent:
+    for _, adapter in pm.adapters():
+        names = agent_names(adapter)
+        if flt.agent and flt.agent not in names:
             continue
         listed = getattr(adapter, "roots", None)
         try:
             found = [str(r).rstrip(os.sep) + os.sep for r in listed()] if callable(listed) else []
         except Exception:
             continue
-        if found:
-            roots.setdefault(adapter.name, []).extend(found)
+        for name in names if found else ():
+            roots.setdefault(name, []).extend(found)
     if not roots:
         return set()
     newly, kept = [], set()
@@ -299,18 +302,32 @@ def _order(start: str | None, sid: str) -> tuple[bool, datetime, str]:
     return (ts is None, ts or datetime.min, sid)
 
 
-def _chosen(listed: list[Listed], flt: SessionFilter) -> tuple[list[Listed], ParseIssues]:
-    """The sessions this filter keeps, in report order, and the parse issues of all."""
+def _chosen(
+    listed: list[Listed], flt: SessionFilter, secondary: set[int]
+) -> tuple[list[Listed], ParseIssues]:
+    """The sessions this filter keeps, in report order, and the parse issues of all. A
+    session both in an agent's own log and in an import (same agent and id) is counted
+    once, from the log: it has the branch, the tool calls and the commits."""
     issues = ParseIssues()
+    primary = {(item.agent, item.sid) for item in listed if item.id not in secondary}
+    imported = [i for i in listed if i.id in secondary and (i.agent, i.sid) in primary]
+    for item in imported:
+        issues.warnings.append(
+            f"{item.agent} session {item.sid} is both in the agent's own log and "
+            f"in an import ({item.path}); the import is not counted"
+        )
+    skip = {item.id for item in imported}
     kept = []
     for item in listed:
+        if item.id in skip:
+            continue
         if item.issues is not None:
             issues.add(item.issues)
         row = item.row
         if row["start"] is None and not row["requests"]:
             continue  # nothing happened in it (e.g. a summary-only file)
         start, end = _when(row["start"]), _when(row["end"])
-        if flt.keeps_fields(start, end, item.places):
+        if flt.keeps_fields(item.agent, start, end, item.places):
             kept.append(item)
     kept.sort(key=lambda item: _order(item.row["start"], str(item.row["id"])))
     return kept, issues
@@ -376,13 +393,17 @@ def _drops(index: Index, chosen: list[Listed]) -> dict[int, set[int]]:
 
 
 def listing(
-    pm: TokentrailPluginManager, flt: SessionFilter, config: Mapping[str, Any]
+    pm: TokentrailPluginManager,
+    flt: SessionFilter,
+    config: Mapping[str, Any],
+    choose: Callable[[list[dict[str, Any]]], list[int]] | None = None,
 ) -> Listing:
-    """Every kept session's row and the totals over their requests, from the index."""
+    """Every kept session's row (those of them `choose` picks, by position, when given)
+    and the totals over their requests, from the index."""
 
     def run(index: Index) -> Listing:
         synced = sync(pm, flt, index, config)
-        chosen, issues = _chosen(index.listed(synced.ids), flt)
+        chosen, issues = _chosen(index.listed(synced.ids), flt, synced.secondary)
         drops = _drops(index, chosen)
         overridden = _overridden(config)
         custom = _custom_pricing(pm)
@@ -395,24 +416,27 @@ def listing(
             or overridden.intersection(item.row["models"])
         ]
         fresh = _sessions(index, redo, drops, pm, config, body=False)
-        rows: list[dict[str, Any]] = []
-        units: int | None = 0
+        every: list[tuple[Listed, dict[str, Any], int | None]] = []
         for item in chosen:
             session = fresh.get(item.id)
             if session is None:
-                row, part = item.row, item.units
+                every.append((item, item.row, item.units))
             else:
-                row = session_row(session)
-                part = cost_units(r.cost_usd for r in session.requests if r.cost_usd is not None)
-            rows.append(row)
+                costs = (r.cost_usd for r in session.requests if r.cost_usd is not None)
+                every.append((item, session_row(session), cost_units(costs)))
+        if choose is not None:
+            every = [every[i] for i in choose([row for _, row, _ in every])]
+        units: int | None = 0
+        for _, _, part in every:
             units = None if part is None or units is None else units + part
+        rows = [row for _, row, _ in every]
         return Listing(
             rows,
             _listing_totals(rows, units),
             issues,
-            [a.name for _, a in adapters(pm)],
+            [a.name for _, a in pm.adapters()],
             sum(len(d) for d in drops.values()),
-            sum(1 for item in chosen if item.gone),
+            sum(1 for item, _, _ in every if item.gone),
         )
 
     result: Listing = _with_index(run)
@@ -462,7 +486,7 @@ def _price_for(
     """The index stores prices without a config; requests of models the config prices
     itself (or everything, with a price plugin that may read the config) are priced again."""
     if _custom_pricing(pm):
-        price_sessions(sessions, pm, config)
+        Pricer(pm, config).price_sessions(sessions)
         return
     overridden = _overridden(config)
     if not overridden:
@@ -484,31 +508,27 @@ def load(
     select: Callable[[Mapping[str, Any]], bool] | None = None,
     *,
     keep_open: bool = False,
-    body: bool = True,
 ) -> Catalog:
     """The kept sessions (those whose listing row `select` accepts), whole, deduplicated
-    across all kept sessions and priced. With `keep_open` the index stays open for
-    `StoredResults` until `Catalog.close()`."""
+    across all kept sessions and priced for `config` (the index keeps the built-in
+    prices; the config's own prices and price plugins are applied here). With
+    `keep_open` the index stays open for `StoredResults` until `Catalog.close()`."""
 
     def run(index: Index) -> Catalog:
         synced = sync(pm, flt, index, config)
-        chosen, issues = _chosen(index.listed(synced.ids), flt)
+        chosen, issues = _chosen(index.listed(synced.ids), flt, synced.secondary)
         drops = _drops(index, chosen)
         picked = [item for item in chosen if select is None or select(item.row)]
-        loaded = _sessions(index, [item.id for item in picked], drops, pm, config, body=body)
-        sessions = [loaded[item.id] for item in picked]
-        global last_inputs
-        last_inputs = None if synced.states is None else Inputs(synced.states, _until(sessions))
+        loaded = _sessions(index, [item.id for item in picked], drops, pm, config)
         return Catalog(
-            sessions=sessions,
+            sessions=[loaded[item.id] for item in picked],
             issues=issues,
-            adapters=[a.name for _, a in adapters(pm)],
+            adapters=[a.name for _, a in pm.adapters()],
             duplicate_requests=sum(len(d) for d in drops.values()),
             kept_deleted=sum(1 for item in picked if item.gone),
             index=index,
             entries={id(loaded[item.id]): item.id for item in picked},
             dropped={id(loaded[i]): tuple(sorted(d)) for i, d in drops.items() if i in loaded},
-            bodies=body,
         )
 
     result: Catalog = _with_index(run, keep_open=keep_open)
@@ -545,26 +565,11 @@ class StoredResults:
             return {}
         return {sid: stored[entry] for sid, (entry, _) in keys.items() if entry in stored}
 
-    def complete(self, sessions: Sequence[Session]) -> None:
-        if self.catalog.bodies:
-            return
-        index = self.catalog.index
-        wanted = {self.catalog.entries[id(s)]: s for s in sessions if id(s) in self.catalog.entries}
-        if not wanted:
-            return
-        if index is None:  # never analyse a session without its tool calls
-            raise RuntimeError("sessions loaded without their contents, and the index is closed")
-        index.fill(wanted)
-        for session in wanted.values():  # the index's copy, not the requests kept here
-            dropped = self.catalog.dropped.get(id(session))
-            if dropped:
-                _remap(session, dropped)
-
     def put(self, results: Sequence[tuple[Session, bytes]], context: str) -> None:
         index = self.catalog.index
-        keys = self._keys((s for s, _ in results), context)
         if index is None:
             return
+        keys = self._keys((s for s, _ in results), context)
         items = [(*keys[id(s)], data) for s, data in results if id(s) in keys]
         with contextlib.suppress(sqlite3.Error):  # a read-only or busy index costs only time
             index.put_detections(items)
@@ -583,16 +588,6 @@ def _index_map(total: int, dropped: Iterable[int]) -> list[int]:
     return mapping
 
 
-def _until(sessions: Iterable[Session]) -> float | None:
-    """The earliest request time still in the future: attribution counts a request by
-    the time window only once it is in the past."""
-    now = datetime.now(timezone.utc)
-    future = [
-        r.timestamp for s in sessions for r in s.requests if r.timestamp and r.timestamp > now
-    ]
-    return min(future).timestamp() if future else None
-
-
 def _reindex(session: Session, keep: list[Request]) -> None:
     kept = {id(r) for r in keep}
     dropped = [i for i, r in enumerate(session.requests) if id(r) not in kept]
@@ -608,19 +603,10 @@ def _reindex(session: Session, keep: list[Request]) -> None:
     session.requests = keep
 
 
-def _remap(session: Session, dropped: tuple[int, ...]) -> None:
-    """Tool calls and compactions read after their session lost `dropped` requests."""
-    mapping = _index_map(len(session.requests) + len(dropped), dropped)
-    items: list[ToolCall | Compaction] = [*session.tool_calls, *session.compactions]
-    for item in items:
-        if item.request_index < len(mapping):
-            item.request_index = mapping[item.request_index]
-
-
 def searched_places(pm: TokentrailPluginManager) -> list[dict[str, Any]]:
     """Where each adapter looks (adapters may expose `roots()`), and whether it exists."""
     places = []
-    for _, adapter in adapters(pm):
+    for _, adapter in pm.adapters():
         roots = getattr(adapter, "roots", None)
         if not callable(roots):
             continue
@@ -632,4 +618,3 @@ def searched_places(pm: TokentrailPluginManager) -> list[dict[str, Any]]:
         except Exception:
             continue
     return places
-

@@ -2,8 +2,7 @@
 
 Sub-commands are imported only when they run: `check` and `note` run on every commit, and
 importing every command (GitHub client, demo writers, HTML renderer) would cost them more
-than their own work. `check` first asks `quick` whether its last answer still holds, and
-`--version` needs nothing: neither imports click unless it must.
+than their own work; `--version` needs nothing, not even click.
 """
 
 from __future__ import annotations
@@ -32,6 +31,11 @@ COMMANDS = {
     "check": "tokentrail.commands.check:check",
     "comment": "tokentrail.commands.comment:comment",
     "cache": "tokentrail.commands.cache:cache_group",
+    "consolidate": "tokentrail.commands.consolidate:consolidate_command",
+    "rollup": "tokentrail.commands.rollup:rollup",
+    "export": "tokentrail.commands.export:export",
+    "log": "tokentrail.commands.log:log_command",
+    "import": "tokentrail.commands.import_files:import_group",
 }
 
 
@@ -83,10 +87,4 @@ def main() -> None:
     if argv == ["--version"]:
         print(f"tokentrail, version {__version__}")
         return
-    if argv[:1] == ["check"]:
-        from tokentrail.quick import answer
-
-        code = answer(argv[1:])
-        if code is not None:
-            sys.exit(code)
     _cli()()

@@ -1,6 +1,7 @@
 """The detect step: run every detector plugin over sessions and keep the waste honest.
 
-One entry point for the report and the lessons command: `analyze(sessions, pm, config)`.
+One entry point for the pipeline: `analyze(sessions, pm, pricer)`, optionally with the
+index's stored results (`Results`), so a session that did not change is not analysed again.
 A token is counted as waste by at most one finding (findings name what they claim; the
 biggest finding keeps a contested claim), and a session's waste never exceeds its bill.
 A detector that raises is reported through `pm.report` and skipped for that session.
@@ -8,10 +9,11 @@ A detector that raises is reported through `pm.report` and skipped for that sess
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 import orjson
@@ -20,9 +22,10 @@ from tokentrail import __version__
 from tokentrail import carry as carry_mod
 from tokentrail.carry import CarryItem, SessionCarry
 from tokentrail.hookspecs import Detector
-from tokentrail.model import Finding, Lesson, Session, ToolCall
+from tokentrail.model import Finding, Lesson, Session
 from tokentrail.plugins import BUILTIN_PLUGINS, TokentrailPluginManager
-from tokentrail.thresholds import Thresholds, load_thresholds
+from tokentrail.pricing import Pricer
+from tokentrail.thresholds import Thresholds, declared, load_thresholds
 
 FINDING_KEYS = (
     "id",
@@ -38,28 +41,33 @@ FINDING_KEYS = (
     "claims",
     "message",  # the fake and other simple plugins title their findings this way
 )
-# A driver is "the" cause only when it holds at least this share of the bill.
-DOMINANT_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class DetectContext:
+    """What a detector gets besides the session: the carry model, the thresholds in force,
+    the config, and the pricer (every what-if dollar figure goes through it). Item access
+    (`context["carry"]`) keeps detectors written against the mapping form working."""
+
+    carry: SessionCarry
+    thresholds: Thresholds
+    config: Mapping[str, Any]
+    pricer: Pricer
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default)
 
 
 @dataclass
 class Analysis:
+    """What the detectors found in a set of sessions; the receipt turns it into figures."""
+
     findings: list[Finding] = field(default_factory=list)
     lessons: list[Lesson] = field(default_factory=list)
-    likely_cause: str = ""
     carry: dict[str, SessionCarry] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "likely_cause": self.likely_cause,
-            "findings": [f.to_dict() for f in self.findings],
-            "lessons": [lesson.to_dict() for lesson in self.lessons],
-            "carry": carry_summary(self.carry.values()),
-        }
-
-
-def detectors(pm: TokentrailPluginManager) -> list[tuple[str, Detector]]:
-    return pm.collect("register_detectors", Detector)  # type: ignore[type-abstract]
 
 
 def finding_id(f: Finding) -> str:
@@ -131,11 +139,11 @@ def detect_session(
     session: Session,
     pm: TokentrailPluginManager,
     found: Sequence[tuple[str, Detector]],
-    config: Mapping[str, Any],
+    pricer: Pricer,
     thresholds: Thresholds,
 ) -> tuple[list[Finding], SessionCarry]:
-    carry = carry_mod.compute(session)
-    context = {"carry": carry, "thresholds": thresholds, "config": config}
+    carry = carry_mod.compute(session, pricer)
+    context = DetectContext(carry, thresholds, pricer.config, pricer)
     findings: list[Finding] = []
     for plugin, detector in found:
         try:
@@ -156,10 +164,6 @@ class Results(Protocol):
     def get(self, sessions: Sequence[Session], context: str) -> dict[int, bytes]:
         """Stored results by `id(session)`."""
 
-    def complete(self, sessions: Sequence[Session]) -> None:
-        """Add what the detectors read (tool calls, prompts, compactions) to sessions that
-        were loaded without it."""
-
     def put(self, results: Sequence[tuple[Session, bytes]], context: str) -> None:
         """Keep these sessions' results."""
 
@@ -170,10 +174,11 @@ def context_key(
     config: Mapping[str, Any],
     thresholds: Thresholds,
 ) -> str:
-    """Everything detector results depend on besides the session itself: the detectors
-    (a third party's by version and by its module file, so editing it counts), the
-    thresholds and the whole config, which detectors get to read."""
-    parts: list[Any] = [__version__, asdict(thresholds)]
+    """Everything detector results depend on besides the session and its prices (a
+    session read again or priced again loses its stored results): the detectors (a third
+    party's by version and by its module file, so editing it counts), the thresholds and
+    the whole config, which detectors and the pricer get to read."""
+    parts: list[Any] = [__version__, thresholds.as_dict()]
     for plugin, detector in found:
         stamp = ""
         if plugin not in BUILTIN_PLUGINS:
@@ -190,67 +195,61 @@ def context_key(
     return hashlib.sha1(raw).hexdigest()
 
 
-def encode_result(findings: Sequence[Finding], carry: SessionCarry) -> bytes:
-    """A session's settled findings and the digest of its carry, as stored."""
-    digest = carry.digest()
-    return orjson.dumps(
+_FINDING_FIELDS = [f.name for f in fields(Finding)]
+_ITEM_FIELDS = [f.name for f in fields(CarryItem) if f.name != "call"]
+_CARRY_FIELDS = [f.name for f in fields(SessionCarry) if f.name not in ("items", "by_call")]
+
+
+def encode_result(session: Session, findings: Sequence[Finding], carry: SessionCarry) -> bytes:
+    """A session's settled findings and its carry model, as stored: a carry item names its
+    tool call by position in the session. Raises ValueError when the encoding would not
+    give back exactly these objects (then nothing is stored)."""
+    position = {id(call): i for i, call in enumerate(session.tool_calls)}
+    items = []
+    for item in carry.items:
+        if id(item.call) not in position:
+            raise ValueError("a carry item whose call is not the session's")
+        items.append([position[id(item.call)], *(getattr(item, k) for k in _ITEM_FIELDS)])
+    data = orjson.dumps(
         {
-            "findings": [{**f.to_dict(), "wasted_usd": f.wasted_usd, "confidence": f.confidence}
-                         for f in findings],
-            "carry": {
-                "billed": [digest.billed_tokens, digest.billed_usd],
-                "input_side": digest.input_side_tokens,
-                "remainder": [digest.remainder_tokens, digest.remainder_usd],
-                "carried": list(digest.carried or (0, 0.0)),
-                "items": [
-                    [
-                        [i.call.id, i.call.name, i.call.request_index, i.call.summary,
-                         i.call.command, list(i.call.files)],
-                        i.thread, i.enters_at, i.size_tokens, i.measured, i.carried_requests,
-                        i.carry_tokens, i.carry_usd,
-                    ]
-                    for i in digest.items
-                ],
-            },
+            "findings": [[getattr(f, k) for k in _FINDING_FIELDS] for f in findings],
+            "carry": [getattr(carry, k) for k in _CARRY_FIELDS],
+            "items": items,
         }
     )
+    again, again_carry = decode_result(data, session)
+    if again != list(findings) or again_carry != carry:  # NaN, tuples in evidence...
+        raise ValueError("detector results that do not survive encoding")
+    return data
 
 
 def decode_result(data: bytes, session: Session) -> tuple[list[Finding], SessionCarry]:
     doc = orjson.loads(data)
-    findings = [
-        Finding(
-            detector=f["detector"], title=f["title"], session=f["session"],
-            evidence=f["evidence"], wasted_tokens=f["wasted_tokens"],
-            wasted_usd=f["wasted_usd"], confidence=f["confidence"], measured=f["measured"],
-            lesson=f["lesson"], id=f["id"],
-        )
-        for f in doc["findings"]
-    ]
-    c = doc["carry"]
-    items = []
-    for call, thread, enters, size, measured, carried, tokens, usd in c["items"]:
-        tool = ToolCall(id=call[0], name=call[1], request_index=call[2], timestamp=None,
-                        summary=call[3], command=call[4], files=tuple(call[5]))
-        items.append(CarryItem(tool, thread, enters, size, measured, carried, tokens, usd))
-    carry = SessionCarry(
-        session_id=session.id,
-        items=items,
-        billed_tokens=c["billed"][0],
-        billed_usd=c["billed"][1],
-        input_side_tokens=c["input_side"],
-        remainder_tokens=c["remainder"][0],
-        remainder_usd=c["remainder"][1],
-        by_call={i.call.id: i for i in items},
-        carried=(c["carried"][0], c["carried"][1]),
-    )
+    findings = []
+    for values in doc["findings"]:
+        f = Finding(**dict(zip(_FINDING_FIELDS, values)))
+        f.claims = {k: (v[0], v[1]) for k, v in f.claims.items()}
+        findings.append(f)
+    carry = SessionCarry(**dict(zip(_CARRY_FIELDS, doc["carry"])))
+    for position, *values in doc["items"]:
+        item = CarryItem(session.tool_calls[position], **dict(zip(_ITEM_FIELDS, values)))
+        carry.items.append(item)
+        carry.by_call[item.call.id] = item
     return findings, carry
+
+
+def _decoded(data: bytes, session: Session) -> tuple[list[Finding], SessionCarry] | None:
+    """A stored result, or None when it does not fit the session (then it is recomputed)."""
+    try:
+        return decode_result(data, session)
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, ValueError):
+        return None
 
 
 def analyze(
     sessions: Iterable[Session],
     pm: TokentrailPluginManager,
-    config: Mapping[str, Any],
+    pricer: Pricer,
     results: Results | None = None,
 ) -> Analysis:
     """Findings, lessons, the likely cause and the carry model for these sessions.
@@ -258,105 +257,31 @@ def analyze(
     from tokentrail.lessons import build_lessons
 
     sessions = list(sessions)
-    thresholds = load_thresholds(config)
-    found = detectors(pm)
-    context = context_key(pm, found, config, thresholds) if results is not None else ""
+    found = pm.detectors()
+    thresholds = load_thresholds(pricer.config, declared(d for _, d in found))
+    context = context_key(pm, found, pricer.config, thresholds) if results is not None else ""
     stored = results.get(sessions, context) if results is not None else {}
-    if results is not None:
-        results.complete([s for s in sessions if id(s) not in stored])
     fresh: list[tuple[Session, bytes]] = []
     out = Analysis()
     for session in sessions:
         data = stored.get(id(session))
-        if data is not None:
-            findings, carry = decode_result(data, session)
+        decoded = _decoded(data, session) if data is not None else None
+        if decoded is not None:
+            findings, carry = decoded
         else:
             problems = len(pm.problems)
-            findings, carry = detect_session(session, pm, found, config, thresholds)
+            findings, carry = detect_session(session, pm, found, pricer, thresholds)
             if results is not None and len(pm.problems) == problems:
-                try:
-                    fresh.append((session, encode_result(findings, carry)))
-                except (TypeError, orjson.JSONEncodeError):
-                    pass  # evidence a plugin made of something JSON cannot hold
-                else:
-                    carry = carry.digest()  # what the stored result gives next time
+                # evidence a plugin made of something JSON cannot hold exactly is not kept
+                with contextlib.suppress(TypeError, ValueError, orjson.JSONEncodeError):
+                    fresh.append((session, encode_result(session, findings, carry)))
         out.findings.extend(findings)
         out.carry[session.id] = carry
     if results is not None and fresh:
         results.put(fresh, context)
     out.findings.sort(key=lambda f: (-f.wasted_usd, f.session, f.id))
     out.lessons = build_lessons(out.findings)
-    out.likely_cause = likely_cause(out.findings, list(out.carry.values()))
     return out
-
-
-def carry_summary(carries: Iterable[SessionCarry], top: int = 5) -> dict[str, Any]:
-    """Which files and commands burned the context, and the rest."""
-    carries = list(carries)
-    items = sorted(
-        (i for c in carries for i in c.items), key=lambda i: (-i.carry_usd, -i.carry_tokens)
-    )
-    billed = sum(c.billed_tokens for c in carries)
-    carried = sum(c.carried_tokens for c in carries)
-    return {
-        "billed_tokens": billed,
-        "billed_usd": round(sum(c.billed_usd for c in carries), 6),
-        "carried_tokens": carried,
-        "carried_usd": round(sum(c.carried_usd for c in carries), 6),
-        "remainder_tokens": billed - carried,
-        "remainder_usd": round(sum(c.remainder_usd for c in carries), 6),
-        "top_items": [
-            {
-                "session": next((c.session_id for c in carries if i.call.id in c.by_call), ""),
-                "tool": i.call.name,
-                "what": i.call.command or ", ".join(i.call.files) or i.call.summary,
-                "turn": i.call.request_index,
-                "size_tokens": i.size_tokens,
-                "measured": i.measured,
-                "carried_requests": i.carried_requests,
-                "carry_tokens": i.carry_tokens,
-                "carry_usd": round(i.carry_usd, 6),
-            }
-            for i in items[:top]
-            if i.carry_tokens > 0
-        ],
-    }
-
-
-def _pct(part: float, whole: float) -> str:
-    return f"{100 * part / whole:.0f} %" if whole > 0 else "0 %"
-
-
-def dominant_finding(findings: Sequence[Finding], billed_usd: float) -> str | None:
-    """The detector whose findings hold at least DOMINANT_SHARE of the bill, in a sentence."""
-    by_detector: dict[str, tuple[float, int, str]] = {}
-    for f in findings:
-        usd, n, title = by_detector.get(f.detector, (0.0, 0, f.title))
-        by_detector[f.detector] = (usd + f.wasted_usd, n + 1, title)
-    if not by_detector or billed_usd <= 0:
-        return None
-    name, (usd, n, title) = max(by_detector.items(), key=lambda kv: kv[1][0])
-    if usd < DOMINANT_SHARE * billed_usd:
-        return None
-    what = title if n == 1 else f"{n} {name.replace('_', ' ')} findings"
-    return f"{what}: ${usd:.2f} of ${billed_usd:.2f} billed ({_pct(usd, billed_usd)}) was avoidable"
-
-
-def cause_from_findings(findings: Sequence[Finding], billed_usd: float) -> str:
-    """The likely cause when only findings are known (a report built from git notes, where
-    the carry model of the sessions is not available)."""
-    dominant = dominant_finding(findings, billed_usd)
-    if dominant:
-        return dominant
-    if not findings:
-        return "no waste findings were recorded for these commits"
-    wasted = sum(f.wasted_usd for f in findings)
-    top = max(findings, key=lambda f: f.wasted_usd)
-    return (
-        f"no single driver dominates: findings total ${wasted:.2f} "
-        f"({_pct(wasted, billed_usd)} of the bill), the largest is {top.title} "
-        f"(${top.wasted_usd:.2f})"
-    )
 
 
 def finding_from_dict(d: Mapping[str, Any]) -> Finding:
@@ -372,35 +297,4 @@ def finding_from_dict(d: Mapping[str, Any]) -> Finding:
         measured=bool(d.get("measured")),
         lesson=str(d.get("lesson") or ""),
         id=str(d.get("id") or ""),
-    )
-
-
-def likely_cause(findings: Sequence[Finding], carries: Sequence[SessionCarry]) -> str:
-    """The single biggest driver in one sentence with its number, or an honest 'none'."""
-    billed_usd = sum(c.billed_usd for c in carries)
-    input_side = sum(c.input_side_tokens for c in carries)
-    if not carries or (billed_usd <= 0 and input_side <= 0):
-        return "nothing was billed, so there is no cost driver"
-    dominant = dominant_finding(findings, billed_usd)
-    if dominant:
-        return dominant
-    carried = sum(c.carried_tokens for c in carries)
-    items = [i for c in carries for i in c.items]
-    largest = max(items, key=lambda i: i.carry_tokens, default=None)
-    largest_share = _pct(largest.carry_tokens, input_side) if largest else "0 %"
-    if largest and input_side and largest.carry_tokens >= DOMINANT_SHARE * input_side:
-        what = largest.call.command or ", ".join(largest.call.files) or largest.call.name
-        return (
-            f"one tool result ({largest.call.name} {what[:60]}) was re-sent "
-            f"{largest.carried_requests} times: {largest_share} of input-side tokens"
-        )
-    if input_side and carried >= 0.5 * input_side:
-        return (
-            f"accumulated tool output: {_pct(carried, input_side)} of input-side tokens, "
-            f"largest item {largest_share}; no single item or mistake dominates"
-        )
-    return (
-        f"no single driver dominates: tool output carried is {_pct(carried, input_side)} "
-        f"of input-side tokens (largest item {largest_share}); the rest is conversation "
-        "and work"
     )

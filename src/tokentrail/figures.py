@@ -33,6 +33,21 @@ def units_to_usd(units: int) -> float:
     return units / (1 << _UNIT_BITS)
 
 
+# Summable figures of a receipt row, in the names totals() gives them.
+COUNT_FIELDS = (
+    "requests",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "web_search_requests",
+    "unpriced_requests",
+    "output_lower_bound_requests",
+)
+
+
 def iso(ts: datetime | None) -> str | None:
     return ts.isoformat().replace("+00:00", "Z") if ts else None
 
@@ -69,8 +84,27 @@ def totals(requests: Iterable[Request]) -> dict[str, Any]:
         **usage_fields(usage),
         "web_search_requests": usage.web_search_requests,
         "cost_usd": round(cost, 6) if priced or not count else None,
+        "total_tokens": usage.total,
         "unpriced_requests": unpriced,
         "output_lower_bound_requests": lower_bound,
+    }
+
+
+def agent_cost(requests: Iterable[Request]) -> dict[str, Any]:
+    """The cost the agent recorded itself, beside tokentrail's price of the same requests.
+
+    `agent_cost_usd` is None when the log records no cost; `agent_cost_requests` says how
+    many requests carried one and `cost_usd_same_requests` is tokentrail's price of
+    exactly those (None when none of them could be priced), so the two compare like for
+    like."""
+    recorded = [r for r in requests if r.agent_cost_usd is not None]
+    ours = [r.cost_usd for r in recorded if r.cost_usd is not None]
+    return {
+        "agent_cost_usd": round(sum(r.agent_cost_usd or 0.0 for r in recorded), 6)
+        if recorded
+        else None,
+        "agent_cost_requests": len(recorded),
+        "cost_usd_same_requests": round(sum(ours), 6) if ours else None,
     }
 
 
@@ -86,6 +120,7 @@ def session_row(session: Session) -> dict[str, Any]:
         "models": session.model_mix,
         "parent_id": session.parent_id,
         **totals(session.requests),
+        **agent_cost(session.requests),
         "paths": [str(p) for p in session.paths],
     }
 

@@ -62,7 +62,7 @@ from tokentrail.model import (
     resolved_cwd,
 )
 
-SCHEMA = 1
+SCHEMA = 2  # 2: request provider, agent cost, sent; tool call added, read range; prompt kind
 APPLICATION_ID = 0x746B7472  # "tktr"
 BUSY_TIMEOUT_S = 30.0
 _CHUNK = 500  # values per `IN (...)` list
@@ -80,7 +80,6 @@ def _model_shape() -> str:
     for cls in (Session, Request, Usage, ToolCall, Prompt, Compaction, AgentCommit, ParseIssues):
         parts.append(cls.__name__ + "(" + ",".join(f.name for f in fields(cls)) + ")")
     return hashlib.sha1(";".join(parts).encode()).hexdigest()[:16]
-
 
 
 _DDL = """
@@ -127,9 +126,26 @@ CREATE TABLE memo (
 """
 # One request's record: its position in the array is its index in Session.requests.
 REQUEST_FIELDS = (
-    "key", "timestamp", "model", "input", "cache_read", "cache_write_5m", "cache_write_1h",
-    "output", "reasoning", "web_search_requests", "branch", "cwd", "subagent", "file_index",
-    "output_lower_bound", "cost_usd", "price_source",
+    "key",
+    "timestamp",
+    "model",
+    "input",
+    "cache_read",
+    "cache_write_5m",
+    "cache_write_1h",
+    "output",
+    "reasoning",
+    "web_search_requests",
+    "branch",
+    "cwd",
+    "subagent",
+    "file_index",
+    "output_lower_bound",
+    "cost_usd",
+    "price_source",
+    "provider",
+    "agent_cost_usd",
+    "sent",
 )
 # What a stored index must have been made with: this schema (its very text and request
 # record), these model classes and this tokentrail; anything else and it is rebuilt. Bump
@@ -173,10 +189,26 @@ def encode_requests(session: Session) -> tuple[bytes, bytes]:
             hashes.append(keyhash(agent, r.key))
         records.append(
             (
-                r.key, ts.isoformat() if ts is not None else None, r.model, u.input,
-                u.cache_read, u.cache_write_5m, u.cache_write_1h, u.output, u.reasoning,
-                u.web_search_requests, r.branch, r.cwd, r.subagent, r.file_index,
-                r.output_lower_bound, r.cost_usd, r.price_source,
+                r.key,
+                ts.isoformat() if ts is not None else None,
+                r.model,
+                u.input,
+                u.cache_read,
+                u.cache_write_5m,
+                u.cache_write_1h,
+                u.output,
+                u.reasoning,
+                u.web_search_requests,
+                r.branch,
+                r.cwd,
+                r.subagent,
+                r.file_index,
+                r.output_lower_bound,
+                r.cost_usd,
+                r.price_source,
+                r.provider,
+                r.agent_cost_usd,
+                _iso(r.sent),
             )
         )
     return orjson.dumps(records), hashes.tobytes()
@@ -185,8 +217,20 @@ def encode_requests(session: Session) -> tuple[bytes, bytes]:
 def decode_requests(blob: bytes) -> list[Request]:
     return [
         Request(
-            r[0], _ts(r[1]), r[2], Usage(r[3], r[4], r[5], r[6], r[7], r[8], r[9]), r[10],
-            r[11], r[12], r[13], r[14], r[15], r[16],
+            r[0],
+            _ts(r[1]),
+            r[2],
+            Usage(r[3], r[4], r[5], r[6], r[7], r[8], r[9]),
+            r[10],
+            r[11],
+            r[12],
+            r[13],
+            r[14],
+            r[15],
+            r[16],
+            r[17],
+            r[18],
+            _ts(r[19]),
         )
         for r in orjson.loads(blob)
     ]
@@ -239,10 +283,12 @@ def encode_body(session: Session) -> bytes:
                     c.error_head,
                     c.subagent,
                     c.writes,
+                    list(c.added),
+                    list(c.read_range) if c.read_range is not None else None,
                 ]
                 for c in session.tool_calls
             ],
-            "prompts": [[_iso(p.timestamp), p.chars] for p in session.prompts],
+            "prompts": [[_iso(p.timestamp), p.chars, p.kind] for p in session.prompts],
             "compactions": [
                 [_iso(c.timestamp), c.trigger, c.pre_tokens, c.request_index]
                 for c in session.compactions
@@ -277,11 +323,26 @@ def decode_session(head: bytes, body: bytes | None) -> Session:
 def _add_body(session: Session, body: bytes) -> None:
     b = orjson.loads(body)
     session.tool_calls = [
-        ToolCall(c[0], c[1], c[2], _ts(c[3]), c[4], c[5], tuple(c[6]), c[7], c[8], c[9], c[10],
-                 c[11], c[12])
+        ToolCall(
+            c[0],
+            c[1],
+            c[2],
+            _ts(c[3]),
+            c[4],
+            c[5],
+            tuple(c[6]),
+            c[7],
+            c[8],
+            c[9],
+            c[10],
+            c[11],
+            c[12],
+            tuple(c[13]),
+            (c[14][0], c[14][1]) if c[14] is not None else None,
+        )
         for c in b["tool_calls"]
     ]
-    session.prompts = [Prompt(_ts(p[0]), p[1]) for p in b["prompts"]]
+    session.prompts = [Prompt(_ts(p[0]), p[1], p[2]) for p in b["prompts"]]
     session.compactions = [Compaction(_ts(c[0]), c[1], c[2], c[3]) for c in b["compactions"]]
 
 
@@ -537,8 +598,15 @@ class Index:
         with self.transaction():
             for e in entries:
                 meta = (
-                    e.digest, e.pricing, e.resume is not None, e.places, e.units, e.issues,
-                    e.row, e.keys, *e.checks,
+                    e.digest,
+                    e.pricing,
+                    e.resume is not None,
+                    e.places,
+                    e.units,
+                    e.issues,
+                    e.row,
+                    e.keys,
+                    *e.checks,
                 )
                 contents = (e.head, e.requests, e.body, e.resume)
                 old = db.execute(
@@ -584,9 +652,10 @@ class Index:
         stored = self.memo("overlap", generation)
         if stored is not None:
             return set(key_hashes(stored))
-        rows = [(sid, key_hashes(blob)) for sid, blob in self.db.execute(
-            "SELECT id, keys FROM sessions"
-        )]
+        rows = [
+            (sid, key_hashes(blob))
+            for sid, blob in self.db.execute("SELECT id, keys FROM sessions")
+        ]
         counts = Counter(h for _, hashes in rows for h in hashes)
         dups = {h for h, n in counts.items() if n > 1}
         found = {sid for sid, hashes in rows if not dups.isdisjoint(hashes)}
@@ -648,9 +717,7 @@ class Index:
                 ).fetchone()
                 if current is None:
                     continue
-                db.execute(
-                    "UPDATE contents SET body = NULL, resume = NULL WHERE id = ?", (sid,)
-                )
+                db.execute("UPDATE contents SET body = NULL, resume = NULL WHERE id = ?", (sid,))
                 db.execute(
                     "UPDATE sessions SET gone = 1, resumable = 0, digest = '', body_check = ? "
                     "WHERE id = ?",
@@ -753,8 +820,10 @@ class Index:
             "SELECT session, ctx, data FROM detections WHERE session IN ({})", list(wanted)
         ):
             blob = bytes(r[2])
-            if wanted.get(r[0]) == r[1] and blob[4:] and zlib.crc32(blob[4:]) == int.from_bytes(
-                blob[:4], "big"
+            if (
+                wanted.get(r[0]) == r[1]
+                and blob[4:]
+                and zlib.crc32(blob[4:]) == int.from_bytes(blob[:4], "big")
             ):
                 out[r[0]] = blob[4:]
         return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -193,14 +194,12 @@ def first_line(path: Path, limit: int = 1 << 20) -> dict[str, Any] | None:
     whose device, inode, size and mtime are unchanged is not opened again."""
     line: bytes | None = None
     memo = heads.memo
-    if memo is not None or watch.seen is not None:
+    if memo is not None:
         try:
             state = state_of(os.stat(path))
         except OSError:
             return None
-        if watch.seen is not None:  # logs only grow: the same file has the same first line
-            watch.seen.setdefault(str(path), (state[0], state[1], IDENTITY, 0))
-        known = memo.get(str(path)) if memo is not None else None
+        known = memo.get(str(path))
         if known is not None and known[0] == state:
             line = known[1]
     if line is None:
@@ -219,47 +218,22 @@ def first_line(path: Path, limit: int = 1 << 20) -> dict[str, Any] | None:
 
 
 def list_dir(path: Path) -> list[os.DirEntry[str]]:
-    """A folder's entries sorted by name (no stat per entry), noted in `watch`: adapters
-    that list folders with this (and read first lines with `first_line`) can say exactly
-    what their discovery depended on (`watchable = True`)."""
-    st = os.stat(path)  # before listing: a change after it shows as a different state
-    if watch.seen is not None:
-        watch.seen.setdefault(str(path), state_of(st))
+    """A folder's entries sorted by name (no stat per entry)."""
     with os.scandir(path) as it:
         return sorted(it, key=lambda e: e.name)
 
 
 def note(path: Path) -> bool:
-    """Note a path discovery looked for (its state, or that it is missing) in `watch`;
-    whether it is a folder."""
+    """Whether a path discovery looks for is a folder."""
     try:
         st = os.stat(path)
     except OSError:
-        if watch.seen is not None:
-            watch.seen.setdefault(str(path), MISSING)
         return False
-    if watch.seen is not None:
-        watch.seen.setdefault(str(path), state_of(st))
     return stat.S_ISDIR(st.st_mode)
-
-
-MISSING = (0, 0, -1, 0)
-IDENTITY = -2  # in place of a size: only device and inode matter (see quick.py)
 
 
 def state_of(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-class _Watch:
-    """What discovery looked at (folders listed, files whose first line was read), with
-    their state, while `seen` is a dict: the inputs of a hook's remembered answer."""
-
-    def __init__(self) -> None:
-        self.seen: dict[str, tuple[int, int, int, int]] | None = None
-
-
-watch = _Watch()
 
 
 class _Heads:
@@ -282,3 +256,65 @@ def as_dict(value: Any) -> dict[str, Any]:
 
 def as_str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def ms_ts(value: Any) -> datetime | None:
+    """Milliseconds since the epoch (as OpenCode and Pi write them) to an aware datetime."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def as_float(value: Any) -> float | None:
+    """A recorded dollar figure: a finite non-negative number (or numeric string), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 and number != float("inf") else None
+
+
+class RecordKinds:
+    """Schema drift, said out loud: the record types of one file the adapter does not know.
+
+    A file in which nothing is recognised, or a file with record types never seen before,
+    gives one warning line with the count, so a new log format never reads as zero usage.
+    """
+
+    def __init__(self, agent: str, known: frozenset[str]) -> None:
+        self.agent = agent
+        self.known = known
+        self.lines = 0
+        self.recognised = 0
+        self.unknown: Counter[str] = Counter()
+
+    def see(self, kind: Any) -> bool:
+        """Count one record; whether its type is one the adapter knows."""
+        self.lines += 1
+        if isinstance(kind, str) and kind in self.known:
+            self.recognised += 1
+            return True
+        self.unknown[kind if isinstance(kind, str) else "(no type)"] += 1
+        return False
+
+    def report(self, where: Path | str, issues: ParseIssues) -> None:
+        """Add this file's warning (if any) and start counting the next file."""
+        unknown = sum(self.unknown.values())
+        if self.lines and not self.recognised:
+            issues.warnings.append(
+                f"{where}: no {self.agent} record recognised in {self.lines} record(s); "
+                "a log format tokentrail does not know yet, nothing was counted from it"
+            )
+        elif unknown:
+            kinds = ", ".join(f"{k} ×{n}" for k, n in sorted(self.unknown.items())[:6])
+            issues.warnings.append(
+                f"{where}: skipped {unknown} {self.agent} record(s) of a type tokentrail "
+                f"does not know ({kinds})"
+            )
+        self.lines = self.recognised = 0
+        self.unknown.clear()

@@ -80,7 +80,7 @@ def test_subagent_files_and_inline_sidechains_belong_to_the_session(tmp_path: Pa
     assert [s["id"] for s in listing["sessions"]] == ["s1"]
     detail = tokentrail_json("session", "s1", env=env)
     by_sub = {r["subagent"]: r["cache_read_tokens"] for r in detail["by_subagent"]}
-    assert by_sub == {"main": 5000, "sidechain": 100, "a1b2c3": 700}
+    assert by_sub == {"main": 5000, "sidechain-u2-0": 100, "a1b2c3": 700}
     assert len(detail["by_file"]) == 2
 
 
@@ -191,9 +191,12 @@ def test_session_lookup_errors_are_json_documents(tmp_path: Path) -> None:
     for ident, code in (("zzz", "session_not_found"), ("abc", "ambiguous_session")):
         proc = tokentrail("session", ident, "--json", env=env, check=False)
         assert proc.returncode == 1
-        assert json.loads(proc.stdout) == {
+        doc = json.loads(proc.stdout)
+        assert doc == {
             "schema_version": 1,
-            "error": {"code": code, "message": json.loads(proc.stdout)["error"]["message"]},
+            "tool_version": doc["tool_version"],
+            "kind": "error",
+            "error": {"code": code, "message": doc["error"]["message"]},
         }
     assert tokentrail_json("session", "abc2", env=env)["session"]["id"] == "abc2"
     proc = tokentrail("session", "zzz", env=env, check=False)

@@ -28,7 +28,7 @@ def test_third_party_detector_and_adapter_in_the_report(
                           env=environ, capture_output=True, text=True, check=True)
     doc = json.loads(proc.stdout)
     assert [(s["agent"], s["id"], s["link"]) for s in doc["sessions"]] == [
-        ("fake-agent", "long", "strong")]
+        ("fake-agent", "long", "window")]
     assert doc["totals"]["requests"] == 5
     assert doc["totals"]["cost_usd"] == 5 * 1100 * 0.000002
     (finding,) = [f for f in doc["findings"] if f["detector"] == "fake-long-session"]

@@ -21,6 +21,7 @@ from tokentrail.hookspecs import Adapter, hookimpl
 from tokentrail.logfile import (
     FileMark,
     JsonlReader,
+    RecordKinds,
     as_dict,
     as_int,
     as_str,
@@ -30,6 +31,8 @@ from tokentrail.logfile import (
     parse_ts,
 )
 from tokentrail.model import (
+    PROMPT_TASK_NOTIFICATION,
+    PROMPT_USER,
     AgentCommit,
     Compaction,
     ParseIssues,
@@ -41,7 +44,14 @@ from tokentrail.model import (
     Usage,
     estimate_result_tokens,
 )
-from tokentrail.toolcalls import commits_in_output, describe_call, first_line_of, is_git_commit
+from tokentrail.toolcalls import (
+    added_lines,
+    commits_in_output,
+    describe_call,
+    error_line,
+    is_git_commit,
+    read_range,
+)
 
 AGENT = "claude-code"
 # Streaming placeholders are 1-30 tokens (formats.md §1.5); a call that wrote more than
@@ -50,10 +60,32 @@ PLACEHOLDER_MAX_OUTPUT = 30
 PLACEHOLDER_MIN_CHARS = 400
 _SLUG_CHARS = re.compile(r"[^A-Za-z0-9]")
 SKIP = b'"type":"progress"'  # copies of subagent usage: never decoded
-HANDLED = ("assistant", "user", "system")  # other record types are not decoded at all
 # Content characters only matter as "more than PLACEHOLDER_MIN_CHARS": counting stops there.
 CHARS_CAP = PLACEHOLDER_MIN_CHARS + 1
-RESUME_VERSION = 1
+RESUME_VERSION = 2
+# Record types this parser knows (formats.md §1.3); anything else is schema drift and warned.
+KNOWN_RECORD_TYPES = frozenset(
+    {
+        "user",
+        "assistant",
+        "system",
+        "summary",
+        "progress",
+        "file-history-snapshot",
+        "queue-operation",
+        "attachment",
+        "permission-mode",
+        "mode",
+        "agent-name",
+        "custom-title",
+        "ai-title",
+        "last-prompt",
+        "pr-link",
+        "worktree-state",
+        "relocated",
+        "bridge-session",
+    }
+)
 
 
 def project_slug(path: Path | str) -> str:
@@ -72,13 +104,10 @@ def config_roots() -> list[Path]:
 
 class ClaudeCodeAdapter:
     name = AGENT
-    parser_version = "claude-code/1"  # bump when parse() output changes (cache key)
+    parser_version = "claude-code/4"  # bump when parse() output changes (cache key)
 
     def roots(self) -> list[Path]:
         return config_roots()
-
-    # discovery lists folders with logfile.list_dir and reads heads with first_line only
-    watchable = True
 
     def discover(self, repo: Path | None) -> Iterable[SessionRef]:
         wanted = project_slug(repo) if repo else None
@@ -229,6 +258,37 @@ def _usage(raw: dict[str, Any]) -> Usage:
     )
 
 
+def _prompt_kind(text: str) -> str:
+    """A background task's notification is injected as a user turn; nobody typed it."""
+    notice = text.lstrip().startswith("<task-notification>")
+    return PROMPT_TASK_NOTIFICATION if notice else PROMPT_USER
+
+
+class SidechainThreads:
+    """Threads of inline sidechains (Claude Code 1.0.x writes Task subagent turns into the
+    main file with `isSidechain: true` and no `agentId`): each Task's turns form their own
+    thread, named by the root of their `parentUuid` chain (the Task prompt record), so one
+    Task's results are never counted as carried by another Task's requests."""
+
+    def __init__(self) -> None:
+        self.root_of: dict[str, str] = {}
+
+    def see(self, rec: dict[str, Any]) -> None:
+        uuid = rec.get("uuid")
+        if not rec.get("isSidechain") or rec.get("agentId") or not isinstance(uuid, str):
+            return
+        parent = rec.get("parentUuid")
+        if isinstance(parent, str) and parent:
+            self.root_of[uuid] = self.root_of.get(parent, parent)
+        else:
+            self.root_of[uuid] = uuid
+
+    def thread(self, rec: dict[str, Any]) -> str:
+        """`sidechain-<root uuid prefix>`; plain `sidechain` when the record has no uuid."""
+        root = self.root_of.get(str(rec.get("uuid")))
+        return f"sidechain-{root[:8]}" if root else "sidechain"
+
+
 class _Parser:
     """One pass over a session's files, main file first."""
 
@@ -239,12 +299,16 @@ class _Parser:
         self.chars: list[int] = []  # content characters per request, for the placeholder check
         self.calls: dict[str, ToolCall] = {}
         self.file_index = 0
+        self.sidechains = SidechainThreads()
+        self.last_user: dict[str | None, datetime] = {}  # per thread: when a request was sent
         self.handlers: dict[str, Callable[[dict[str, Any], datetime | None, str | None], None]]
         self.handlers = {"assistant": self._assistant, "user": self._user, "system": self._system}
         self.resume_at = (0, 0, 0)  # (file index, byte offset, garbled lines so far there)
         self.stats: list[list[int]] = []  # files before the last one, as read
         self.before_last: tuple[int, int, list[str]] = (0, 0, [])
         self.last: JsonlReader | None = None
+        self.last_kinds: list[Any] = [0, 0, {}]  # the last file's record types, as counted
+        self.kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
 
     def run(self) -> Session:
         paths, (first, offset, bad) = self.ref.paths, self.resume_at
@@ -267,15 +331,18 @@ class _Parser:
                 skip=SKIP,
                 count_partial=not last,
                 bad=bad if index == first else 0,
-                types=HANDLED,
             )
             for rec in reader:
+                self.kinds.see(rec.get("type"))
                 self._record(rec, file_agent)
             if last:
                 self.last = reader
                 if reader.partial:  # counted as read_jsonl counts it
                     self.session.issues.truncated_lines += 1
                     self.session.issues.warnings.append(f"{path}: skipped a truncated last line")
+                kinds = self.kinds
+                self.last_kinds = [kinds.lines, kinds.recognised, dict(kinds.unknown)]
+            self.kinds.report(path, self.session.issues)
         for request, chars in zip(self.session.requests, self.chars):
             u = request.usage
             request.output_lower_bound = (
@@ -295,6 +362,9 @@ class _Parser:
                 "last_bad": self.last.bad,
                 "before_last": self.before_last,
                 "chars": self.chars,
+                "threads": self.sidechains.root_of,
+                "sent": [[thread, ts.isoformat()] for thread, ts in self.last_user.items()],
+                "kinds": self.last_kinds,
             }
         )
 
@@ -327,9 +397,19 @@ class _Parser:
         parser.calls = {c.id: c for c in session.tool_calls}
         parser.stats = [list(s) for s in state["stats"]]
         parser.resume_at = (len(old) - 1, mark.offset, int(state["last_bad"]))
+        try:
+            parser.sidechains.root_of = dict(state["threads"])
+            parser.last_user = {t: datetime.fromisoformat(ts) for t, ts in state["sent"]}
+            lines, recognised, unknown = state["kinds"]
+            parser.kinds.lines, parser.kinds.recognised = int(lines), int(recognised)
+            parser.kinds.unknown.update(unknown)
+        except (KeyError, TypeError, ValueError):
+            return None
         return parser
 
     def _record(self, rec: dict[str, Any], file_agent: str | None) -> None:
+        if file_agent is None:
+            self.sidechains.see(rec)
         handler = self.handlers.get(rec.get("type"))  # type: ignore[arg-type]
         if handler is None:
             return  # summary, progress, snapshots, queue operations and unknown types
@@ -346,7 +426,9 @@ class _Parser:
             return file_agent
         if rec.get("isSidechain"):
             agent_id = rec.get("agentId")
-            return agent_id if isinstance(agent_id, str) and agent_id else "sidechain"
+            if isinstance(agent_id, str) and agent_id:
+                return agent_id
+            return self.sidechains.thread(rec)
         return None
 
     def _assistant(self, rec: dict[str, Any], ts: datetime | None, file_agent: str | None) -> None:
@@ -395,6 +477,7 @@ class _Parser:
                     earlier.usage = usage
                 return seen
         model = as_str(msg.get("model")) or "unknown"
+        thread = self._subagent(rec, file_agent)
         requests = self.session.requests
         requests.append(
             Request(
@@ -404,8 +487,9 @@ class _Parser:
                 usage,
                 as_str(rec.get("gitBranch")),
                 as_str(rec.get("cwd")),
-                self._subagent(rec, file_agent),
+                thread,
                 self.file_index,
+                sent=self.last_user.get(thread),
             )
         )
         self.chars.append(0)
@@ -437,7 +521,9 @@ class _Parser:
             command=command,
             files=files,
             writes=writes,
+            added=added_lines(name, args) if writes else (),
             subagent=self._subagent(rec, file_agent),
+            read_range=read_range(name, args),
         )
         self.calls[call_id] = call
         self.session.tool_calls.append(call)
@@ -446,6 +532,8 @@ class _Parser:
         msg = rec.get("message")
         if not isinstance(msg, dict):
             return
+        if ts is not None:
+            self.last_user[self._subagent(rec, file_agent)] = ts
         content = msg.get("content")
         if isinstance(content, str):
             if not (
@@ -454,22 +542,25 @@ class _Parser:
                 or file_agent
                 or rec.get("isSidechain")
             ):
-                self.session.prompts.append(Prompt(ts, len(content)))
+                self.session.prompts.append(Prompt(ts, len(content), _prompt_kind(content)))
             return
         if not isinstance(content, list):
             return
         typed = 0
+        kind = PROMPT_USER
         for block in content:
             if not isinstance(block, dict):
                 continue
             if block.get("type") == "tool_result":
                 self._tool_result(block, ts)
             elif block.get("type") == "text":
-                typed += len(block.get("text") or "")
+                text = str(block.get("text") or "")
+                typed += len(text)
+                kind = _prompt_kind(text) if kind == PROMPT_USER else kind
         if typed and not (
             rec.get("isMeta") or rec.get("isCompactSummary") or file_agent or rec.get("isSidechain")
         ):
-            self.session.prompts.append(Prompt(ts, typed))
+            self.session.prompts.append(Prompt(ts, typed, kind))
 
     def _tool_result(self, block: dict[str, Any], ts: Any) -> None:
         call = self.calls.get(str(block.get("tool_use_id")))
@@ -480,7 +571,7 @@ class _Parser:
         call.result_tokens = estimate_result_tokens(len(text))
         call.is_error = bool(block.get("is_error"))
         if call.is_error:
-            call.error_head = first_line_of(text)
+            call.error_head = error_line(text)
         if is_git_commit(call.command):
             for branch, sha in commits_in_output(text):
                 self.session.commits.append(

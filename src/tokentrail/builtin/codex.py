@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from tokentrail.hookspecs import Adapter, hookimpl
 from tokentrail.logfile import (
     FileMark,
     JsonlReader,
+    RecordKinds,
     as_dict,
     as_int,
     as_str,
@@ -41,7 +43,13 @@ from tokentrail.model import (
     cwd_inside,
     estimate_result_tokens,
 )
-from tokentrail.toolcalls import commits_in_output, describe_call, first_line_of, is_git_commit
+from tokentrail.toolcalls import (
+    added_lines,
+    commits_in_output,
+    describe_call,
+    error_line,
+    is_git_commit,
+)
 
 AGENT = "codex"
 FIELDS = (
@@ -53,9 +61,24 @@ FIELDS = (
     "cache_write_input_tokens",
 )
 _EXIT_CODE = re.compile(r"(?:Process exited with code|exit code:?|\"exit_code\":)\s*(-?\d+)", re.I)
-RESUME_VERSION = 1
+RESUME_VERSION = 2
 # Some published rollouts replace text by "[REDACTED_X len=N sha=...]": N is the real size.
 _REDACTED = re.compile(r"^\[REDACTED_\w+ len=(\d+) sha=[0-9a-f]+\]$")
+# Rollout line types this parser knows (formats.md §2.2); anything else is warned as drift.
+KNOWN_RECORD_TYPES = frozenset(
+    {
+        "session_meta",
+        "response_item",
+        "compacted",
+        "turn_context",
+        "event_msg",
+        "world_state",
+        "inter_agent_communication",
+        "inter_agent_communication_metadata",
+        "security_risk_score",
+        "realtime_item",
+    }
+)
 
 
 def codex_home() -> Path:
@@ -64,13 +87,10 @@ def codex_home() -> Path:
 
 class CodexAdapter:
     name = AGENT
-    parser_version = "codex/1"  # bump when parse() output changes (cache key)
+    parser_version = "codex/4"  # bump when parse() output changes (cache key)
 
     def roots(self) -> list[Path]:
         return [codex_home() / "sessions", codex_home() / "archived_sessions"]
-
-    # discovery lists folders with logfile.list_dir and reads heads with first_line only
-    watchable = True
 
     def discover(self, repo: Path | None) -> Iterable[SessionRef]:
         seen: set[str] = set()
@@ -158,6 +178,7 @@ class _Parser:
         self.session = Session(agent=AGENT, id=ref.id, paths=ref.paths)
         self.ref = ref
         self.model = "unknown"
+        self.sent: Any = None  # when the next request was sent: its turn_context's time
         self.cwd: str | None = None
         self.branch: str | None = None
         self.previous: tuple[int, ...] | None = None
@@ -167,6 +188,8 @@ class _Parser:
         self.before: tuple[int, int, list[str]] = (0, 0, [])
         self.reader: JsonlReader | None = None
         self.unclamped: dict[str, list[Any]] = {"calls": [], "commits": []}
+        self.kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
+        self.last_kinds: list[Any] = [0, 0, {}]  # record types as counted, for a resume
 
     def run(self) -> Session:
         issues = self.session.issues
@@ -175,6 +198,7 @@ class _Parser:
             self.ref.path, issues, start=self.start, count_partial=False, bad=self.bad
         )
         for rec in reader:
+            self.kinds.see(rec.get("type"))
             payload = rec.get("payload")
             if not isinstance(payload, dict):
                 continue
@@ -184,6 +208,7 @@ class _Parser:
             if kind == "session_meta":
                 self._meta(payload)
             elif kind == "turn_context":
+                self.sent = ts  # written as a sampling step starts
                 if isinstance(payload.get("model"), str):
                     self.model = payload["model"]
                 if isinstance(payload.get("cwd"), str):
@@ -200,6 +225,9 @@ class _Parser:
         if reader.partial:  # counted as read_jsonl counts it
             issues.truncated_lines += 1
             issues.warnings.append(f"{self.ref.path}: skipped a truncated last line")
+        kinds = self.kinds
+        self.last_kinds = [kinds.lines, kinds.recognised, dict(kinds.unknown)]
+        kinds.report(self.ref.path, self.session.issues)
         last = max(len(self.session.requests) - 1, 0)
         for call in self.session.tool_calls:  # a call whose answer was never logged
             if call.request_index > last:
@@ -226,6 +254,8 @@ class _Parser:
                 "previous": self.previous,
                 "seen_meta": self.seen_meta,
                 "unclamped": self.unclamped,
+                "sent": self.sent.isoformat() if isinstance(self.sent, datetime) else None,
+                "kinds": self.last_kinds,
             }
         )
 
@@ -257,6 +287,13 @@ class _Parser:
         parser.previous = tuple(state["previous"]) if state["previous"] is not None else None
         parser.seen_meta = bool(state["seen_meta"])
         parser.start, parser.bad = mark.offset, int(state["bad"])
+        try:
+            parser.sent = datetime.fromisoformat(state["sent"]) if state["sent"] else None
+            lines, recognised, unknown = state["kinds"]
+            parser.kinds.lines, parser.kinds.recognised = int(lines), int(recognised)
+            parser.kinds.unknown.update(unknown)
+        except (KeyError, TypeError, ValueError):
+            return None
         return parser
 
     def _meta(self, payload: dict[str, Any]) -> None:
@@ -321,6 +358,7 @@ class _Parser:
                 ),
                 branch=self.branch,
                 cwd=self.cwd,
+                sent=self.sent,
             )
         )
 
@@ -355,6 +393,7 @@ class _Parser:
             command=command,
             files=files,
             writes=writes,
+            added=added_lines(name, args) if writes else (),
         )
         self.calls[call_id] = call
         self.session.tool_calls.append(call)
@@ -368,7 +407,7 @@ class _Parser:
         call.result_tokens = estimate_result_tokens(size)
         call.is_error = _failed(text)
         if call.is_error:
-            call.error_head = first_line_of(text)
+            call.error_head = error_line(text)
         if is_git_commit(call.command):
             for branch, sha in commits_in_output(text):
                 self.session.commits.append(

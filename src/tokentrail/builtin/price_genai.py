@@ -52,18 +52,28 @@ _IGNORED = {
     "output_video_mtok",
     "storage_searches_kcount",
 }
-_models: dict[str, gp.ModelInfo | None] = {}
+_models: dict[tuple[str, str | None], tuple[gp.ModelInfo, str | None] | None] = {}
 
 
-def _model_info(model: str) -> gp.ModelInfo | None:
-    if model not in _models:
+def _model_info(model: str, provider: str | None = None) -> tuple[gp.ModelInfo, str | None] | None:
+    """The model's price entry and the provider id it was found under. A provider the
+    log names is tried first (the same model id can be priced differently elsewhere);
+    one genai-prices does not know falls back to a lookup by model id alone."""
+    key = (model, provider)
+    if key not in _models:
         from genai_prices.data_snapshot import get_snapshot
 
-        try:
-            _models[model] = get_snapshot().find_provider_model(model, None, None, None)[1]
-        except LookupError:
-            _models[model] = None
-    return _models[model]
+        found = None
+        for provider_id in dict.fromkeys((provider, None)):
+            try:
+                found = get_snapshot().find_provider_model(model, None, provider_id, None)[1]
+            except LookupError:
+                continue
+            _models[key] = (found, provider_id)
+            break
+        if found is None:
+            _models[key] = None
+    return _models[key]
 
 
 def _rate(price: Decimal | gp.TieredPrices, prompt_tokens: int) -> Decimal:
@@ -167,7 +177,7 @@ def _rates_for(prices: gp.ModelPrice) -> _FloatRates | None:
 
 # Compiled prices kept between runs, so a run that prices a few new requests (a hook after
 # the live session grew) does not import genai-prices (pydantic, its data) to do it.
-# model -> None (genai-prices does not know it), or its prices as a list of
+# "model\0provider" -> None (genai-prices does not know it), or its prices as a list of
 # (first UTC day as an ordinal or None for "always", tier starts, bands), in
 # genai-prices' order: the last entry whose day has come applies, else the first.
 Compiled = list[tuple[int | None, list[int], list[tuple[float | None, ...]]]]
@@ -177,7 +187,7 @@ _UNKNOWN = object()
 
 def _compiled_path() -> Path | None:
     root = cache_root()
-    return None if root is None else root / f"prices-{PRICING_VERSION.split()[-1]}-{__version__}"
+    return None if root is None else root / f"prices2-{PRICING_VERSION.split()[-1]}-{__version__}"
 
 
 def _load_compiled() -> dict[str, Compiled | None]:
@@ -237,16 +247,17 @@ def _compile(info: gp.ModelInfo) -> Compiled | None:
     return out
 
 
-def _prices_for(model: str) -> Compiled | object | None:
-    """The model's compiled prices, None when it is unknown, _UNKNOWN when only
-    genai-prices can price it."""
+def _prices_for(model: str, provider: str | None) -> Compiled | object | None:
+    """The compiled prices of the model (as the provider the log names prices it), None
+    when it is unknown, _UNKNOWN when only genai-prices can price it."""
     compiled = _load_compiled()
-    if model in compiled:
-        found = compiled[model]
+    key = f"{model}\0{provider or ''}"
+    if key in compiled:
+        found = compiled[key]
         return _UNKNOWN if found == [] else found
-    info = _model_info(model)
-    entry = None if info is None else _compile(info)
-    compiled[model] = [] if info is not None and entry is None else entry
+    info = _model_info(model, provider)
+    entry = None if info is None else _compile(info[0])
+    compiled[key] = [] if info is not None and entry is None else entry
     _save_compiled(compiled)
     return _UNKNOWN if info is not None and entry is None else entry
 
@@ -262,21 +273,26 @@ def _on(compiled: Compiled, when: datetime) -> tuple[list[int], list[tuple[float
     return compiled[0][1], compiled[0][2]
 
 
-def cost_of(model: str, usage: Usage, when: datetime | None) -> float | None:
+def cost_of(
+    model: str, usage: Usage, when: datetime | None, provider: str | None = None
+) -> float | None:
     """Price of one request in USD, or None when genai-prices does not know the model."""
     when = when or datetime.now(timezone.utc)
-    prices = _prices_for(model)
+    prices = _prices_for(model, provider)
     if prices is None:
         return None
     if isinstance(prices, list):
         fast = _cost(*_on(prices, when), usage)
         if fast is not None:
             return fast
-    if _model_info(model) is None:
+    found = _model_info(model, provider)
+    if found is None:
         return None
     import genai_prices
 
-    priced = genai_prices.calc_price(genai_usage(usage), model, genai_request_timestamp=when)
+    priced = genai_prices.calc_price(
+        genai_usage(usage), model, provider_id=found[1], genai_request_timestamp=when
+    )
     return float(priced.total_price)
 
 
@@ -284,5 +300,5 @@ def cost_of(model: str, usage: Usage, when: datetime | None) -> float | None:
 def price_request(request: Request, config: Mapping[str, Any]) -> Price | None:
     if request.model in NOT_BILLED_MODELS:
         return Price(0.0, "not billed")
-    cost = cost_of(request.model, request.usage, request.timestamp)
+    cost = cost_of(request.model, request.usage, request.timestamp, request.provider)
     return None if cost is None else Price(cost, SOURCE)

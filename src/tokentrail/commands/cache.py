@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from tokentrail.cache import index_path
-from tokentrail.commands.common import emit, handle_errors, json_option
+from tokentrail.commands.common import emit, handle_errors, output_options
 from tokentrail.errors import TokentrailError
 
 
@@ -16,19 +16,10 @@ def cache_group() -> None:
     """The index of parsed sessions in the user cache dir."""
 
 
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
-
-
 @cache_group.command(name="info")
-@json_option
+@output_options
 @handle_errors
-def info(as_json: bool) -> None:
+def info(as_json: bool, fmt: str | None) -> None:
     """Location, size and entries of the index."""
     from tokentrail.index import Index
 
@@ -46,35 +37,14 @@ def info(as_json: bool) -> None:
             index.close()
     else:
         doc.update(path=str(path), bytes=0, sessions=0)
-    if as_json:
-        emit(doc, True)
-        return
-    click.echo(f"index: {doc['path']}{'' if doc['exists'] else ' (not created yet)'}")
-    if doc["exists"]:
-        click.echo(f"size: {_size(doc['bytes'])}")
-        click.echo(
-            f"entries: {doc['sessions']} session(s) "
-            f"({doc['sessions_kept_after_deletion']} kept after their logs were deleted), "
-            f"{doc['requests']} request row(s), {doc['detector_results']} stored "
-            f"detector result(s)"
-        )
+    emit(doc, as_json, fmt)
 
 
 @cache_group.command(name="clear")
-@json_option
+@output_options
 @handle_errors
-def clear(as_json: bool) -> None:
+def clear(as_json: bool, fmt: str | None) -> None:
     """Delete the index. Sessions whose logs are gone are forgotten with it."""
     from tokentrail.index import clear as clear_index
-    from tokentrail.quick import forget
 
-    removed = clear_index()
-    forget()  # remembered check answers rest on the index too
-    if as_json:
-        emit({"kind": "cache_clear", "removed": removed}, True)
-        return
-    if removed:
-        for path in removed:
-            click.echo(f"removed {path}")
-    else:
-        click.echo("nothing to remove")
+    emit({"kind": "cache_clear", "removed": clear_index()}, as_json, fmt)
