@@ -214,9 +214,7 @@ def test_a_half_written_last_line_is_counted_then_read_when_complete(tmp_path: P
 
 
 def test_appended_subagent_and_main_files_are_exact(tmp_path: Path) -> None:
-    paths = busy_session(
-        tmp_path, "scratch", extra=[Task("look around", 5)]
-    )
+    paths = busy_session(tmp_path, "scratch", extra=[Task("look around", 5)])
     assert len(paths) == 2  # the main file and the subagent's
     env = claude_env(tmp_path)
     contents = [p.read_bytes() for p in paths]
@@ -250,8 +248,10 @@ def test_an_appended_codex_rollout_is_exact(tmp_path: Path) -> None:
 
 def test_truncated_and_rewritten_logs_are_read_again_whole(tmp_path: Path) -> None:
     log = tmp_path / "claude" / "projects" / "-work-app" / "s1.jsonl"
-    calls = [claude_call(n, f"2026-02-10T12:0{n}:00.000Z", "claude-sonnet-4-5", read=1000 * n)
-             for n in range(1, 6)]
+    calls = [
+        claude_call(n, f"2026-02-10T12:0{n}:00.000Z", "claude-sonnet-4-5", read=1000 * n)
+        for n in range(1, 6)
+    ]
     write_jsonl(log, [line for call in calls for line in call])
     env = claude_env(tmp_path)
     assert listing(env)["totals"]["requests"] == 5
@@ -271,8 +271,11 @@ def test_same_size_and_mtime_is_not_read_again(tmp_path: Path) -> None:
     env = claude_env(tmp_path)
     first = listing(env)
     st = log.stat()
-    log.write_bytes(log.read_bytes().replace(b'"cache_read_input_tokens": 1000',
-                                             b'"cache_read_input_tokens": 9999'))
+    log.write_bytes(
+        log.read_bytes().replace(
+            b'"cache_read_input_tokens": 1000', b'"cache_read_input_tokens": 9999'
+        )
+    )
     os.utime(log, ns=(st.st_atime_ns, st.st_mtime_ns))
     second = listing(env)
     assert second["sessions"] == first["sessions"]
@@ -286,11 +289,19 @@ def test_deleted_logs_keep_their_rows_until_told_otherwise(tmp_path: Path) -> No
     env = claude_env(tmp_path)
     logs = []
     for n, cwd in enumerate(("/work/app", "/work/other")):
-        logs.append(write_jsonl(
-            tmp_path / "claude" / "projects" / cwd.replace("/", "-") / f"s{n}.jsonl",
-            claude_call(n + 1, f"2026-02-1{n}T12:00:00.000Z", "claude-sonnet-4-5", read=1000,
-                        cwd=cwd, session=f"s{n}"),
-        ))
+        logs.append(
+            write_jsonl(
+                tmp_path / "claude" / "projects" / cwd.replace("/", "-") / f"s{n}.jsonl",
+                claude_call(
+                    n + 1,
+                    f"2026-02-1{n}T12:00:00.000Z",
+                    "claude-sonnet-4-5",
+                    read=1000,
+                    cwd=cwd,
+                    session=f"s{n}",
+                ),
+            )
+        )
     before = listing(env)
     logs[0].unlink()  # the agent's 30-day cleanup
     after = listing(env)
@@ -313,8 +324,10 @@ def test_cache_clear_forgets_deleted_sessions_and_config_turns_keeping_off(
     tmp_path: Path,
 ) -> None:
     env = claude_env(tmp_path)
-    log = write_jsonl(tmp_path / "claude" / "projects" / "-work-app" / "s1.jsonl",
-                      claude_call(1, "2026-02-10T12:00:00.000Z", "claude-sonnet-4-5"))
+    log = write_jsonl(
+        tmp_path / "claude" / "projects" / "-work-app" / "s1.jsonl",
+        claude_call(1, "2026-02-10T12:00:00.000Z", "claude-sonnet-4-5"),
+    )
     listing(env)
     log.unlink()
     assert listing(env)["kept_after_deletion"] == 1
@@ -339,9 +352,17 @@ def small_home(tmp: Path) -> dict[str, str]:
     for n in range(3):
         write_jsonl(
             tmp / "claude" / "projects" / "-work-app" / f"s{n}.jsonl",
-            [line for k in range(4) for line in claude_call(
-                10 * n + k, f"2026-02-1{n}T12:0{k}:00.000Z", "claude-sonnet-4-5",
-                read=1000 * (k + 1), session=f"s{n}")],
+            [
+                line
+                for k in range(4)
+                for line in claude_call(
+                    10 * n + k,
+                    f"2026-02-1{n}T12:0{k}:00.000Z",
+                    "claude-sonnet-4-5",
+                    read=1000 * (k + 1),
+                    session=f"s{n}",
+                )
+            ],
         )
     return claude_env(tmp)
 
@@ -376,8 +397,10 @@ def test_a_corrupt_index_is_rebuilt_never_trusted(tmp_path: Path, damage: str) -
             for sid, blob in db.execute("SELECT id, requests FROM contents").fetchall():
                 records = json.loads(blob)
                 records[0][7] += 1
-                db.execute("UPDATE contents SET requests = ? WHERE id = ?",
-                           (json.dumps(records).encode(), sid))
+                db.execute(
+                    "UPDATE contents SET requests = ? WHERE id = ?",
+                    (json.dumps(records).encode(), sid),
+                )
         db.close()
     elif damage == "truncate":
         path.write_bytes(blob[: len(blob) // 3])
@@ -398,8 +421,12 @@ def test_concurrent_runs_share_the_index_safely(tmp_path: Path) -> None:
 
     env = small_home(tmp_path)
     procs = [
-        subprocess.Popen([INSTALLED_CLI, "sessions", "--json"], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [INSTALLED_CLI, "sessions", "--json"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for _ in range(4)
     ]
     outputs = [p.communicate(timeout=120) for p in procs]
@@ -465,12 +492,19 @@ def test_calls_copied_into_a_resumed_session_count_once(tmp_path: Path) -> None:
     listing (from stored key hashes) drops exactly what a fresh parse drops."""
     env = claude_env(tmp_path)
     folder = tmp_path / "claude" / "projects" / "-work-app"
-    calls = [claude_call(n, f"2026-02-10T12:0{n}:00.000Z", "claude-sonnet-4-5", read=1000 * n,
-                         session="first") for n in range(1, 5)]
+    calls = [
+        claude_call(
+            n, f"2026-02-10T12:0{n}:00.000Z", "claude-sonnet-4-5", read=1000 * n, session="first"
+        )
+        for n in range(1, 5)
+    ]
     write_jsonl(folder / "first.jsonl", [line for c in calls for line in c])
     resumed = [line for c in calls[:3] for line in c] + [
-        line for n in (5, 6) for line in claude_call(
-            n, f"2026-02-10T13:0{n}:00.000Z", "claude-sonnet-4-5", read=5000, session="second")
+        line
+        for n in (5, 6)
+        for line in claude_call(
+            n, f"2026-02-10T13:0{n}:00.000Z", "claude-sonnet-4-5", read=5000, session="second"
+        )
     ]
     write_jsonl(folder / "second.jsonl", resumed)
     for _ in range(2):  # cold, then from the index
@@ -480,3 +514,46 @@ def test_calls_copied_into_a_resumed_session_count_once(tmp_path: Path) -> None:
         assert doc["totals"] == expected["totals"]
         assert doc["skipped"]["duplicate_requests"] == 3
         assert [s["requests"] for s in doc["sessions"]] == [4, 2]
+
+
+def _resume_cases() -> list[Path]:
+    claude = sorted(
+        p
+        for p in (CORPUS / "claude-code").rglob("*.jsonl")
+        if "subagents" not in p.parts and p.stat().st_size > 2000
+    )
+    codex = sorted((CORPUS / "codex").rglob("*.jsonl"))
+    return [*claude[:8], *codex[:4]]
+
+
+@pytest.mark.parametrize("source", _resume_cases(), ids=lambda p: p.name[:24])
+def test_a_log_read_on_from_each_cut_parses_to_what_a_whole_read_gives(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real logs, cut at three points and read on from each by the adapter's resume: the
+    whole Session (request send times, inline sidechain threads, tool calls, prompts,
+    warnings about record types the parser does not know) equals a fresh parse."""
+    codex = source.is_relative_to(CORPUS / "codex")
+    if codex:
+        target = tmp_path / "codex" / "sessions" / "2026" / "01" / "01" / f"rollout-{source.name}"
+    else:
+        target = tmp_path / "claude" / "projects" / "-work-app" / source.name
+    target.parent.mkdir(parents=True)
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
+    lines = source.read_bytes().splitlines(keepends=True)
+    third = len(lines) // 3
+    unknown = b'{"type":"a-record-type-from-the-future","timestamp":"2026-01-01T00:00:00Z"}\n'
+    lines[third:third] = [unknown]  # before the first cut: counted across the resume
+    pm = get_plugin_manager()
+    session = token = None
+    for cut in (third, 2 * third, len(lines)):
+        target.write_bytes(b"".join(lines[:cut]))
+        [(_, adapter, ref)] = catalog.discover(pm, catalog.SessionFilter())
+        session, token = adapter.parse_resumable(ref, session, token)  # type: ignore[attr-defined]
+        whole = adapter.parse(ref)
+        assert session == whole, cut
+        assert session.issues.warnings == whole.issues.warnings
+    assert session is not None and any(
+        "a-record-type-from-the-future" in w for w in session.issues.warnings
+    )
