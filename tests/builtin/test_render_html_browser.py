@@ -46,7 +46,7 @@ def test_session_page(team: Team, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     claude = next(s for s in sessions if s["agent"] == "claude-code")
     page = tmp_path / "session.html"
     page.write_text(cli_run(team.root, "session", claude["id"], "--format", "html"))
-    _check(page, tmp_path, ["Cost per model", "By subagent"], 2)
+    _check(page, tmp_path, ["Cost per model", "Cost per thread"], 2)
 
 
 def test_the_check_catches_a_page_that_loads_from_the_network(tmp_path: Path) -> None:
