@@ -23,7 +23,7 @@ from tokentrail.config import load_config
 from tokentrail.detect import Analysis, analyze, finding_from_dict
 from tokentrail.errors import TokentrailError
 from tokentrail.figures import agent_cost, iso, session_row, totals
-from tokentrail.history import gather, originals_of
+from tokentrail.history import gather, originals_of, repo_relative
 from tokentrail.lessons import build_lessons
 from tokentrail.model import Finding, Request, Session
 from tokentrail.notes import (
@@ -118,6 +118,7 @@ def run_branch(
 ) -> BranchRun:
     """The sessions of the repository, attributed to the branch's commits by the evidence
     git holds (content history, rewritten copies, notes before the base), then detected."""
+    repo_relative.cache_clear()  # symlinks are resolved afresh on every run
     flt = catalog_mod.SessionFilter(repo=scope.root)
     loaded = load_sessions(pm, flt, config, keep_open=detect)
     try:
