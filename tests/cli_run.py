@@ -1,4 +1,11 @@
-"""Run the installed `tokentrail` CLI in a subprocess with an isolated environment."""
+"""Run the `tokentrail` CLI for a test: in this process (the default; fast), or as a real
+subprocess when the process boundary is what is under test (hooks, exit codes seen by git,
+the installed entry point, concurrent runs, a plugin found through PYTHONPATH).
+
+The in-process run behaves like a fresh process: the environment is replaced by the one
+given, the working directory changed, the plugin manager rebuilt, and SystemExit mapped to
+the exit code; everything is restored afterwards.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,8 @@ import json
 import os
 import subprocess
 import sys
+import traceback
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +39,8 @@ CLAUDE_PROJECT_DIRS = (
     "claude-code/marot-spotter",
     "claude-code/oneryalcin-fasthooks",
 )
+# The installed console script (the entry point a git hook or pre-commit runs).
+INSTALLED_CLI = str(Path(sys.executable).parent / "tokentrail")
 
 
 def claude_config_from_corpus(tmp: Path) -> Path:
@@ -53,13 +64,76 @@ def isolated_env(home: Path, **extra: str | Path) -> dict[str, str]:
     return env
 
 
-def tokentrail(
-    *args: str, env: dict[str, str], cwd: Path | None = None, check: bool = True
+def run_in_process(
+    args: Sequence[str], env: Mapping[str, str], cwd: Path | None = None, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "tokentrail", *args]
-    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+    """`tokentrail ARGS` in this process, as if it were a fresh one (see the module doc)."""
+    from click.testing import CliRunner
+
+    from tokentrail.cli import cli
+    from tokentrail.model import resolved_cwd
+    from tokentrail.plugins import get_plugin_manager
+
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.clear()
+    os.environ.update(env)
+    get_plugin_manager.cache_clear()
+    resolved_cwd.cache_clear()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        result = CliRunner().invoke(cli, list(args), input=input, catch_exceptions=True)
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        get_plugin_manager.cache_clear()
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        assert result.exc_info is not None
+        stderr += "".join(traceback.format_exception(*result.exc_info))
+    return subprocess.CompletedProcess(
+        ["tokentrail", *args], result.exit_code, result.stdout, stderr
+    )
+
+
+def run_subprocess(
+    cmd: Sequence[str], env: Mapping[str, str], cwd: Path | None = None, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(cmd),
+        env=dict(env),
+        cwd=cwd,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def needs_process(env: Mapping[str, str]) -> bool:
+    """A PYTHONPATH of its own (the fake plugin) only takes effect in a new interpreter."""
+    return env.get("PYTHONPATH", "") != os.environ.get("PYTHONPATH", "")
+
+
+def tokentrail(
+    *args: str,
+    env: dict[str, str],
+    cwd: Path | None = None,
+    check: bool = True,
+    input: str | None = None,
+    process: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """The CLI with `args`; `process=True` runs the installed entry point in a subprocess."""
+    if process or needs_process(env):
+        proc = run_subprocess([INSTALLED_CLI, *args], env, cwd, input)
+    else:
+        proc = run_in_process(args, env, cwd, input)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{cmd} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"tokentrail {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 

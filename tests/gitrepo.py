@@ -2,7 +2,8 @@
 
 `GitRepo` makes commits with fixed author/committer dates; `ClaudeLog` and `CodexLog` write
 small, realistic logs whose timestamps, cwd and branch line up with those commits. `Env`
-points CLAUDE_CONFIG_DIR / CODEX_HOME / HOME at temp folders and runs the real CLI.
+points CLAUDE_CONFIG_DIR / CODEX_HOME / HOME at temp folders and runs the real CLI
+(in-process unless a test asks for the process boundary).
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ import json
 import os
 import re
 import subprocess
-import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-CLI = str(Path(sys.executable).parent / "tokentrail")
+from tests.cli_run import INSTALLED_CLI, tokentrail
+
+CLI = INSTALLED_CLI
 T0 = datetime(2026, 2, 23, 9, 0, tzinfo=timezone.utc)
 _SLUG = re.compile(r"[^A-Za-z0-9]")
 
@@ -79,24 +81,17 @@ class Env:
         return env
 
     def run(
-        self, cwd: Path, *args: str, check: bool = True, input: str | None = None
+        self,
+        cwd: Path,
+        *args: str,
+        check: bool = True,
+        input: str | None = None,
+        process: bool = False,
     ) -> subprocess.CompletedProcess[str]:
-        """The installed CLI, as a subprocess."""
-        proc = subprocess.run(
-            [CLI, *args],
-            cwd=cwd,
-            env=self.environ(),
-            capture_output=True,
-            text=True,
-            input=input,
-            check=False,
+        """The CLI in this process; `process=True` runs the installed entry point instead."""
+        return tokentrail(
+            *args, env=self.environ(), cwd=cwd, check=check, input=input, process=process
         )
-        if check and proc.returncode != 0:
-            raise AssertionError(
-                f"tokentrail {' '.join(args)} exited {proc.returncode}\n"
-                f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
-            )
-        return proc
 
     def json(self, cwd: Path, *args: str) -> Any:
         return json.loads(self.run(cwd, *args, "--json").stdout)

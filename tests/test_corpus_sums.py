@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +51,7 @@ def per_file(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
         CODEX_HOME=codex_home_from_corpus(tmp),
     )
     listing = tokentrail_json("sessions", env=env)
-    with ThreadPoolExecutor(4) as pool:
-        details = list(
-            pool.map(lambda s: tokentrail_json("session", s["id"], env=env), listing["sessions"])
-        )
+    details = [tokentrail_json("session", s["id"], env=env) for s in listing["sessions"]]
     out: dict[str, dict[str, Any]] = {}
     corpus = str(CORPUS.resolve())
     for detail in details:

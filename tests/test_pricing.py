@@ -3,6 +3,7 @@ unknown models and overrides."""
 
 from __future__ import annotations
 
+import os
 import random
 from datetime import datetime, timezone
 from pathlib import Path
@@ -231,3 +232,29 @@ def test_bad_price_override_is_a_clear_error(tmp_path: Path) -> None:
     assert '"code": "config_invalid"' in proc.stdout
     assert "prices.x.input" in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_prices_compiled_once_are_priced_without_importing_genai_prices(tmp_path: Path) -> None:
+    """A hook that prices a few new requests must not pay for importing genai-prices: the
+    compiled prices of the models it met are kept in the cache dir, per genai-prices
+    version, and give the same figures."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from datetime import datetime, timezone; "
+        "from tokentrail.builtin.price_genai import cost_of; from tokentrail.model import Usage; "
+        "u = Usage(input=10, cache_read=50_000, cache_write_5m=2000, output=300); "
+        "print(repr([cost_of(m, u, datetime(2026, d, 1, tzinfo=timezone.utc)) "
+        "for m in ('claude-opus-4-6', 'claude-haiku-4-5', 'no-such-model') for d in (2, 6)])); "
+        "print('genai_prices' in sys.modules)"
+    )
+    env = {**os.environ, "TOKENTRAIL_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+        for _ in range(2)
+    ]
+    assert runs[0][1] == "True" and runs[1][1] == "False"
+    assert runs[0][0] == runs[1][0] and "None" in runs[1][0]

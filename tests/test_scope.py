@@ -60,3 +60,21 @@ def test_empty_repo_and_subfolder(repo: GitRepo, tmp_path: Path) -> None:
     with pytest.raises(TokentrailError) as err:
         find_scope(empty.path)
     assert err.value.code == "no_commits"
+
+
+def test_linked_worktree_detached_head_and_tag_base(repo: GitRepo, tmp_path: Path) -> None:
+    repo.checkout("-b", "feat")
+    a = repo.commit("a", at(5))
+    repo.checkout("main")
+    repo.git("tag", "-a", "v1", "-m", "release", "main")  # annotated: git peels it
+    worktree = tmp_path / "wt"
+    repo.git("worktree", "add", "-q", str(worktree), "feat")
+    scope = find_scope(worktree)
+    assert scope.root == worktree.resolve() and scope.branch == "feat"
+    assert [c.sha for c in scope.commits] == [a]
+    assert [c.sha for c in find_scope(worktree, base="v1").commits] == [a]
+    repo.git("-C", str(worktree), "checkout", "-q", "--detach")
+    with pytest.raises(TokentrailError) as err:
+        find_scope(worktree)
+    assert err.value.code == "detached_head"
+    assert find_scope(worktree, allow_detached=True).head == a

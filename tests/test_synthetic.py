@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from tests.cli_run import run_in_process
 from tokentrail.demo import (
     HAIKU,
     Bash,
@@ -51,14 +50,7 @@ def run_cli(tmp: Path, *args: str) -> Any:
         TOKENTRAIL_PLUGINS="",
         TOKENTRAIL_NO_CACHE="1",
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "tokentrail", *args, "--json"],
-        env=env,
-        cwd=tmp,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_in_process([*args, "--json"], env, tmp)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 

@@ -6,6 +6,8 @@ and a shallow clone. Each asserts exact per-commit request counts."""
 
 from __future__ import annotations
 
+import itertools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,8 @@ import pytest
 from tests.gitrepo import ClaudeLog, CodexLog, Env, GitRepo, at
 from tokentrail.errors import TokentrailError
 from tokentrail.pipeline import build_receipt, note_commits
+
+_FRESH = itertools.count()
 
 
 @dataclass
@@ -39,7 +43,22 @@ class World:
         return self.repo.head()
 
     def receipt(self, **kw: Any) -> dict[str, Any]:
-        return build_receipt(self.repo.path, kw.pop("base", "main"), **kw)
+        """The receipt through the index this test session shares (warm: logs read on from
+        where they stopped, stored detector results), checked against a fresh, empty index
+        (every log read whole, every detector run)."""
+        base = kw.pop("base", "main")
+        doc = build_receipt(self.repo.path, base, **kw)
+        fresh = self.repo.path.parent / f"fresh-index-{next(_FRESH)}"
+        saved = os.environ.get("TOKENTRAIL_CACHE_DIR")
+        os.environ["TOKENTRAIL_CACHE_DIR"] = str(fresh)
+        try:
+            assert build_receipt(self.repo.path, base, **kw) == doc
+        finally:
+            if saved is None:
+                os.environ.pop("TOKENTRAIL_CACHE_DIR", None)
+            else:
+                os.environ["TOKENTRAIL_CACHE_DIR"] = saved
+        return doc
 
     def counts(self, **kw: Any) -> tuple[list[int], int]:
         doc = self.receipt(**kw)

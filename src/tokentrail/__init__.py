@@ -1,8 +1,5 @@
 """tokentrail: what the AI coding-agent sessions behind a branch cost, and why."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("tokentrail")
-except PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0"
+# The one place the version is written (pyproject.toml reads it from here): asking
+# importlib.metadata at start-up would cost every hook run a scan of site-packages.
+__version__ = "0.1.0"

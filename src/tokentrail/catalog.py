@@ -1,29 +1,44 @@
-"""Discover → parse → dedup: the sessions on this machine, as the model has them (the
-pipeline prices them next)."""
+"""Discover → index → dedup → price: the sessions on this machine, as the model has them.
+
+Every run first brings the index up to date with the logs (`sync`): adapters list their
+sessions cheaply, the index says which it already holds in exactly that state, and only
+the others are read (appended logs from where they were left, when the adapter can). Then
+`listing` answers `sessions` from the index's stored rows, and `load` gives the whole
+sessions `report`, `check`, `note` and `lessons` attribute and analyse.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+import hashlib
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tokentrail.cache import SessionCache, cache_dir
+from tokentrail import __version__
+from tokentrail.figures import cost_units, session_row, totals, units_to_usd
 from tokentrail.hookspecs import Adapter
+from tokentrail.index import Index, IndexCorrupt, Listed, file_state, key_hashes
+from tokentrail.logfile import heads
 from tokentrail.model import (
     MODEL_VERSION,
     AgentCommit,
     Compaction,
     ParseIssues,
+    Price,
     Request,
     Session,
     SessionRef,
     ToolCall,
-    cwd_inside,
+    resolved_cwd,
 )
 from tokentrail.parse_pool import Job, parse_all
-from tokentrail.plugins import PluginProblem, TokentrailPluginManager
+from tokentrail.plugins import BUILTIN_PLUGINS, PluginProblem, TokentrailPluginManager
+from tokentrail.pricing import PRICING_VERSION, Pricer
 
 
 @dataclass
@@ -37,15 +52,24 @@ class SessionFilter:
         self.repo = self.repo.resolve() if self.repo is not None else None
 
     def keeps(self, session: Session) -> bool:
-        if self.agent and session.agent != self.agent:
+        places = [str(p) for p in map(resolved_cwd, session.cwds) if p is not None]
+        return self.keeps_fields(session.agent, session.start, session.end, places)
+
+    def keeps_fields(
+        self, agent: str, start: datetime | None, end: datetime | None, places: Iterable[str]
+    ) -> bool:
+        """`places`: the session's working directories with symlinks resolved."""
+        if self.agent and agent != self.agent:
             return False
-        last = session.end or session.start
+        last = end or start
         if self.since and last and last < self.since:
             return False
-        if self.until and session.start and session.start > self.until:
+        if self.until and start and start > self.until:
             return False
         if self.repo is not None:
-            return any(cwd_inside(cwd, self.repo) for cwd in session.cwds)
+            root = str(self.repo)
+            inside = root if root.endswith(os.sep) else root + os.sep
+            return any(place == root or place.startswith(inside) for place in places)
         return True
 
 
@@ -55,7 +79,28 @@ class Catalog:
     issues: ParseIssues = field(default_factory=ParseIssues)
     adapters: list[str] = field(default_factory=list)
     duplicate_requests: int = 0  # requests also present in an earlier session's file
-    cache: SessionCache | None = None
+    kept_deleted: int = 0  # sessions whose logs were deleted, still counted from the index
+    index: Index | None = None  # open for StoredResults until `close()` (load's keep_open)
+    entries: dict[int, int] = field(default_factory=dict)  # id(session) -> index entry
+    dropped: dict[int, tuple[int, ...]] = field(default_factory=dict)  # id(session) -> idx
+
+    def close(self) -> None:
+        """Done with the index (stored detector results are written by then)."""
+        if self.index is not None:
+            self.index.close()
+            self.index = None
+
+
+@dataclass
+class Listing:
+    """`sessions`: one row per session and the totals over all of their requests."""
+
+    rows: list[dict[str, Any]]
+    totals: dict[str, Any]
+    issues: ParseIssues = field(default_factory=ParseIssues)
+    adapters: list[str] = field(default_factory=list)
+    duplicate_requests: int = 0
+    kept_deleted: int = 0
 
 
 def agent_names(adapter: Adapter) -> list[str]:
@@ -100,102 +145,465 @@ def discover(
 
 
 def parser_version(pm: TokentrailPluginManager, plugin: str, adapter: Adapter) -> str:
-    """What a cached parse depends on: the adapter's declared `parser_version`, else the
-    version of the package that provides it."""
+    """What a stored parse depends on: the adapter's declared `parser_version`, else the
+    version of the package that provides it; and tokentrail's own version."""
     declared = getattr(adapter, "parser_version", None)
-    return f"{plugin}:{declared or pm.versions.get(plugin, '')}:model{MODEL_VERSION}"
+    return f"{plugin}:{declared or pm.versions.get(plugin, '')}:{__version__}:model{MODEL_VERSION}"
+
+
+def pricing_key(pm: TokentrailPluginManager) -> str:
+    """What the prices stored with requests depend on: genai-prices' version and any
+    price plugin besides the built-ins."""
+    custom = sorted(
+        f"{impl.plugin_name}={pm.versions.get(impl.plugin_name, '')}"
+        for impl in pm.hook.price_request.get_hookimpls()
+        if impl.plugin_name not in BUILTIN_PLUGINS
+    )
+    return "|".join([PRICING_VERSION, *custom])
+
+
+def _custom_pricing(pm: TokentrailPluginManager) -> bool:
+    return "|" in pricing_key(pm)
+
+
+def _digest(version: str, paths: tuple[Path, ...], state: list[tuple[int, int, int, int]]) -> str:
+    text = version + "\n" + "\n".join(f"{p}\0{s}" for p, s in zip(paths, state))
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def keep_deleted(config: Mapping[str, Any]) -> bool:
+    """Whether sessions whose logs were deleted stay counted (`history.keep_deleted`,
+    default true; `TOKENTRAIL_KEEP_DELETED=0` turns it off too)."""
+    if os.environ.get("TOKENTRAIL_KEEP_DELETED", "").strip() in ("0", "false", "no"):
+        return False
+    history = config.get("history")
+    return not (isinstance(history, dict) and history.get("keep_deleted") is False)
+
+
+@dataclass
+class _Synced:
+    ids: list[int]  # index entries of this run's sessions, in discovery order
+    gone: set[int]  # those kept after their logs were deleted
+    secondary: set[int]  # those read by an adapter that only imports (`secondary`)
+
+
+def sync(
+    pm: TokentrailPluginManager,
+    flt: SessionFilter,
+    index: Index,
+    config: Mapping[str, Any],
+    progress: Callable[[int, int], None] | None = None,
+) -> _Synced:
+    """Bring the index up to date with the logs this filter covers; `progress(done,
+    total)` is called as session files are (re)parsed."""
+    heads.memo, heads.new = index.heads(), {}
+    try:
+        found = discover(pm, flt)
+    finally:
+        new, heads.memo, heads.new = heads.new, None, {}
+    if new:
+        index.put_heads(new)
+    keys = [(ref.agent, ref.id, str(ref.path)) for _, _, ref in found]
+    known = index.known(keys)
+    pricing = pricing_key(pm)
+    ids: list[int] = []
+    secondary: set[int] = set()
+    jobs: list[Job] = []
+    for (plugin, adapter, ref), key in zip(found, keys):
+        # What discovery knew about the session's folder is an input to the parse too.
+        version = parser_version(pm, plugin, adapter) + f":{ref.cwd_hint or ''}"
+        state = file_state(ref.paths)
+        digest = _digest(version, ref.paths, state) if state is not None else ""
+        entry = known.get(key)
+        if entry is not None and digest and entry.digest == digest:
+            if entry.pricing == pricing:
+                ids.append(entry.id)
+                if getattr(adapter, "secondary", False):
+                    secondary.add(entry.id)
+            else:
+                jobs.append(Job(plugin, adapter, ref, version, reprice=entry.id))
+            continue
+        previous = entry.id if entry is not None and entry.has_resume else None
+        jobs.append(Job(plugin, adapter, ref, version, digest, state, previous))
+    if progress is not None and jobs:
+        progress(0, len(jobs))
+    for done, (job, result) in enumerate(parse_all(jobs, index, pm, pricing), 1):
+        if progress is not None:
+            progress(done, len(jobs))
+        if isinstance(result, str):
+            pm.add_problem(PluginProblem(job.plugin, f"parse {job.ref.path}", result))
+        else:
+            ids.append(result)
+            if getattr(job.adapter, "secondary", False):
+                secondary.add(result)
+    gone = _deleted(pm, flt, index, set(keys), keep_deleted(config))
+    return _Synced([*ids, *sorted(gone)], gone, secondary)
+
+
+def _deleted(
+    pm: TokentrailPluginManager,
+    flt: SessionFilter,
+    index: Index,
+    discovered: set[tuple[str, str, str]],
+    keep: bool,
+) -> set[int]:
+    """Index entries under the adapters' folders whose logs are gone: kept (and counted)
+    unless history is not kept. Only adapters that say where they look (`roots()`) can
+    tell a deleted log from one that is simply elsewhere."""
+    roots: dict[str, list[str]] = {}
+    for _, adapter in pm.adapters():
+        names = agent_names(adapter)
+        if flt.agent and flt.agent not in names:
+            continue
+        listed = getattr(adapter, "roots", None)
+        try:
+            found = [str(r).rstrip(os.sep) + os.sep for r in listed()] if callable(listed) else []
+        except Exception:
+            continue
+        for name in names if found else ():
+            roots.setdefault(name, []).extend(found)
+    if not roots:
+        return set()
+    newly, kept = [], set()
+    for sid, agent, session_id, path, gone in index.candidates(sorted(roots), flt.repo):
+        if (agent, session_id, path) in discovered:
+            continue
+        if not any(path.startswith(root) for root in roots.get(agent, ())):
+            continue
+        if not gone:
+            if os.path.lexists(path):
+                continue  # still there, just not this run's (another filter)
+            newly.append(sid)
+        kept.add(sid)
+    if newly:
+        index.mark_gone(newly, keep)
+    if not keep:
+        index.forget_gone()
+        return set()
+    return kept
+
+
+def open_index() -> Index:
+    return Index()
+
+
+def _with_index(run: Any, *, keep_open: bool = False) -> Any:
+    """Run `run(index)`; if anything stored does not verify or SQLite reports damage,
+    rebuild the index from the logs and run it again (it is never trusted half-way).
+    With `keep_open` the index stays open for what `run` returned to use."""
+    index = open_index()
+    try:
+        try:
+            result = run(index)
+        except (IndexCorrupt, sqlite3.DatabaseError):
+            index.rebuild()
+            result = run(index)
+    except BaseException:
+        index.close()
+        raise
+    if not keep_open:
+        index.close()
+    return result
+
+
+def _order(start: str | None, sid: str) -> tuple[bool, datetime, str]:
+    ts = datetime.fromisoformat(start.replace("Z", "+00:00")) if start else None
+    return (ts is None, ts or datetime.min, sid)
+
+
+def _chosen(
+    listed: list[Listed], flt: SessionFilter, secondary: set[int]
+) -> tuple[list[Listed], ParseIssues]:
+    """The sessions this filter keeps, in report order, and the parse issues of all. A
+    session both in an agent's own log and in an import (same agent and id) is counted
+    once, from the log: it has the branch, the tool calls and the commits."""
+    issues = ParseIssues()
+    primary = {(item.agent, item.sid) for item in listed if item.id not in secondary}
+    imported = [i for i in listed if i.id in secondary and (i.agent, i.sid) in primary]
+    for item in imported:
+        issues.warnings.append(
+            f"{item.agent} session {item.sid} is both in the agent's own log and "
+            f"in an import ({item.path}); the import is not counted"
+        )
+    skip = {item.id for item in imported}
+    kept = []
+    for item in listed:
+        if item.id in skip:
+            continue
+        if item.issues is not None:
+            issues.add(item.issues)
+        row = item.row
+        if row["start"] is None and not row["requests"]:
+            continue  # nothing happened in it (e.g. a summary-only file)
+        start, end = _when(row["start"]), _when(row["end"])
+        if flt.keeps_fields(item.agent, start, end, item.places):
+            kept.append(item)
+    kept.sort(key=lambda item: _order(item.row["start"], str(item.row["id"])))
+    return kept, issues
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def _overridden(config: Mapping[str, Any]) -> set[str]:
+    prices = config.get("prices")
+    return set(prices) if isinstance(prices, dict) else set()
+
+
+def _drops(index: Index, chosen: list[Listed]) -> dict[int, set[int]]:
+    """Requests to drop because an earlier session (in report order) has the same call:
+    resumed, forked and branched sessions copy earlier calls into new files. The index
+    knows which sessions share a key hash with another; only those are looked at, and
+    only where their hashes meet are the keys themselves compared."""
+    overlapping = index.overlapping()
+    candidates = [item for item in chosen if item.id in overlapping]
+    if not candidates:
+        return {}
+    seen: set[int] = set()
+    hashed: list[tuple[Listed, set[int]]] = []
+    suspects: list[tuple[Listed, set[int]]] = []
+    for item in candidates:
+        hashes = key_hashes(item.keys)
+        mine = set(hashes)
+        clash = seen.intersection(mine)
+        if clash or len(mine) != len(hashes):
+            suspects.append((item, clash))
+        seen |= mine
+        hashed.append((item, mine))
+    if not suspects:
+        return {}
+    owners: dict[int, set[int]] = {}  # suspect -> earlier sessions holding its hashes
+    for item, clash in suspects:
+        owners[item.id] = {
+            other.id for other, theirs in hashed if other.id != item.id and clash & theirs
+        }
+    wanted = {i.id for i, _ in suspects} | {o for found in owners.values() for o in found}
+    loaded = index.sessions([i.id for i in candidates if i.id in wanted], body=False)
+    order = {item.id: n for n, item in enumerate(candidates)}
+    drops: dict[int, set[int]] = {}
+    for item, _ in suspects:
+        earlier = {
+            (loaded[o].agent, r.key)
+            for o in owners[item.id]
+            if order[o] < order[item.id]
+            for r in loaded[o].requests
+            if r.key is not None
+        }
+        session = loaded[item.id]
+        for i, r in enumerate(session.requests):
+            if r.key is None:
+                continue
+            key = (session.agent, r.key)
+            if key in earlier:
+                drops.setdefault(item.id, set()).add(i)
+            earlier.add(key)
+    return drops
+
+
+def listing(
+    pm: TokentrailPluginManager,
+    flt: SessionFilter,
+    config: Mapping[str, Any],
+    choose: Callable[[list[dict[str, Any]]], list[int]] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Listing:
+    """Every kept session's row (those of them `choose` picks, by position, when given)
+    and the totals over their requests, from the index."""
+
+    def run(index: Index) -> Listing:
+        synced = sync(pm, flt, index, config, progress)
+        chosen, issues = _chosen(index.listed(synced.ids), flt, synced.secondary)
+        drops = _drops(index, chosen)
+        overridden = _overridden(config)
+        custom = _custom_pricing(pm)
+        redo = [
+            item.id
+            for item in chosen
+            if custom
+            or item.id in drops
+            or item.units is None
+            or overridden.intersection(item.row["models"])
+        ]
+        fresh = _sessions(index, redo, drops, pm, config, body=False)
+        every: list[tuple[Listed, dict[str, Any], int | None]] = []
+        for item in chosen:
+            session = fresh.get(item.id)
+            if session is None:
+                every.append((item, item.row, item.units))
+            else:
+                costs = (r.cost_usd for r in session.requests if r.cost_usd is not None)
+                every.append((item, session_row(session), cost_units(costs)))
+        if choose is not None:
+            every = [every[i] for i in choose([row for _, row, _ in every])]
+        units: int | None = 0
+        for _, _, part in every:
+            units = None if part is None or units is None else units + part
+        rows = [row for _, row, _ in every]
+        return Listing(
+            rows,
+            _listing_totals(rows, units),
+            issues,
+            [a.name for _, a in pm.adapters()],
+            sum(len(d) for d in drops.values()),
+            sum(1 for item, _, _ in every if item.gone),
+        )
+
+    result: Listing = _with_index(run)
+    return result
+
+
+def _listing_totals(rows: list[dict[str, Any]], units: int | None) -> dict[str, Any]:
+    """What `figures.totals` gives over all the rows' requests: the counts are sums, and
+    the cost the exact sum of every priced request (the rows' `units`)."""
+    out: dict[str, Any] = {"sessions": len(rows)}
+    for key in totals([]):
+        if key != "cost_usd":
+            out[key] = sum(int(row[key]) for row in rows)
+    priced = out["requests"] - out["unpriced_requests"]
+    if units is None:  # a plugin priced something at infinity or NaN: sum as floats
+        cost = sum(float(row["cost_usd"] or 0.0) for row in rows)
+    else:
+        cost = units_to_usd(units)
+    out["cost_usd"] = round(cost, 6) if priced or not out["requests"] else None
+    return {k: out[k] for k in ("sessions", *totals([]))}
+
+
+def _sessions(
+    index: Index,
+    ids: list[int],
+    drops: Mapping[int, set[int]],
+    pm: TokentrailPluginManager,
+    config: Mapping[str, Any],
+    *,
+    body: bool = True,
+) -> dict[int, Session]:
+    """Whole sessions from the index, without dropped requests, priced for `config`."""
+    if not ids:
+        return {}
+    loaded = index.sessions(ids, body=body)
+    for sid, session in loaded.items():
+        gone = drops.get(sid)
+        if gone:
+            _reindex(session, [r for i, r in enumerate(session.requests) if i not in gone])
+    _price_for(list(loaded.values()), pm, config)
+    return loaded
+
+
+def _price_for(
+    sessions: list[Session], pm: TokentrailPluginManager, config: Mapping[str, Any]
+) -> None:
+    """The index stores prices without a config; requests of models the config prices
+    itself (or everything, with a price plugin that may read the config) are priced again."""
+    if _custom_pricing(pm):
+        Pricer(pm, config).price_sessions(sessions)
+        return
+    overridden = _overridden(config)
+    if not overridden:
+        return
+    price_request = pm.first_result_caller("price_request", Price)
+    for session in sessions:
+        for request in session.requests:
+            if request.model in overridden:
+                answer = price_request(request=request, config=config)
+                found = answer[1] if answer else None
+                request.cost_usd = found.cost_usd if found else None
+                request.price_source = found.source if found else None
 
 
 def load(
     pm: TokentrailPluginManager,
     flt: SessionFilter,
-    cache: SessionCache | None = None,
+    config: Mapping[str, Any],
+    select: Callable[[Mapping[str, Any]], bool] | None = None,
+    *,
+    keep_open: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Catalog:
-    """`progress(done, total)` is called as uncached session files are parsed."""
-    cache = cache or SessionCache(cache_dir())
-    catalog = Catalog(sessions=[], adapters=[a.name for _, a in pm.adapters()], cache=cache)
-    parsed: list[Session] = []
-    misses: list[Job] = []
-    secondary: set[int] = set()
-    for plugin, adapter, ref in discover(pm, flt):
-        # What discovery knew about the session's folder is an input to the parse too.
-        version = parser_version(pm, plugin, adapter) + f":{ref.cwd_hint or ''}"
-        session = cache.get(ref, version)
-        if session is None:
-            misses.append(Job(plugin, adapter, ref, version))
-        else:
-            parsed.append(session)
-            if getattr(adapter, "secondary", False):
-                secondary.add(id(session))
-    if progress is not None and misses:
-        progress(0, len(misses))
-    for done, (job, result) in enumerate(parse_all(misses, cache), 1):
-        if progress is not None:
-            progress(done, len(misses))
-        if isinstance(result, str):
-            pm.add_problem(PluginProblem(job.plugin, f"parse {job.ref.path}", result))
-        else:
-            parsed.append(result)
-            if getattr(job.adapter, "secondary", False):
-                secondary.add(id(result))
-    parsed = _prefer_primary(parsed, secondary, catalog.issues)
-    for session in parsed:
-        catalog.issues.add(session.issues)
-        if session.start is None and not session.requests:
-            continue  # nothing happened in it (e.g. a summary-only file)
-        if flt.keeps(session):
-            catalog.sessions.append(session)
-    catalog.sessions.sort(key=lambda s: (s.start is None, s.start or datetime.min, s.id))
-    catalog.duplicate_requests = _dedup_across_sessions(catalog.sessions)
-    return catalog
+    """The kept sessions (those whose listing row `select` accepts), whole, deduplicated
+    across all kept sessions and priced for `config` (the index keeps the built-in
+    prices; the config's own prices and price plugins are applied here). With
+    `keep_open` the index stays open for `StoredResults` until `Catalog.close()`.
+    `progress(done, total)` follows the parsing of new or changed logs."""
+
+    def run(index: Index) -> Catalog:
+        synced = sync(pm, flt, index, config, progress)
+        chosen, issues = _chosen(index.listed(synced.ids), flt, synced.secondary)
+        drops = _drops(index, chosen)
+        picked = [item for item in chosen if select is None or select(item.row)]
+        loaded = _sessions(index, [item.id for item in picked], drops, pm, config)
+        return Catalog(
+            sessions=[loaded[item.id] for item in picked],
+            issues=issues,
+            adapters=[a.name for _, a in pm.adapters()],
+            duplicate_requests=sum(len(d) for d in drops.values()),
+            kept_deleted=sum(1 for item in picked if item.gone),
+            index=index,
+            entries={id(loaded[item.id]): item.id for item in picked},
+            dropped={id(loaded[i]): tuple(sorted(d)) for i, d in drops.items() if i in loaded},
+        )
+
+    result: Catalog = _with_index(run, keep_open=keep_open)
+    if not keep_open:
+        result.index = None
+    return result
 
 
-def _prefer_primary(
-    sessions: list[Session], secondary: set[int], issues: ParseIssues
-) -> list[Session]:
-    """A session both in an agent's own log and in an import (same agent and id) is
-    counted once, from the log: it has the branch, the tool calls and the commits."""
-    primary = {(s.agent, s.id) for s in sessions if id(s) not in secondary}
-    kept = []
-    for session in sessions:
-        if id(session) in secondary and (session.agent, session.id) in primary:
-            issues.warnings.append(
-                f"{session.agent} session {session.id} is both in the agent's own log and "
-                f"in an import ({session.paths[0]}); the import is not counted"
-            )
-            continue
-        kept.append(session)
-    return kept
+class StoredResults:
+    """Detector results kept in the index with each session (detect.Results): a session
+    that did not change is not analysed again. Sessions that lost requests to another
+    session's copy of them are kept under that loss too."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def _keys(self, sessions: Iterable[Session], context: str) -> dict[int, tuple[int, str]]:
+        out = {}
+        for session in sessions:
+            entry = self.catalog.entries.get(id(session))
+            if entry is not None:
+                dropped = ",".join(map(str, self.catalog.dropped.get(id(session), ())))
+                out[id(session)] = (entry, f"{context}|{dropped}")
+        return out
+
+    def get(self, sessions: Sequence[Session], context: str) -> dict[int, bytes]:
+        index = self.catalog.index
+        keys = self._keys(sessions, context)
+        if index is None or not keys:
+            return {}
+        try:
+            stored = index.detections(list(keys.values()))
+        except (sqlite3.Error, IndexCorrupt):
+            return {}
+        return {sid: stored[entry] for sid, (entry, _) in keys.items() if entry in stored}
+
+    def put(self, results: Sequence[tuple[Session, bytes]], context: str) -> None:
+        index = self.catalog.index
+        if index is None:
+            return
+        keys = self._keys((s for s, _ in results), context)
+        items = [(*keys[id(s)], data) for s, data in results if id(s) in keys]
+        with contextlib.suppress(sqlite3.Error):  # a read-only or busy index costs only time
+            index.put_detections(items)
 
 
-def _dedup_across_sessions(sessions: Iterable[Session]) -> int:
-    """Resumed, forked and branched sessions copy earlier calls into new files: a call is
-    counted in the earliest session that has it."""
-    seen: set[tuple[str, str]] = set()
-    dropped = 0
-    for session in sessions:
-        keep = []
-        for request in session.requests:
-            if request.key is not None:
-                key = (session.agent, request.key)
-                if key in seen:
-                    dropped += 1
-                    continue
-                seen.add(key)
-            keep.append(request)
-        if len(keep) != len(session.requests):
-            _reindex(session, keep)
-    return dropped
+def _index_map(total: int, dropped: Iterable[int]) -> list[int]:
+    """For each original request index, the index it has once `dropped` are removed: a
+    dropped request maps to the kept one before it (the first kept one if none)."""
+    gone = set(dropped)
+    mapping, kept, last = [], 0, 0
+    for i in range(total):
+        if i not in gone:
+            last = kept
+            kept += 1
+        mapping.append(last)
+    return mapping
 
 
 def _reindex(session: Session, keep: list[Request]) -> None:
-    position = {id(r): i for i, r in enumerate(keep)}
-    mapping = []
-    last = 0
-    for r in session.requests:
-        last = position.get(id(r), last)
-        mapping.append(last)
+    kept = {id(r) for r in keep}
+    dropped = [i for i, r in enumerate(session.requests) if id(r) not in kept]
+    mapping = _index_map(len(session.requests), dropped)
     items: list[ToolCall | AgentCommit | Compaction] = [
         *session.tool_calls,
         *session.commits,

@@ -13,8 +13,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tokentrail.budget import validate_budget
 from tokentrail.errors import TokentrailError
 
@@ -80,6 +78,8 @@ def load_config(path: Path | None = None, *, strict: bool = False) -> dict[str, 
     path = path or find_config()
     if path is None:
         return {}
+    import yaml  # only when there is a config file to read
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -1,6 +1,7 @@
 """The detect step: run every detector plugin over sessions and keep the waste honest.
 
-One entry point for the pipeline: `analyze(sessions, pm, pricer)`.
+One entry point for the pipeline: `analyze(sessions, pm, pricer)`, optionally with the
+index's stored results (`Results`), so a session that did not change is not analysed again.
 A token is counted as waste by at most one finding (findings name what they claim; the
 biggest finding keeps a contested claim), and a session's waste never exceeds its bill.
 A detector that raises is reported through `pm.report` and skipped for that session.
@@ -8,18 +9,21 @@ A detector that raises is reported through `pm.report` and skipped for that sess
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
 
 import orjson
 
+from tokentrail import __version__
 from tokentrail import carry as carry_mod
-from tokentrail.carry import SessionCarry
+from tokentrail.carry import CarryItem, SessionCarry
 from tokentrail.hookspecs import Detector
 from tokentrail.model import Finding, Lesson, Session
-from tokentrail.plugins import TokentrailPluginManager
+from tokentrail.plugins import BUILTIN_PLUGINS, TokentrailPluginManager
 from tokentrail.pricing import Pricer
 from tokentrail.thresholds import Thresholds, declared, load_thresholds
 
@@ -153,17 +157,128 @@ def detect_session(
     return settle(findings, carry.billed_tokens, carry.billed_usd), carry
 
 
-def analyze(sessions: Iterable[Session], pm: TokentrailPluginManager, pricer: Pricer) -> Analysis:
-    """Findings, lessons, the likely cause and the carry model for these sessions."""
+class Results(Protocol):
+    """Where detector results are kept between runs (the index): by session, under a
+    context string that names everything the results depend on besides the session."""
+
+    def get(self, sessions: Sequence[Session], context: str) -> dict[int, bytes]:
+        """Stored results by `id(session)`."""
+
+    def put(self, results: Sequence[tuple[Session, bytes]], context: str) -> None:
+        """Keep these sessions' results."""
+
+
+def context_key(
+    pm: TokentrailPluginManager,
+    found: Sequence[tuple[str, Detector]],
+    config: Mapping[str, Any],
+    thresholds: Thresholds,
+) -> str:
+    """Everything detector results depend on besides the session and its prices (a
+    session read again or priced again loses its stored results): the detectors (a third
+    party's by version and by its module file, so editing it counts), the thresholds and
+    the whole config, which detectors and the pricer get to read."""
+    parts: list[Any] = [__version__, thresholds.as_dict()]
+    for plugin, detector in found:
+        stamp = ""
+        if plugin not in BUILTIN_PLUGINS:
+            import inspect
+
+            try:
+                st = os.stat(inspect.getfile(type(detector)))
+                stamp = f"{st.st_size}:{st.st_mtime_ns}"
+            except (OSError, TypeError):
+                stamp = "?"
+        parts.append([plugin, getattr(detector, "name", ""), pm.versions.get(plugin, ""), stamp])
+    parts.append({k: v for k, v in config.items() if k != "_path"})
+    raw = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+    return hashlib.sha1(raw).hexdigest()
+
+
+_FINDING_FIELDS = [f.name for f in fields(Finding)]
+_ITEM_FIELDS = [f.name for f in fields(CarryItem) if f.name != "call"]
+_CARRY_FIELDS = [f.name for f in fields(SessionCarry) if f.name not in ("items", "by_call")]
+
+
+def encode_result(session: Session, findings: Sequence[Finding], carry: SessionCarry) -> bytes:
+    """A session's settled findings and its carry model, as stored: a carry item names its
+    tool call by position in the session. Raises ValueError when the encoding would not
+    give back exactly these objects (then nothing is stored)."""
+    position = {id(call): i for i, call in enumerate(session.tool_calls)}
+    items = []
+    for item in carry.items:
+        if id(item.call) not in position:
+            raise ValueError("a carry item whose call is not the session's")
+        items.append([position[id(item.call)], *(getattr(item, k) for k in _ITEM_FIELDS)])
+    data = orjson.dumps(
+        {
+            "findings": [[getattr(f, k) for k in _FINDING_FIELDS] for f in findings],
+            "carry": [getattr(carry, k) for k in _CARRY_FIELDS],
+            "items": items,
+        }
+    )
+    again, again_carry = decode_result(data, session)
+    if again != list(findings) or again_carry != carry:  # NaN, tuples in evidence...
+        raise ValueError("detector results that do not survive encoding")
+    return data
+
+
+def decode_result(data: bytes, session: Session) -> tuple[list[Finding], SessionCarry]:
+    doc = orjson.loads(data)
+    findings = []
+    for values in doc["findings"]:
+        f = Finding(**dict(zip(_FINDING_FIELDS, values)))
+        f.claims = {k: (v[0], v[1]) for k, v in f.claims.items()}
+        findings.append(f)
+    carry = SessionCarry(**dict(zip(_CARRY_FIELDS, doc["carry"])))
+    for position, *values in doc["items"]:
+        item = CarryItem(session.tool_calls[position], **dict(zip(_ITEM_FIELDS, values)))
+        carry.items.append(item)
+        carry.by_call[item.call.id] = item
+    return findings, carry
+
+
+def _decoded(data: bytes, session: Session) -> tuple[list[Finding], SessionCarry] | None:
+    """A stored result, or None when it does not fit the session (then it is recomputed)."""
+    try:
+        return decode_result(data, session)
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+def analyze(
+    sessions: Iterable[Session],
+    pm: TokentrailPluginManager,
+    pricer: Pricer,
+    results: Results | None = None,
+) -> Analysis:
+    """Findings, lessons, the likely cause and the carry model for these sessions.
+    With `results`, detectors run only over sessions it holds no result for."""
     from tokentrail.lessons import build_lessons
 
+    sessions = list(sessions)
     found = pm.detectors()
     thresholds = load_thresholds(pricer.config, declared(d for _, d in found))
+    context = context_key(pm, found, pricer.config, thresholds) if results is not None else ""
+    stored = results.get(sessions, context) if results is not None else {}
+    fresh: list[tuple[Session, bytes]] = []
     out = Analysis()
     for session in sessions:
-        findings, carry = detect_session(session, pm, found, pricer, thresholds)
+        data = stored.get(id(session))
+        decoded = _decoded(data, session) if data is not None else None
+        if decoded is not None:
+            findings, carry = decoded
+        else:
+            problems = len(pm.problems)
+            findings, carry = detect_session(session, pm, found, pricer, thresholds)
+            if results is not None and len(pm.problems) == problems:
+                # evidence a plugin made of something JSON cannot hold exactly is not kept
+                with contextlib.suppress(TypeError, ValueError, orjson.JSONEncodeError):
+                    fresh.append((session, encode_result(session, findings, carry)))
         out.findings.extend(findings)
         out.carry[session.id] = carry
+    if results is not None and fresh:
+        results.put(fresh, context)
     out.findings.sort(key=lambda f: (-f.wasted_usd, f.session, f.id))
     out.lessons = build_lessons(out.findings)
     return out

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from tokentrail import catalog, places
-from tokentrail.cache import cache_dir
 from tokentrail.config import find_config, load_config
 from tokentrail.errors import TokentrailError
 from tokentrail.githooks import status as hook_status
@@ -62,24 +61,18 @@ def agents(pm: TokentrailPluginManager, repo: Path | None) -> list[dict[str, Any
 
 
 def cache_facts() -> dict[str, Any]:
-    """Where the parsed-session cache lives, how many entries and bytes it holds."""
-    folder = cache_dir()
-    if folder is None:
+    """Where tokentrail's index of parsed sessions lives, how many sessions and bytes."""
+    from tokentrail.index import facts
+
+    found = facts()
+    if found is None:
         return {"path": None, "enabled": False, "exists": False, "entries": 0, "bytes": 0}
-    entries = size = 0
-    if folder.is_dir():
-        for entry in folder.rglob("*.pickle"):
-            try:
-                size += entry.stat().st_size
-            except OSError:
-                continue
-            entries += 1
     return {
-        "path": str(folder),
+        "path": found["path"],
         "enabled": True,
-        "exists": folder.is_dir(),
-        "entries": entries,
-        "bytes": size,
+        "exists": found["exists"],
+        "entries": found["sessions"],
+        "bytes": found["bytes"],
     }
 
 

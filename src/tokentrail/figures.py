@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -9,6 +10,29 @@ from typing import Any
 from tokentrail.model import Request, Session, Usage
 
 SCHEMA_VERSION = 1
+# Costs are summed exactly (math.fsum: the correctly rounded sum), so a total is the same
+# whatever order or grouping its requests were added in: over requests, or over the exact
+# per-session sums the index keeps (`cost_units`, in units of 2**-1074 dollars).
+_UNIT_BITS = 1074
+
+
+def cost_units(costs: Iterable[float]) -> int | None:
+    """The exact sum of `costs` as an integer number of 2**-1074 (every finite float is
+    one); None when a cost is infinite or NaN (a plugin's bad price)."""
+    total = 0
+    for cost in costs:
+        if not math.isfinite(cost):
+            return None
+        numerator, denominator = cost.as_integer_ratio()
+        total += numerator << (_UNIT_BITS + 1 - denominator.bit_length())
+    return total
+
+
+def units_to_usd(units: int) -> float:
+    """An exact sum back to the nearest float (int true division rounds correctly)."""
+    return units / (1 << _UNIT_BITS)
+
+
 # Summable figures of a receipt row, in the names totals() gives them.
 COUNT_FIELDS = (
     "requests",
@@ -43,17 +67,18 @@ def totals(requests: Iterable[Request]) -> dict[str, Any]:
     """Request count, tokens by kind and cost. `cost_usd` sums the priced requests only and
     is None when none could be priced; `unpriced_requests` says how many were left out."""
     usage = Usage()
-    cost = 0.0
-    count = unpriced = lower_bound = priced = 0
+    costs: list[float] = []
+    count = unpriced = lower_bound = 0
     for r in requests:
         count += 1
         usage.add(r.usage)
         if r.cost_usd is None:
             unpriced += 1
         else:
-            priced += 1
-            cost += r.cost_usd
+            costs.append(r.cost_usd)
         lower_bound += r.output_lower_bound
+    priced = len(costs)
+    cost = math.fsum(costs)
     return {
         "requests": count,
         **usage_fields(usage),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
 
 from tokentrail.model import Session, ToolCall
@@ -116,9 +117,11 @@ def _touched_without_added_lines(diff: str, keep: set[str]) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=1 << 14)
 def repo_relative(path: str, cwd: str | None, root: Path) -> str | None:
     """A path from a tool call as git names it (relative to the repository root), or None
-    when it lies outside the repository."""
+    when it lies outside the repository. Sessions name the same few files thousands of
+    times: each is resolved once per run (`run_branch` starts with an empty memo)."""
     base = Path(cwd) if cwd else root
     full = Path(path) if Path(path).is_absolute() else base / path
     try:

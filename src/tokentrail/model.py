@@ -11,6 +11,7 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -169,10 +170,18 @@ def request_id(session: Session, index: int) -> str:
 
 def cwd_inside(cwd: str, root: Path) -> bool:
     """Whether a logged working directory lies inside `root` (an already resolved path)."""
+    resolved = resolved_cwd(cwd)
+    return resolved is not None and resolved.is_relative_to(root)
+
+
+@lru_cache(maxsize=4096)
+def resolved_cwd(cwd: str) -> Path | None:
+    """A logged working directory with symlinks resolved (sessions repeat a handful of
+    them thousands of times: each is resolved once per run)."""
     try:
-        return Path(cwd).resolve().is_relative_to(root)
-    except (OSError, ValueError):
-        return False
+        return Path(cwd).resolve()
+    except (OSError, ValueError, RuntimeError):  # RuntimeError: a symlink loop (< 3.13)
+        return None
 
 
 @dataclass(slots=True)

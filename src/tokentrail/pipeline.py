@@ -24,7 +24,7 @@ from tokentrail.config import load_config
 from tokentrail.detect import Analysis, analyze, finding_from_dict
 from tokentrail.errors import TokentrailError
 from tokentrail.figures import agent_cost, iso, session_row, totals
-from tokentrail.history import gather, originals_of
+from tokentrail.history import gather, originals_of, repo_relative
 from tokentrail.lessons import build_lessons
 from tokentrail.model import Finding, Request, Session
 from tokentrail.notes import (
@@ -84,13 +84,29 @@ class BranchRun:
 
 
 def load_sessions(
-    pm: TokentrailPluginManager, flt: catalog_mod.SessionFilter, config: Mapping[str, Any]
+    pm: TokentrailPluginManager,
+    flt: catalog_mod.SessionFilter,
+    config: Mapping[str, Any],
+    *,
+    keep_open: bool = False,
 ) -> Loaded:
-    """Discover → parse → dedup (catalog) → price."""
-    catalog = catalog_mod.load(pm, flt, progress=progress.current())
-    pricer = Pricer(pm, config)
-    pricer.price_sessions(catalog.sessions)
-    return Loaded(catalog, pricer)
+    """Discover → parse → dedup → price (the catalog: through the index, which keeps the
+    prices the `price_request` chain gave and asks it again only where the config or a
+    price plugin may answer differently), and the pricer the later stages use. With
+    `keep_open`, detector results are kept in the index (`analyze_loaded`) until
+    `loaded.catalog.close()`."""
+    catalog = catalog_mod.load(pm, flt, config, keep_open=keep_open, progress=progress.current())
+    return Loaded(catalog, Pricer(pm, config))
+
+
+def analyze_loaded(
+    sessions: list[Session], pm: TokentrailPluginManager, loaded: Loaded
+) -> Analysis:
+    """The detectors over these sessions, answered from the index for sessions it holds
+    results for (under the same detectors, thresholds, config and prices)."""
+    catalog = loaded.catalog
+    results = catalog_mod.StoredResults(catalog) if catalog.index is not None else None
+    return analyze(sessions, pm, loaded.pricer, results)
 
 
 def run_branch(
@@ -103,24 +119,31 @@ def run_branch(
 ) -> BranchRun:
     """The sessions of the repository, attributed to the branch's commits by the evidence
     git holds (content history, rewritten copies, notes before the base), then detected."""
-    loaded = load_sessions(pm, catalog_mod.SessionFilter(repo=scope.root), config)
-    sessions = loaded.catalog.sessions
-    evidence = gather(scope, sessions, notes_ref(config, ref))
-    attribution = attribute(
-        scope,
-        sessions,
-        history=evidence.history,
-        rewritten=evidence.rewritten,
-        recorded=evidence.recorded,
-        trailers=evidence.trailers,
-    )
-    run = BranchRun(scope, loaded, attribution)
-    if detect:
-        run.analysis = analyze(run.sessions, pm, loaded.pricer)
+    repo_relative.cache_clear()  # symlinks are resolved afresh on every run
+    flt = catalog_mod.SessionFilter(repo=scope.root)
+    loaded = load_sessions(pm, flt, config, keep_open=detect)
+    try:
+        sessions = loaded.catalog.sessions
+        evidence = gather(scope, sessions, notes_ref(config, ref))
+        attribution = attribute(
+            scope,
+            sessions,
+            history=evidence.history,
+            rewritten=evidence.rewritten,
+            recorded=evidence.recorded,
+            trailers=evidence.trailers,
+        )
+        run = BranchRun(scope, loaded, attribution)
+        if detect:
+            run.analysis = analyze_loaded(run.sessions, pm, loaded)
+    finally:
+        loaded.catalog.close()
     return run
 
 
-def warnings(catalog: catalog_mod.Catalog | None, pm: TokentrailPluginManager) -> list[str]:
+def warnings(
+    catalog: catalog_mod.Catalog | catalog_mod.Listing | None, pm: TokentrailPluginManager
+) -> list[str]:
     """Problems worth telling the user: skipped log lines, parser warnings, plugin failures."""
     lines = []
     if catalog is not None:
@@ -281,9 +304,12 @@ def lessons_of_branch(
 
 def lessons_of_machine(pm: TokentrailPluginManager, config: Mapping[str, Any]) -> dict[str, Any]:
     """The lessons every session on this machine teaches."""
-    loaded = load_sessions(pm, catalog_mod.SessionFilter(), config)
-    sessions = loaded.catalog.sessions
-    analysis = analyze(sessions, pm, loaded.pricer)
+    loaded = load_sessions(pm, catalog_mod.SessionFilter(), config, keep_open=True)
+    try:
+        sessions = loaded.catalog.sessions
+        analysis = analyze_loaded(sessions, pm, loaded)
+    finally:
+        loaded.catalog.close()
     return _lessons_doc({"all": True}, sessions, analysis, warnings(loaded.catalog, pm))
 
 
@@ -394,7 +420,24 @@ def sessions_listing(
     if sort is not None and sort not in SORT_KEYS:
         raise TokentrailError("bad_usage", f"--sort takes one of {', '.join(SORT_KEYS)}")
     pm = get_plugin_manager()
-    loaded = load_sessions(pm, flt, load_config())
+    if sort != "waste":  # the rows and totals the index keeps are enough
+        return _listing_from_index(pm, flt, model=model, sort=sort, top=top, limit=limit)
+    loaded = load_sessions(pm, flt, load_config(), keep_open=True)
+    try:
+        return _ranked_by_waste(pm, loaded, model=model, top=top, limit=limit)
+    finally:
+        loaded.catalog.close()
+
+
+def _ranked_by_waste(
+    pm: TokentrailPluginManager,
+    loaded: Loaded,
+    *,
+    model: str | None,
+    top: int | None,
+    limit: int | None,
+) -> dict[str, Any]:
+    """`sessions --sort waste`: the detectors run over the chosen sessions."""
     found = loaded.catalog
     chosen = found.sessions
     if model:
@@ -405,20 +448,67 @@ def sessions_listing(
         keep = {id(s) for s in recent[-limit:]} if limit > 0 else set()
         chosen = [s for s in chosen if id(s) in keep]
     rows = [session_row(s) for s in chosen]
-    if sort == "waste":
-        analysis = analyze(chosen, pm, loaded.pricer)
-        for row, session in zip(rows, chosen):
-            mine = [f.to_dict() for f in analysis.findings if f.session == session.id]
-            root = Path(session.cwd) if session.cwd else None
-            summary = portable(carry_mod.summary(analysis.carry[session.id]), root)
-            portable_mine = [portable_finding(f, root) for f in mine]
-            row["wasted_usd"] = round(sum(f["wasted_usd"] for f in mine), 6)
-            row["findings"] = len(mine)
-            row["likely_cause"] = likely_cause(portable_mine, carry_mod.combine([summary]))
-    if sort is not None:
-        field_name = "cost_usd" if sort == "cost" else "wasted_usd"
-        rows.sort(key=lambda r: (r[field_name] is None, -(r[field_name] or 0.0)))
+    analysis = analyze_loaded(chosen, pm, loaded)
+    for row, session in zip(rows, chosen):
+        mine = [f.to_dict() for f in analysis.findings if f.session == session.id]
+        root = Path(session.cwd) if session.cwd else None
+        summary = portable(carry_mod.summary(analysis.carry[session.id]), root)
+        portable_mine = [portable_finding(f, root) for f in mine]
+        row["wasted_usd"] = round(sum(f["wasted_usd"] for f in mine), 6)
+        row["findings"] = len(mine)
+        row["likely_cause"] = likely_cause(portable_mine, carry_mod.combine([summary]))
+    rows.sort(key=lambda r: (r["wasted_usd"] is None, -(r["wasted_usd"] or 0.0)))
     everything = [r for s in chosen for r in s.requests]
+    return {
+        "kind": "sessions",
+        "pricing": PRICING_VERSION,
+        "adapters": found.adapters,
+        "searched": catalog_mod.searched_places(pm),
+        "sort": "waste",
+        "sessions": rows[:top] if top is not None else rows,
+        "totals": {"sessions": len(rows), **totals(everything)},
+        "kept_after_deletion": found.kept_deleted,
+        "skipped": {
+            "bad_lines": found.issues.bad_lines,
+            "truncated_lines": found.issues.truncated_lines,
+            "duplicate_requests": found.duplicate_requests,
+        },
+        "warnings": warnings(found, pm),
+    }
+
+
+def _row_time(row: Mapping[str, Any]) -> datetime:
+    text = row.get("end") or row.get("start")
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else EPOCH
+
+
+def _listing_from_index(
+    pm: TokentrailPluginManager,
+    flt: catalog_mod.SessionFilter,
+    *,
+    model: str | None,
+    sort: str | None,
+    top: int | None,
+    limit: int | None,
+) -> dict[str, Any]:
+    """`sessions_listing` without the detectors: the same choice of sessions (by model,
+    the `limit` most recent), made on the listing rows the index keeps."""
+
+    def choose(rows: list[dict[str, Any]]) -> list[int]:
+        picked = list(range(len(rows)))
+        if model:
+            wanted = model.lower()
+            picked = [i for i in picked if any(wanted in m.lower() for m in rows[i]["models"])]
+        if limit is not None:
+            recent = sorted(picked, key=lambda i: _row_time(rows[i]))
+            keep = set(recent[-limit:]) if limit > 0 else set()
+            picked = [i for i in picked if i in keep]
+        return picked
+
+    found = catalog_mod.listing(pm, flt, load_config(), choose, progress.current())
+    rows = list(found.rows)
+    if sort is not None:
+        rows.sort(key=lambda r: (r["cost_usd"] is None, -(r["cost_usd"] or 0.0)))
     return {
         "kind": "sessions",
         "pricing": PRICING_VERSION,
@@ -426,7 +516,8 @@ def sessions_listing(
         "searched": catalog_mod.searched_places(pm),
         "sort": sort,
         "sessions": rows[:top] if top is not None else rows,
-        "totals": {"sessions": len(rows), **totals(everything)},
+        "totals": found.totals,
+        "kept_after_deletion": found.kept_deleted,
         "skipped": {
             "bad_lines": found.issues.bad_lines,
             "truncated_lines": found.issues.truncated_lines,

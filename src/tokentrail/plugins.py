@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
 import pluggy
@@ -182,16 +182,91 @@ def _unusable(pm: TokentrailPluginManager, plugin: object) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Found:
+    """A `tokentrail` entry point of an installed distribution."""
+
+    name: str
+    value: str  # "module:attribute"
+    dist: str | None
+    version: str | None
+
+    def load(self) -> Any:
+        from importlib.metadata import EntryPoint
+
+        return EntryPoint(self.name, self.value, ENTRY_POINT_GROUP).load()
+
+
+def _site_state() -> str:
+    """The import path and when each of its folders last changed: installing or removing
+    a distribution changes its folder, so the same state means the same entry points."""
+    parts = []
+    for entry in sys.path:
+        try:
+            parts.append(f"{entry}\0{os.stat(entry or '.').st_mtime_ns}")
+        except OSError:
+            parts.append(f"{entry}\0-")
+    return "\n".join(parts)
+
+
+def find_entry_points() -> list[Found]:
+    """Installed plugins. Scanning every distribution's metadata costs a hook run more than
+    its own work, so the result is kept in the index for as long as the import path's
+    folders are unchanged."""
+    import sqlite3
+
+    import orjson
+
+    from tokentrail.cache import index_path
+    from tokentrail.index import Index, IndexCorrupt
+
+    key, index = _site_state(), None
+    path = index_path()
+    try:
+        index = Index(path) if path is not None else None
+        stored = index.memo("entry_points", key) if index is not None else None
+        if stored is not None:
+            return [Found(*item) for item in orjson.loads(stored)]
+    except (OSError, sqlite3.Error, IndexCorrupt, ValueError, TypeError):
+        stored = None
+    from importlib.metadata import entry_points
+
+    found = [
+        Found(
+            ep.name,
+            ep.value,
+            ep.dist.name if ep.dist else None,
+            ep.dist.version if ep.dist else None,
+        )
+        for ep in entry_points(group=ENTRY_POINT_GROUP)
+    ]
+    try:
+        if index is not None:
+            index.put_memo(
+                "entry_points",
+                key,
+                orjson.dumps([[f.name, f.value, f.dist, f.version] for f in found]),
+            )
+    except (OSError, sqlite3.Error):
+        pass
+    finally:
+        if index is not None:
+            index.close()
+    return found
+
+
 @cache
 def get_plugin_manager() -> TokentrailPluginManager:
     pm = TokentrailPluginManager()
     for module_name in BUILTIN_PLUGINS:
         pm.register(importlib.import_module(module_name), name=module_name)
     allowed = _allowed_third_party()
+    if allowed is not None and not allowed:
+        return pm  # TOKENTRAIL_PLUGINS="": built-ins only, nothing to look for
     wanted = {_normal(name) for name in allowed or ()}
     missing = set(wanted)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        names = {_normal(ep.name), _normal(ep.dist.name) if ep.dist else ""}
+    for ep in find_entry_points():
+        names = {_normal(ep.name), _normal(ep.dist) if ep.dist else ""}
         if allowed is not None and not names & wanted:
             continue
         missing -= names
@@ -208,8 +283,8 @@ def get_plugin_manager() -> TokentrailPluginManager:
                 pm.unregister(name=ep.name)
             pm.report(ep.name, "load", exc)
             continue
-        if ep.dist:
-            pm.versions[ep.name] = ep.dist.version
+        if ep.version is not None:
+            pm.versions[ep.name] = ep.version
     for name in sorted(missing):
         pm.add_problem(PluginProblem(name, "load", "named in TOKENTRAIL_PLUGINS but not installed"))
     return pm

@@ -7,17 +7,43 @@ between), at the request's own date. Tiers apply per request, never to summed us
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from importlib.util import find_spec
 from typing import Any
-
-import genai_prices
 
 from tokentrail.model import Price, Request, Session, Usage
 from tokentrail.plugins import TokentrailPluginManager
 
+_DIST_INFO = re.compile(r"^genai[_.-]prices-([^-]+)\.dist-info$", re.IGNORECASE)
+
+
+def genai_prices_version() -> str:
+    """genai-prices' installed version, read from its dist-info folder name beside the
+    package: importing genai-prices (pydantic, an HTTP client) takes longer than a whole
+    hook run that finds everything in the index."""
+    spec = find_spec("genai_prices")
+    if spec is not None and spec.origin:
+        site = os.path.dirname(os.path.dirname(spec.origin))
+        try:
+            for name in os.listdir(site):
+                match = _DIST_INFO.match(name)
+                if match:
+                    return match.group(1)
+        except OSError:
+            pass
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("genai-prices")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 # What receipts name as their price data (per-request sources are on each request).
-PRICING_VERSION = f"genai-prices {genai_prices.__version__}"
+PRICING_VERSION = f"genai-prices {genai_prices_version()}"
 
 
 class Pricer:

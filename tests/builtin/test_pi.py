@@ -178,7 +178,8 @@ def test_detectors_see_pi_tool_calls(isolated_home: Path, tmp_path: Path) -> Non
         usage = {"input": 5, "output": 40, "cacheRead": context, "cacheWrite": 0}
         records.append(assistant(2 * n, content, usage))
         if n in (1, 2):
-            result = [{"type": "text", "text": "x = 1\n" * 1500}]
+            # big enough that not reading it again saves more than a cent (lessons' floor)
+            result = [{"type": "text", "text": "x = 1\n" * 6000}]
             records.append(
                 line(
                     "message",
@@ -186,7 +187,7 @@ def test_detectors_see_pi_tool_calls(isolated_home: Path, tmp_path: Path) -> Non
                     message={"role": "toolResult", "toolCallId": f"r{n}", "content": result},
                 )
             )
-            context += 3300
+            context += 13200
     folder = isolated_home / ".pi" / "agent" / "sessions" / "--w--"
     folder.mkdir(parents=True)
     (folder / "s_pi-2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))

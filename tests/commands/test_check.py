@@ -205,17 +205,21 @@ def test_waste_share_against_its_maximum(tmp_path: Path) -> None:
     assert doc["likely_cause"]
 
 
-def test_a_corrupt_cache_file_does_not_change_the_verdict(feat: Feature) -> None:
+def test_a_corrupt_index_does_not_change_the_verdict(feat: Feature) -> None:
     total, _ = costs(feat)
     _, first = check(feat, "--budget", str(total / 2))
-    entries = sorted(Path(feat.env.extra["TOKENTRAIL_CACHE_DIR"]).rglob("*.pickle"))
-    assert len(entries) >= 4
-    for n, entry in enumerate(entries):
-        blob = entry.read_bytes()
-        entry.write_bytes(blob[: len(blob) // 2] if n % 2 else blob.replace(b"feat", b"main"))
-    _, again = check(feat, "--budget", str(total / 2))
-    for key in ("status", "over", "branch_total", "pending", "waste", "lines", "totals"):
-        assert again[key] == first[key], key
-    # rebuilt whole: a third run reads good entries and still agrees
-    _, third = check(feat, "--budget", str(total / 2))
-    assert third["lines"] == first["lines"]
+    index = Path(feat.env.extra["TOKENTRAIL_CACHE_DIR"]) / "index.sqlite3"
+    good = index.read_bytes()
+    assert good.count(b"feat") >= 4  # branch names in request rows and session rows
+    for damaged in (
+        good.replace(b"feat", b"main"),  # silently different data: checksums catch it
+        good[: len(good) // 2],  # truncated: SQLite reports it
+        b"garbage" * 1000,  # not a database at all
+    ):
+        index.write_bytes(damaged)
+        _, again = check(feat, "--budget", str(total / 2))
+        for key in ("status", "over", "branch_total", "pending", "waste", "lines", "totals"):
+            assert again[key] == first[key], key
+        # rebuilt whole: the next run reads good entries and still agrees
+        _, third = check(feat, "--budget", str(total / 2))
+        assert third["lines"] == first["lines"]

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.cli_run import INSTALLED_CLI, run_in_process, run_subprocess
 from tokentrail.demo.repo import AGENT_COMMIT, BRANCH, build_demo
 
 
@@ -39,15 +39,13 @@ def bare_env(tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def tokentrail(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tokentrail", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def tokentrail(
+    env: dict[str, str], cwd: Path, *args: str, process: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """In this process; `process=True` runs the installed entry point, as a user would."""
+    if process:
+        return run_subprocess([INSTALLED_CLI, *args], env, cwd)
+    return run_in_process(args, env, cwd)
 
 
 def git(repo: Path, *args: str) -> str:
@@ -61,7 +59,7 @@ def kept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
     tmp = tmp_path_factory.mktemp("demo")
     env = bare_env(tmp)
     dest = tmp / "kept"
-    proc = tokentrail(env, tmp, "demo", "--keep", str(dest))
+    proc = tokentrail(env, tmp, "demo", "--keep", str(dest), process=True)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     return dest, env, proc.stdout

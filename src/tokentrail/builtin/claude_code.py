@@ -15,21 +15,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from tokentrail.hookspecs import Adapter, hookimpl
 from tokentrail.logfile import (
+    FileMark,
+    JsonlReader,
     RecordKinds,
     as_dict,
     as_int,
     as_str,
     first_line,
+    list_dir,
+    note,
     parse_ts,
-    read_jsonl,
 )
 from tokentrail.model import (
     PROMPT_TASK_NOTIFICATION,
     PROMPT_USER,
     AgentCommit,
     Compaction,
+    ParseIssues,
     Prompt,
     Request,
     Session,
@@ -53,6 +59,10 @@ AGENT = "claude-code"
 PLACEHOLDER_MAX_OUTPUT = 30
 PLACEHOLDER_MIN_CHARS = 400
 _SLUG_CHARS = re.compile(r"[^A-Za-z0-9]")
+SKIP = b'"type":"progress"'  # copies of subagent usage: never decoded
+# Content characters only matter as "more than PLACEHOLDER_MIN_CHARS": counting stops there.
+CHARS_CAP = PLACEHOLDER_MIN_CHARS + 1
+RESUME_VERSION = 2
 # Record types this parser knows (formats.md §1.3); anything else is schema drift and warned.
 KNOWN_RECORD_TYPES = frozenset(
     {
@@ -103,18 +113,40 @@ class ClaudeCodeAdapter:
     def discover(self, repo: Path | None) -> Iterable[SessionRef]:
         wanted = project_slug(repo) if repo else None
         for root in self.roots():
+            if not note(root):
+                continue
             try:
-                folders = sorted(p for p in root.iterdir() if p.is_dir())
+                folders = [e.name for e in list_dir(root) if e.is_dir()]  # d_type: no stat
             except OSError:
                 continue
             for folder in folders:
-                name = project_slug(folder.name)
+                name = project_slug(folder)
                 if wanted and name != wanted and not name.startswith(wanted + "-"):
                     continue
-                yield from _sessions_in(folder)
+                yield from _sessions_in(root / folder)
 
     def parse(self, ref: SessionRef) -> Session:
         return _Parser(ref).run()
+
+    def parse_resumable(
+        self, ref: SessionRef, previous: Session | None, token: bytes | None
+    ) -> tuple[Session, bytes]:
+        """Read only what was appended since `previous` (parsed with `token`) when the
+        session's files only grew at the end of their reading order; else read them all.
+        The result is the same as `parse` either way."""
+        parser = _Parser.resumed(ref, previous, token) if previous and token else None
+        if parser is None:
+            parser = _Parser(ref)
+        session = parser.run()
+        return session, parser.token()
+
+
+def _file_stat(path: Path) -> list[int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return []
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
 
 
 def _stat(path: Path) -> tuple[int, float]:
@@ -144,21 +176,34 @@ def _sessions_in(folder: Path) -> Iterator[SessionRef]:
     mains: dict[str, list[Path]] = {}
     flat_agents: list[Path] = []
     try:
-        entries = sorted(folder.iterdir())
+        entries = list_dir(folder)
     except OSError:
         return
     for entry in entries:
-        if entry.suffix == ".jsonl" and entry.is_file():
-            if entry.name.startswith("agent-"):
-                flat_agents.append(entry)
+        name = entry.name
+        if name.endswith(".jsonl") and name != ".jsonl" and entry.is_file():
+            path = folder / name
+            if name.startswith("agent-"):
+                flat_agents.append(path)
             else:
-                mains.setdefault(entry.stem, []).insert(0, entry)
+                mains.setdefault(name[: -len(".jsonl")], []).insert(0, path)
     for entry in entries:
-        sub = entry / "subagents"
-        if entry.is_dir() and sub.is_dir():
-            files = sorted(sub.glob("agent-*.jsonl"))
-            if files:
-                mains.setdefault(entry.name, []).extend(files)
+        if not entry.is_dir():
+            continue
+        sub = folder / entry.name / "subagents"
+        if not note(sub):
+            note(sub.parent)  # where a subagents folder would appear
+            continue
+        try:
+            files = [
+                sub / e.name
+                for e in list_dir(sub)
+                if e.name.startswith("agent-") and e.name.endswith(".jsonl")
+            ]
+        except OSError:
+            continue
+        if files:
+            mains.setdefault(entry.name, []).extend(files)
     for path in flat_agents:
         head = first_line(path) or {}
         parent = head.get("sessionId")
@@ -174,7 +219,12 @@ def _block_chars(block: dict[str, Any]) -> int:
     if kind == "thinking":
         return len(block.get("thinking") or "")
     if kind == "tool_use":
-        return len(str(block.get("input") or ""))
+        arguments = block.get("input") or ""
+        if isinstance(arguments, dict):  # its text as str() gives it: at least its strings
+            strings = sum(len(v) for v in arguments.values() if isinstance(v, str))
+            if strings >= CHARS_CAP:
+                return strings
+        return len(str(arguments))
     return 0
 
 
@@ -254,17 +304,45 @@ class _Parser:
         self.last_user: dict[str | None, datetime] = {}  # per thread: when a request was sent
         self.handlers: dict[str, Callable[[dict[str, Any], datetime | None, str | None], None]]
         self.handlers = {"assistant": self._assistant, "user": self._user, "system": self._system}
+        self.resume_at = (0, 0, 0)  # (file index, byte offset, garbled lines so far there)
+        self.stats: list[list[int]] = []  # files before the last one, as read
+        self.before_last: tuple[int, int, list[str]] = (0, 0, [])
+        self.last: JsonlReader | None = None
+        self.last_kinds: list[Any] = [0, 0, {}]  # the last file's record types, as counted
         self.kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
 
     def run(self) -> Session:
-        for index, path in enumerate(self.ref.paths):
+        paths, (first, offset, bad) = self.ref.paths, self.resume_at
+        for index in range(first, len(paths)):
+            path = paths[index]
             self.file_index = index
             file_agent = path.stem[len("agent-") :] if path.name.startswith("agent-") else None
             if file_agent:
                 self.session.subagent_files[file_agent] = str(path)
-            for rec in read_jsonl(path, self.session.issues, skip=b'"type":"progress"'):
+            last = index == len(paths) - 1
+            if last:  # where a later read of the appended lines would start from
+                issues = self.session.issues
+                self.before_last = (issues.bad_lines, issues.truncated_lines, [*issues.warnings])
+            else:
+                self.stats.append(_file_stat(path))
+            reader = JsonlReader(
+                path,
+                self.session.issues,
+                start=offset if index == first else 0,
+                skip=SKIP,
+                count_partial=not last,
+                bad=bad if index == first else 0,
+            )
+            for rec in reader:
                 self.kinds.see(rec.get("type"))
                 self._record(rec, file_agent)
+            if last:
+                self.last = reader
+                if reader.partial:  # counted as read_jsonl counts it
+                    self.session.issues.truncated_lines += 1
+                    self.session.issues.warnings.append(f"{path}: skipped a truncated last line")
+                kinds = self.kinds
+                self.last_kinds = [kinds.lines, kinds.recognised, dict(kinds.unknown)]
             self.kinds.report(path, self.session.issues)
         for request, chars in zip(self.session.requests, self.chars):
             u = request.usage
@@ -272,6 +350,63 @@ class _Parser:
                 u.output <= PLACEHOLDER_MAX_OUTPUT and chars > PLACEHOLDER_MIN_CHARS
             )
         return self.session
+
+    def token(self) -> bytes:
+        """What `resumed` needs to go on from here (no log content: sizes and offsets)."""
+        assert self.last is not None
+        return orjson.dumps(
+            {
+                "v": RESUME_VERSION,
+                "paths": [str(p) for p in self.ref.paths],
+                "stats": self.stats,
+                "last": self.last.mark().to_json(),
+                "last_bad": self.last.bad,
+                "before_last": self.before_last,
+                "chars": self.chars,
+                "threads": self.sidechains.root_of,
+                "sent": [[thread, ts.isoformat()] for thread, ts in self.last_user.items()],
+                "kinds": self.last_kinds,
+            }
+        )
+
+    @classmethod
+    def resumed(cls, ref: SessionRef, previous: Session, token: bytes) -> _Parser | None:
+        """A parser in the state it was in after reading `previous`, positioned at the end
+        of the last file it read, or None when the files changed in any other way."""
+        try:
+            state = orjson.loads(token)
+            if state.get("v") != RESUME_VERSION:
+                return None
+            old = [str(p) for p in state["paths"]]
+            new = [str(p) for p in ref.paths]
+            if new[: len(old)] != old or len(state["chars"]) != len(previous.requests):
+                return None
+            if [_file_stat(Path(p)) for p in old[:-1]] != [list(s) for s in state["stats"]]:
+                return None
+            mark = FileMark.from_json(state["last"])
+            if mark.path != old[-1] or not mark.only_grew():
+                return None
+            bad, truncated, warnings = state["before_last"]
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None
+        parser = cls(ref)
+        session = parser.session = previous
+        session.paths = ref.paths
+        session.issues = ParseIssues(bad, truncated, list(warnings))
+        parser.by_key = {r.key: i for i, r in enumerate(session.requests) if r.key}
+        parser.chars = list(state["chars"])
+        parser.calls = {c.id: c for c in session.tool_calls}
+        parser.stats = [list(s) for s in state["stats"]]
+        parser.resume_at = (len(old) - 1, mark.offset, int(state["last_bad"]))
+        try:
+            parser.sidechains.root_of = dict(state["threads"])
+            parser.last_user = {t: datetime.fromisoformat(ts) for t, ts in state["sent"]}
+            lines, recognised, unknown = state["kinds"]
+            parser.kinds.lines, parser.kinds.recognised = int(lines), int(recognised)
+            parser.kinds.unknown.update(unknown)
+        except (KeyError, TypeError, ValueError):
+            return None
+        return parser
 
     def _record(self, rec: dict[str, Any], file_agent: str | None) -> None:
         if file_agent is None:
@@ -303,10 +438,19 @@ class _Parser:
             return
         raw = msg.get("usage")
         index = len(self.session.requests) - 1
-        content: list[Any] = msg["content"] if isinstance(msg.get("content"), list) else []
+        content = msg.get("content")
+        if not isinstance(content, list):
+            content = []
         if isinstance(raw, dict):
             index = self._request(rec, ts, msg, raw, file_agent)
-            self.chars[index] += sum(_block_chars(as_dict(b)) for b in content)
+            chars = self.chars[index]
+            if chars < CHARS_CAP:
+                for block in content:
+                    if chars >= CHARS_CAP:
+                        break
+                    if isinstance(block, dict):
+                        chars += _block_chars(block)
+                self.chars[index] = min(chars, CHARS_CAP)
         if index < 0:
             return
         for block in content:
@@ -323,32 +467,34 @@ class _Parser:
     ) -> int:
         usage = _usage(raw)
         message_id = as_str(msg.get("id"))
-        request_id = as_str(rec.get("requestId"))
         key = None
         if message_id:
+            request_id = as_str(rec.get("requestId"))
             key = f"{message_id}:{request_id}" if request_id else message_id
             seen = self.by_key.get(key)
             if seen is not None:
-                if usage.total > self.session.requests[seen].usage.total:
-                    self.session.requests[seen].usage = usage
+                earlier = self.session.requests[seen]
+                if usage.total > earlier.usage.total:
+                    earlier.usage = usage
                 return seen
         model = as_str(msg.get("model")) or "unknown"
         thread = self._subagent(rec, file_agent)
-        self.session.requests.append(
+        requests = self.session.requests
+        requests.append(
             Request(
-                key=key,
-                timestamp=ts,
-                model=model,
-                usage=usage,
-                branch=as_str(rec.get("gitBranch")),
-                cwd=as_str(rec.get("cwd")),
-                subagent=thread,
-                file_index=self.file_index,
+                key,
+                ts,
+                model,
+                usage,
+                as_str(rec.get("gitBranch")),
+                as_str(rec.get("cwd")),
+                thread,
+                self.file_index,
                 sent=self.last_user.get(thread),
             )
         )
         self.chars.append(0)
-        index = len(self.session.requests) - 1
+        index = len(requests) - 1
         if key:
             self.by_key[key] = index
         return index

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +19,21 @@ import orjson
 
 from tokentrail.hookspecs import Adapter, hookimpl
 from tokentrail.logfile import (
+    FileMark,
+    JsonlReader,
     RecordKinds,
     as_dict,
     as_int,
     as_str,
     first_line,
+    list_dir,
+    note,
     parse_ts,
-    read_jsonl,
 )
 from tokentrail.model import (
     AgentCommit,
     Compaction,
+    ParseIssues,
     Prompt,
     Request,
     Session,
@@ -57,6 +62,7 @@ FIELDS = (
     "cache_write_input_tokens",
 )
 _EXIT_CODE = re.compile(r"(?:Process exited with code|exit code:?|\"exit_code\":)\s*(-?\d+)", re.I)
+RESUME_VERSION = 2
 # Some published rollouts replace text by "[REDACTED_X len=N sha=...]": N is the real size.
 _REDACTED = re.compile(r"^\[REDACTED_\w+ len=(\d+) sha=[0-9a-f]+\]$")
 # Rollout line types this parser knows (formats.md §2.2); anything else is warned as drift.
@@ -91,10 +97,11 @@ class CodexAdapter:
     def discover(self, repo: Path | None) -> Iterable[SessionRef]:
         seen: set[str] = set()
         for folder in self.roots():
-            if not folder.is_dir():
+            if not note(folder):
                 continue
-            for path in sorted(folder.rglob("rollout-*.jsonl")):
-                rel = str(path.relative_to(folder))
+            prefix = len(str(folder)) + 1
+            for path in _rollouts(folder):
+                rel = str(path)[prefix:]  # path.relative_to(folder), without pathlib's cost
                 if rel in seen:  # the live copy wins over the archived one
                     continue
                 seen.add(rel)
@@ -103,7 +110,10 @@ class CodexAdapter:
                 cwd = as_str(payload.get("cwd"))
                 if repo is not None and not (cwd and cwd_inside(cwd, repo)):
                     continue
-                st = path.stat()
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
                 session_id = as_str(payload.get("id"))
                 yield SessionRef(
                     agent=AGENT,
@@ -116,6 +126,36 @@ class CodexAdapter:
 
     def parse(self, ref: SessionRef) -> Session:
         return _Parser(ref).run()
+
+    def parse_resumable(
+        self, ref: SessionRef, previous: Session | None, token: bytes | None
+    ) -> tuple[Session, bytes]:
+        """Read only the lines appended since `previous` (parsed with `token`) when the
+        rollout only grew; else read it all. The result is the same as `parse`."""
+        parser = _Parser.resumed(ref, previous, token) if previous and token else None
+        if parser is None:
+            parser = _Parser(ref)
+        session = parser.run()
+        return session, parser.token()
+
+
+def _rollouts(folder: Path) -> list[Path]:
+    """Every `rollout-*.jsonl` under `folder` (not following symlinked folders), sorted."""
+    found: list[Path] = []
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            entries = list_dir(current)
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.startswith("rollout-") and name.endswith(".jsonl"):
+                found.append(current / name)
+            elif entry.is_dir(follow_symlinks=False):
+                pending.append(current / name)
+    return sorted(found)
 
 
 def _text_size(value: Any) -> tuple[int, str]:
@@ -146,11 +186,21 @@ class _Parser:
         self.previous: tuple[int, ...] | None = None
         self.calls: dict[str, ToolCall] = {}
         self.seen_meta = False
+        self.start, self.bad = 0, 0  # where to read from, garbled lines before that
+        self.before: tuple[int, int, list[str]] = (0, 0, [])
+        self.reader: JsonlReader | None = None
+        self.unclamped: dict[str, list[Any]] = {"calls": [], "commits": []}
+        self.kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
+        self.last_kinds: list[Any] = [0, 0, {}]  # record types as counted, for a resume
 
     def run(self) -> Session:
-        kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
-        for rec in read_jsonl(self.ref.path, self.session.issues):
-            kinds.see(rec.get("type"))
+        issues = self.session.issues
+        self.before = (issues.bad_lines, issues.truncated_lines, [*issues.warnings])
+        reader = self.reader = JsonlReader(
+            self.ref.path, issues, start=self.start, count_partial=False, bad=self.bad
+        )
+        for rec in reader:
+            self.kinds.see(rec.get("type"))
             payload = rec.get("payload")
             if not isinstance(payload, dict):
                 continue
@@ -174,13 +224,79 @@ class _Parser:
                 self.session.compactions.append(
                     Compaction(ts, "auto", None, len(self.session.requests))
                 )
+        if reader.partial:  # counted as read_jsonl counts it
+            issues.truncated_lines += 1
+            issues.warnings.append(f"{self.ref.path}: skipped a truncated last line")
+        kinds = self.kinds
+        self.last_kinds = [kinds.lines, kinds.recognised, dict(kinds.unknown)]
         kinds.report(self.ref.path, self.session.issues)
         last = max(len(self.session.requests) - 1, 0)
         for call in self.session.tool_calls:  # a call whose answer was never logged
+            if call.request_index > last:
+                self.unclamped["calls"].append([call.id, call.request_index])
             call.request_index = min(call.request_index, last)
-        for commit in self.session.commits:
+        for i, commit in enumerate(self.session.commits):
+            if commit.request_index > last:
+                self.unclamped["commits"].append([i, commit.request_index])
             commit.request_index = min(commit.request_index, last)
         return self.session
+
+    def token(self) -> bytes:
+        """What `resumed` needs to go on from here (no log content: totals and offsets)."""
+        assert self.reader is not None
+        return orjson.dumps(
+            {
+                "v": RESUME_VERSION,
+                "mark": self.reader.mark().to_json(),
+                "bad": self.reader.bad,
+                "before": self.before,
+                "model": self.model,
+                "cwd": self.cwd,
+                "branch": self.branch,
+                "previous": self.previous,
+                "seen_meta": self.seen_meta,
+                "unclamped": self.unclamped,
+                "sent": self.sent.isoformat() if isinstance(self.sent, datetime) else None,
+                "kinds": self.last_kinds,
+            }
+        )
+
+    @classmethod
+    def resumed(cls, ref: SessionRef, previous: Session, token: bytes) -> _Parser | None:
+        """A parser in the state it was in after reading `previous`, positioned at the end
+        of what it read, or None when the rollout changed in any other way than growing."""
+        try:
+            state = orjson.loads(token)
+            if state.get("v") != RESUME_VERSION:
+                return None
+            mark = FileMark.from_json(state["mark"])
+            if mark.path != str(ref.path) or not mark.only_grew():
+                return None
+            bad, truncated, warnings = state["before"]
+            parser = cls(ref)
+            session = parser.session = previous
+            session.paths = ref.paths
+            session.issues = ParseIssues(bad, truncated, list(warnings))
+            calls = {c.id: c for c in session.tool_calls}
+            for call_id, index in state["unclamped"]["calls"]:
+                calls[call_id].request_index = index
+            for position, index in state["unclamped"]["commits"]:
+                session.commits[position].request_index = index
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
+            return None
+        parser.calls = calls
+        parser.model, parser.cwd, parser.branch = state["model"], state["cwd"], state["branch"]
+        parser.previous = tuple(state["previous"]) if state["previous"] is not None else None
+        parser.seen_meta = bool(state["seen_meta"])
+        parser.start, parser.bad = mark.offset, int(state["bad"])
+        try:
+            parser.sent = datetime.fromisoformat(state["sent"]) if state["sent"] else None
+            lines, recognised, unknown = state["kinds"]
+            parser.kinds.lines, parser.kinds.recognised = int(lines), int(recognised)
+            parser.kinds.unknown.update(unknown)
+        except (KeyError, TypeError, ValueError):
+            return None
+        return parser
 
     def _meta(self, payload: dict[str, Any]) -> None:
         if self.seen_meta:  # forks and subagents repeat session_meta; the first one names us

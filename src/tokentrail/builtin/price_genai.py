@@ -9,20 +9,28 @@ shape this fast path does not know goes through `calc_price` itself.
 
 from __future__ import annotations
 
+import marshal
+import os
+import zlib
 from bisect import bisect_left
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import genai_prices
-from genai_prices import types as gp
-from genai_prices.data_snapshot import get_snapshot
-
+from tokentrail import __version__
+from tokentrail.cache import cache_root
 from tokentrail.hookspecs import hookimpl
 from tokentrail.model import Price, Request, Usage
+from tokentrail.pricing import PRICING_VERSION
 
-SOURCE = f"genai-prices {genai_prices.__version__}"
+if TYPE_CHECKING:  # genai-prices is imported when a price is needed, not at start-up
+    from decimal import Decimal
+
+    import genai_prices
+    from genai_prices import types as gp
+
+SOURCE = PRICING_VERSION
 NOT_BILLED_MODELS = {"<synthetic>"}  # Claude Code's locally generated error messages
 
 # Price keys whose usage we never report (audio, images, documents...): they add nothing.
@@ -53,6 +61,8 @@ def _model_info(model: str, provider: str | None = None) -> tuple[gp.ModelInfo, 
     one genai-prices does not know falls back to a lookup by model id alone."""
     key = (model, provider)
     if key not in _models:
+        from genai_prices.data_snapshot import get_snapshot
+
         found = None
         for provider_id in dict.fromkeys((provider, None)):
             try:
@@ -68,6 +78,10 @@ def _model_info(model: str, provider: str | None = None) -> tuple[gp.ModelInfo, 
 
 def _rate(price: Decimal | gp.TieredPrices, prompt_tokens: int) -> Decimal:
     """genai-prices' cliff tiers: the highest tier the whole prompt exceeds applies to all."""
+    from decimal import Decimal
+
+    from genai_prices import types as gp
+
     if isinstance(price, gp.TieredPrices):
         for tier in reversed(price.tiers):
             if prompt_tokens > tier.start:
@@ -78,6 +92,8 @@ def _rate(price: Decimal | gp.TieredPrices, prompt_tokens: int) -> Decimal:
 
 def genai_usage(u: Usage) -> genai_prices.Usage:
     """Our split into genai-prices' terms: its input_tokens counts cached input too."""
+    import genai_prices
+
     return genai_prices.Usage(
         input_tokens=u.prompt_tokens,
         cache_read_tokens=u.cache_read,
@@ -105,11 +121,13 @@ class _FloatRates:
     tier starts, so pricing a request is a bisect and seven multiplications."""
 
     def __init__(self, rates: dict[str, Decimal | gp.TieredPrices]) -> None:
+        from genai_prices import types as gp
+
         starts = sorted(
             {t.start for v in rates.values() if isinstance(v, gp.TieredPrices) for t in v.tiers}
         )
-        self.starts = starts
-        self.bands = [
+        self.starts: list[int] = starts
+        self.bands: list[tuple[float | None, ...]] = [
             tuple(
                 None if k not in rates else float(_rate(rates[k], level)) / per
                 for k, per in zip(_KEYS, _PER)
@@ -118,21 +136,27 @@ class _FloatRates:
         ]
 
     def cost(self, u: Usage) -> float | None:
-        rate = self.bands[bisect_left(self.starts, u.prompt_tokens)]
-        total = 0.0
-        for count, r in (
-            (u.input, rate[0]),
-            (u.output, rate[1]),
-            (u.cache_read, rate[2]),
-            (u.cache_write_5m, rate[3]),
-            (u.cache_write_1h, rate[4]),
-            (u.web_search_requests, rate[5]),
-        ):
-            if count:
-                if r is None:
-                    return None  # a missing price: genai-prices decides how it falls back
-                total += count * r
-        return total + (rate[6] or 0.0)
+        return _cost(self.starts, self.bands, u)
+
+
+def _cost(starts: list[int], bands: list[tuple[float | None, ...]], u: Usage) -> float | None:
+    """A request's price from compiled rates; None when a rate it needs is missing
+    (then genai-prices decides how it falls back)."""
+    rate = bands[bisect_left(starts, u.prompt_tokens)]
+    total = 0.0
+    for count, r in (
+        (u.input, rate[0]),
+        (u.output, rate[1]),
+        (u.cache_read, rate[2]),
+        (u.cache_write_5m, rate[3]),
+        (u.cache_write_1h, rate[4]),
+        (u.web_search_requests, rate[5]),
+    ):
+        if count:
+            if r is None:
+                return None
+            total += count * r
+    return total + (rate[6] or 0.0)
 
 
 _float_rates: dict[int, _FloatRates | None] = {}
@@ -151,21 +175,123 @@ def _rates_for(prices: gp.ModelPrice) -> _FloatRates | None:
     return _float_rates[key]
 
 
+# Compiled prices kept between runs, so a run that prices a few new requests (a hook after
+# the live session grew) does not import genai-prices (pydantic, its data) to do it.
+# "model\0provider" -> None (genai-prices does not know it), or its prices as a list of
+# (first UTC day as an ordinal or None for "always", tier starts, bands), in
+# genai-prices' order: the last entry whose day has come applies, else the first.
+Compiled = list[tuple[int | None, list[int], list[tuple[float | None, ...]]]]
+_compiled: dict[str, Compiled | None] | None = None
+_UNKNOWN = object()
+
+
+def _compiled_path() -> Path | None:
+    root = cache_root()
+    return None if root is None else root / f"prices2-{PRICING_VERSION.split()[-1]}-{__version__}"
+
+
+def _load_compiled() -> dict[str, Compiled | None]:
+    global _compiled
+    if _compiled is None:
+        _compiled = {}
+        path = _compiled_path()
+        try:
+            blob = path.read_bytes() if path is not None else b""
+            if blob[:8] == b"%08x" % zlib.crc32(blob[8:]):
+                loaded = marshal.loads(blob[8:])
+                if isinstance(loaded, dict):
+                    _compiled = loaded
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+    return _compiled
+
+
+def _save_compiled(compiled: dict[str, Compiled | None]) -> None:
+    path = _compiled_path()
+    if path is None:
+        return
+    payload = marshal.dumps(compiled)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(b"%08x" % zlib.crc32(payload) + payload)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs time
+
+
+def _compile(info: gp.ModelInfo) -> Compiled | None:
+    """A model's prices in the form above, or None when some of it needs genai-prices
+    itself (a time-of-day price, a price key the fast path does not know)."""
+    from genai_prices import types as gp
+
+    prices = info.prices
+    entries: list[tuple[int | None, gp.ModelPrice]] = []
+    if isinstance(prices, gp.ModelPrice):
+        entries.append((None, prices))
+    else:
+        for conditional in prices:
+            constraint = conditional.constraint
+            if constraint is None:
+                entries.append((None, conditional.prices))
+            elif isinstance(constraint, gp.StartDateConstraint):
+                entries.append((constraint.start_date.toordinal(), conditional.prices))
+            else:
+                return None
+    out: Compiled = []
+    for start, model_price in entries:
+        rates = _rates_for(model_price)
+        if rates is None:
+            return None
+        out.append((start, rates.starts, rates.bands))
+    return out
+
+
+def _prices_for(model: str, provider: str | None) -> Compiled | object | None:
+    """The compiled prices of the model (as the provider the log names prices it), None
+    when it is unknown, _UNKNOWN when only genai-prices can price it."""
+    compiled = _load_compiled()
+    key = f"{model}\0{provider or ''}"
+    if key in compiled:
+        found = compiled[key]
+        return _UNKNOWN if found == [] else found
+    info = _model_info(model, provider)
+    entry = None if info is None else _compile(info[0])
+    compiled[key] = [] if info is not None and entry is None else entry
+    _save_compiled(compiled)
+    return _UNKNOWN if info is not None and entry is None else entry
+
+
+def _on(compiled: Compiled, when: datetime) -> tuple[list[int], list[tuple[float | None, ...]]]:
+    """genai-prices' rule: the last price whose start day has come, else the first."""
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc)
+    day = when.date().toordinal()
+    for start, starts, bands in reversed(compiled):
+        if start is None or day >= start:
+            return starts, bands
+    return compiled[0][1], compiled[0][2]
+
+
 def cost_of(
     model: str, usage: Usage, when: datetime | None, provider: str | None = None
 ) -> float | None:
     """Price of one request in USD, or None when genai-prices does not know the model."""
+    when = when or datetime.now(timezone.utc)
+    prices = _prices_for(model, provider)
+    if prices is None:
+        return None
+    if isinstance(prices, list):
+        fast = _cost(*_on(prices, when), usage)
+        if fast is not None:
+            return fast
     found = _model_info(model, provider)
     if found is None:
         return None
-    info, provider_id = found
-    when = when or datetime.now(timezone.utc)
-    table = _rates_for(info.get_prices(when))
-    fast = table.cost(usage) if table is not None else None
-    if fast is not None:
-        return fast
+    import genai_prices
+
     priced = genai_prices.calc_price(
-        genai_usage(usage), model, provider_id=provider_id, genai_request_timestamp=when
+        genai_usage(usage), model, provider_id=found[1], genai_request_timestamp=when
     )
     return float(priced.total_price)
 

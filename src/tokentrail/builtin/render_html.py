@@ -15,9 +15,7 @@ there, and every string drawn in a chart goes through `escape.flat` (redaction) 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
-
-from markdown_it import MarkdownIt
+from typing import TYPE_CHECKING, Any
 
 from tokentrail import fmt
 from tokentrail.builtin.render_markdown import (
@@ -31,6 +29,9 @@ from tokentrail.escape import cut, flat, html
 from tokentrail.fmt import cost as money
 from tokentrail.fmt import tokens
 from tokentrail.hookspecs import Renderer, hookimpl
+
+if TYPE_CHECKING:  # imported when a page is rendered, not by every command
+    from markdown_it import MarkdownIt
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 PALETTE = ("#0969da", "#8250df", "#1a7f37", "#bf3989", "#9a6700", "#cf222e", "#57606a")
@@ -56,6 +57,8 @@ details{margin:1em 0}summary{cursor:pointer;font-weight:600}
 
 def markdown_parser() -> MarkdownIt:
     """CommonMark plus GFM tables and strikethrough (what GitHub renders in a comment)."""
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 
 

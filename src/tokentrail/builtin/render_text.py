@@ -144,6 +144,12 @@ def _sessions(doc: Mapping[str, Any]) -> str:
         f"{shown}{t['sessions']} session(s){ranked}; all {t['sessions']}: {t['requests']} "
         f"requests, {money(t)} (API-equivalent, {doc['pricing']})"
     )
+    kept = doc.get("kept_after_deletion")
+    if kept:
+        foot += (
+            f"\n{kept} session(s) kept after their logs were deleted (from tokentrail's "
+            "index; `history: {keep_deleted: false}` in .tokentrail.yml drops them)"
+        )
     if t.get("output_lower_bound_requests"):
         foot += "\n" + para(
             f"≥: {t['output_lower_bound_requests']} request(s) logged a placeholder "
@@ -872,6 +878,23 @@ def _doctor(doc: Mapping[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+def _cache_info(doc: Mapping[str, Any]) -> str:
+    lines = [f"index: {doc['path']}{'' if doc['exists'] else ' (not created yet)'}"]
+    if doc["exists"]:
+        lines.append(f"size: {_size(doc['bytes'])}")
+        lines.append(
+            f"entries: {doc['sessions']} session(s) "
+            f"({doc['sessions_kept_after_deletion']} kept after their logs were deleted), "
+            f"{doc['requests']} request row(s), {doc['detector_results']} stored "
+            "detector result(s)"
+        )
+    return "\n".join(lines)
+
+
+def _cache_clear(doc: Mapping[str, Any]) -> str:
+    return "\n".join(f"removed {path}" for path in doc["removed"]) or "nothing to remove"
+
+
 def _error(doc: Mapping[str, Any]) -> str:
     return f"tokentrail: error: {doc['error']['message']}"
 
@@ -895,6 +918,8 @@ class TextRenderer:
         "rollup": _rollup,
         "export": _export,
         "doctor": _doctor,
+        "cache_info": _cache_info,
+        "cache_clear": _cache_clear,
         "error": _error,
     }
 
