@@ -922,9 +922,12 @@ def facts() -> dict[str, Any] | None:
         return None
     if not path.exists():
         return {"path": str(path), "exists": False, "bytes": 0, "sessions": 0}
+    on_disk = sum(  # before opening it: reading adds a write-ahead log while open
+        p.stat().st_size for s in ("", "-wal", "-shm") if (p := Path(f"{path}{s}")).exists()
+    )
     index = Index(path)
     try:
-        return {"exists": True, **index.info()}
+        return {"exists": True, **index.info(), "bytes": on_disk}
     finally:
         index.close()
 

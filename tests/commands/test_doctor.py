@@ -79,7 +79,7 @@ def test_the_cache_location_and_size(
     cache = tmp_path / "cache"
     monkeypatch.setenv("TOKENTRAIL_CACHE_DIR", str(cache))
     assert doctor()["cache"] == {
-        "path": str(cache),
+        "path": str(cache / "index.sqlite3"),
         "enabled": True,
         "exists": False,
         "entries": 0,
@@ -88,11 +88,11 @@ def test_the_cache_location_and_size(
     write_claude_session(
         repo.env.claude_dir, repo.path, branch="feat", start=at(1), events=[Reply()]
     )
-    run_ok("report")  # parses the session and caches it
+    run_ok("report")  # parses the session into the index
     facts = doctor()["cache"]
-    entries = list(cache.rglob("*.pickle"))
-    assert facts["entries"] == len(entries) >= 1
-    assert facts["bytes"] == sum(e.stat().st_size for e in entries)
+    files = [p for p in cache.iterdir() if p.name.startswith("index.sqlite3")]
+    assert facts["exists"] is True and facts["entries"] == 1
+    assert facts["bytes"] == sum(p.stat().st_size for p in files) > 0
     assert "1 parsed session(s)" in run_ok("doctor", "--no-remote", env={"COLUMNS": "200"}).stdout
     monkeypatch.setenv("TOKENTRAIL_NO_CACHE", "1")
     assert doctor()["cache"]["enabled"] is False
