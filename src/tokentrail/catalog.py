@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from tokentrail.cache import SessionCache, cache_dir
 from tokentrail.hookspecs import Adapter
+from tokentrail.logfile import display
 from tokentrail.model import (
     AgentCommit,
     Compaction,
@@ -60,24 +62,30 @@ def adapters(pm: TokentrailPluginManager) -> list[tuple[str, Adapter]]:
 
 
 def discover(
-    pm: TokentrailPluginManager, flt: SessionFilter
+    pm: TokentrailPluginManager, flt: SessionFilter, issues: ParseIssues | None = None
 ) -> list[tuple[str, Adapter, SessionRef]]:
-    """Cheap listing from every adapter: no file is parsed whole here."""
+    """Cheap listing from every adapter: no file is parsed whole here. Entries an adapter
+    could not use (it lists them in an optional `skipped` attribute) go into `issues`."""
     since_ts = flt.since.timestamp() if flt.since else None
     found: list[tuple[str, Adapter, SessionRef]] = []
     for plugin, adapter in adapters(pm):
         if flt.agent and adapter.name != flt.agent:
             continue
-        try:
-            refs = list(adapter.discover(flt.repo))
-        except Exception as exc:
-            pm.report(plugin, "discover", exc)
-            continue
-        for ref in refs:
+        refs = pm.guard(plugin, "discover", partial(_listing, adapter, flt.repo))
+        skipped = getattr(adapter, "skipped", None)
+        if issues is not None and isinstance(skipped, list):
+            for entry in skipped:
+                issues.skipped_files.append(str(entry))
+                issues.warnings.append(f"{entry}; sessions in it are not counted")
+        for ref in refs or []:
             if since_ts is not None and ref.mtime and ref.mtime < since_ts:
                 continue  # not written since then, so it ended before then
             found.append((plugin, adapter, ref))
     return found
+
+
+def _listing(adapter: Adapter, repo: Path | None) -> list[SessionRef]:
+    return list(adapter.discover(repo))
 
 
 def parser_version(pm: TokentrailPluginManager, plugin: str, adapter: Adapter) -> str:
@@ -97,7 +105,7 @@ def load(
     catalog = Catalog(sessions=[], adapters=[a.name for _, a in adapters(pm)], cache=cache)
     parsed: list[Session] = []
     misses: list[Job] = []
-    for plugin, adapter, ref in discover(pm, flt):
+    for plugin, adapter, ref in discover(pm, flt, catalog.issues):
         version = parser_version(pm, plugin, adapter)
         session = cache.get(ref, version)
         if session is None:
@@ -162,15 +170,21 @@ def _reindex(session: Session, keep: list[Request]) -> None:
 def searched_places(pm: TokentrailPluginManager) -> list[dict[str, Any]]:
     """Where each adapter looks (adapters may expose `roots()`), and whether it exists."""
     places = []
-    for _, adapter in adapters(pm):
+    for plugin, adapter in adapters(pm):
         roots = getattr(adapter, "roots", None)
         if not callable(roots):
             continue
-        try:
-            for root in roots():
-                places.append(
-                    {"agent": adapter.name, "path": str(root), "exists": Path(root).is_dir()}
-                )
-        except Exception:
-            continue
+        for root in pm.guard(plugin, "roots", partial(_roots, roots)) or []:
+            places.append({"agent": adapter.name, "path": display(root), "exists": _is_dir(root)})
     return places
+
+
+def _roots(roots: Any) -> list[Path]:
+    return [Path(r) for r in roots()]
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False

@@ -21,6 +21,7 @@ from pathlib import Path
 from tokentrail.cache import SessionCache
 from tokentrail.hookspecs import Adapter
 from tokentrail.model import Session, SessionRef
+from tokentrail.plugins import BUILTIN_PLUGINS, contained, describe_failure
 
 MIN_FILES = 16
 MIN_BYTES = 32 << 20
@@ -34,17 +35,25 @@ class Job:
     version: str
 
 
-def _parse(adapter: Adapter, ref: SessionRef, version: str, folder: Path | None) -> Session | str:
-    """A parsed (and cached) session, or the error text of an adapter that raised."""
+def _parse(
+    adapter: Adapter, ref: SessionRef, version: str, folder: Path | None, third_party: bool = True
+) -> Session | str:
+    """A parsed (and cached) session, or the error text of an adapter that failed (raised,
+    even SystemExit, or ran past the plugin time limit). What it prints is discarded."""
     try:
-        session = adapter.parse(ref)
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
+        with contained(third_party):
+            session = adapter.parse(ref)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a plugin must not end the run, whatever it raises
+        return describe_failure(exc)
+    if not isinstance(session, Session):
+        return f"returned {type(session).__name__}, not a Session"
     SessionCache(folder).put(ref, version, session)
     return session
 
 
-def _work(args: tuple[Adapter, SessionRef, str, Path | None]) -> Session | str:
+def _work(args: tuple[Adapter, SessionRef, str, Path | None, bool]) -> Session | str:
     return _parse(*args)
 
 
@@ -63,14 +72,18 @@ def workers(jobs: Sequence[Job]) -> int:
     return count
 
 
+def _third(job: Job) -> bool:
+    return job.plugin not in BUILTIN_PLUGINS
+
+
 def parse_all(jobs: Sequence[Job], cache: SessionCache) -> Iterator[tuple[Job, Session | str]]:
     """Each job with its session (or error text), in the order given."""
     count = workers(jobs)
     if count == 1:
         for job in jobs:
-            yield job, _parse(job.adapter, job.ref, job.version, cache.folder)
+            yield job, _parse(job.adapter, job.ref, job.version, cache.folder, _third(job))
         return
-    args = [(j.adapter, j.ref, j.version, cache.folder) for j in jobs]
+    args = [(j.adapter, j.ref, j.version, cache.folder, _third(j)) for j in jobs]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(count, mp_context=context) as pool:
         yield from zip(jobs, pool.map(_work, args, chunksize=8))

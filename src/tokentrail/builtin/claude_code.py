@@ -4,6 +4,11 @@ Accounting rules (formats.md §1.5): one API response is written as one line per
 block, each repeating `usage`; it is counted once per (message.id, requestId), keeping the
 line with the largest token total. Usage nested in `progress` records or `toolUseResult`
 are copies of subagent calls and are never read.
+
+Every field is read through the typed accessors of `tokentrail.logfile`: a wrong type or
+an implausible number loses that field only, and a record the parser cannot use at all is
+counted and skipped without costing its session. `cost-state` (the agent's own running
+cost) and `pr-link` records are kept on the Session as a cross-check and for attribution.
 """
 
 from __future__ import annotations
@@ -16,10 +21,25 @@ from pathlib import Path
 from typing import Any
 
 from tokentrail.hookspecs import Adapter, hookimpl
-from tokentrail.logfile import as_dict, as_int, as_str, first_line, parse_ts, read_jsonl
+from tokentrail.logfile import (
+    as_dict,
+    as_str,
+    count_or_none,
+    display,
+    first_line,
+    is_regular,
+    money,
+    parse_ts,
+    read_jsonl,
+    scan_dir,
+    text_len,
+    tokens,
+)
 from tokentrail.model import (
     AgentCommit,
     Compaction,
+    ParseIssues,
+    PrLink,
     Prompt,
     Request,
     Session,
@@ -54,7 +74,10 @@ def config_roots() -> list[Path]:
 
 class ClaudeCodeAdapter:
     name = AGENT
-    parser_version = "claude-code/1"  # bump when parse() output changes (cache key)
+    parser_version = "claude-code/2"  # bump when parse() output changes (cache key)
+
+    def __init__(self) -> None:
+        self.skipped: list[str] = []  # entries discovery could not use, "path: why"
 
     def roots(self) -> list[Path]:
         return config_roots()
@@ -62,15 +85,12 @@ class ClaudeCodeAdapter:
     def discover(self, repo: Path | None) -> Iterable[SessionRef]:
         wanted = project_slug(repo) if repo else None
         for root in self.roots():
-            try:
-                folders = sorted(p for p in root.iterdir() if p.is_dir())
-            except OSError:
-                continue
-            for folder in folders:
+            for folder in scan_dir(root, self.skipped):
                 name = project_slug(folder.name)
                 if wanted and name != wanted and not name.startswith(wanted + "-"):
                     continue
-                yield from _sessions_in(folder)
+                if folder.is_dir():
+                    yield from _sessions_in(folder, self.skipped)
 
     def parse(self, ref: SessionRef) -> Session:
         return _Parser(ref).run()
@@ -79,7 +99,7 @@ class ClaudeCodeAdapter:
 def _stat(path: Path) -> tuple[int, float]:
     try:
         st = path.stat()
-    except OSError:
+    except (OSError, ValueError):
         return 0, 0.0
     return st.st_size, st.st_mtime
 
@@ -97,41 +117,48 @@ def _ref(session_id: str, paths: list[Path], cwd: str | None = None) -> SessionR
     )
 
 
-def _sessions_in(folder: Path) -> Iterator[SessionRef]:
+def _sessions_in(folder: Path, skipped: list[str]) -> Iterator[SessionRef]:
     """Main files with their `<id>/subagents/` files; 2.0-style flat `agent-*.jsonl` files
-    join the session named by their own `sessionId`; orphans become sessions of their own."""
+    join the session named by their own `sessionId`; orphans become sessions of their own.
+    A main file that is not a readable regular file (a dangling link, a FIFO) is named in
+    `skipped`; a broken subagent file stays in its session, whose parse names it."""
     mains: dict[str, list[Path]] = {}
     flat_agents: list[Path] = []
-    try:
-        entries = sorted(folder.iterdir())
-    except OSError:
-        return
+    entries = scan_dir(folder, skipped)
     for entry in entries:
-        if entry.suffix == ".jsonl" and entry.is_file():
-            if entry.name.startswith("agent-"):
-                flat_agents.append(entry)
-            else:
-                mains.setdefault(entry.stem, []).insert(0, entry)
+        if entry.suffix != ".jsonl":
+            continue
+        if not is_regular(entry):
+            if not entry.is_dir():
+                skipped.append(f"{display(entry)}: not a readable regular file; not read")
+            continue
+        if entry.name.startswith("agent-"):
+            flat_agents.append(entry)
+        else:
+            mains.setdefault(entry.stem, []).insert(0, entry)
     for entry in entries:
         sub = entry / "subagents"
         if entry.is_dir() and sub.is_dir():
-            files = sorted(sub.glob("agent-*.jsonl"))
+            files = [f for f in scan_dir(sub, skipped) if _is_subagent_log(f.name)]
             if files:
                 mains.setdefault(entry.name, []).extend(files)
     for path in flat_agents:
         head = first_line(path) or {}
-        parent = head.get("sessionId")
-        mains.setdefault(as_str(parent) or path.stem, []).append(path)
+        mains.setdefault(as_str(head.get("sessionId")) or path.stem, []).append(path)
     for session_id, paths in mains.items():
         yield _ref(session_id, paths)
+
+
+def _is_subagent_log(name: str) -> bool:
+    return name.startswith("agent-") and name.endswith(".jsonl")
 
 
 def _block_chars(block: dict[str, Any]) -> int:
     kind = block.get("type")
     if kind == "text":
-        return len(block.get("text") or "")
+        return text_len(block.get("text"))
     if kind == "thinking":
-        return len(block.get("thinking") or "")
+        return text_len(block.get("thinking"))
     if kind == "tool_use":
         return len(str(block.get("input") or ""))
     return 0
@@ -142,30 +169,33 @@ def _result_text(content: Any) -> str:
         return content
     if isinstance(content, list):
         return "\n".join(
-            str(b.get("text") or "")
+            b["text"]
             for b in content
-            if isinstance(b, dict) and b.get("type") == "text"
+            if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
         )
     return ""
 
 
-def _usage(raw: dict[str, Any]) -> Usage:
+def _usage(raw: dict[str, Any], issues: ParseIssues) -> Usage:
     split = raw.get("cache_creation")
     if isinstance(split, dict):
-        cw5 = as_int(split.get("ephemeral_5m_input_tokens"))
-        cw1 = as_int(split.get("ephemeral_1h_input_tokens"))
+        cw5 = tokens(split.get("ephemeral_5m_input_tokens"), issues)
+        cw1 = tokens(split.get("ephemeral_1h_input_tokens"), issues)
     else:
-        cw5, cw1 = as_int(raw.get("cache_creation_input_tokens")), 0
+        cw5, cw1 = tokens(raw.get("cache_creation_input_tokens"), issues), 0
     server = raw.get("server_tool_use")
-    web = as_int(server.get("web_search_requests")) if isinstance(server, dict) else 0
+    web = tokens(server.get("web_search_requests"), issues) if isinstance(server, dict) else 0
     return Usage(
-        input=as_int(raw.get("input_tokens")),
-        cache_read=as_int(raw.get("cache_read_input_tokens")),
+        input=tokens(raw.get("input_tokens"), issues),
+        cache_read=tokens(raw.get("cache_read_input_tokens"), issues),
         cache_write_5m=cw5,
         cache_write_1h=cw1,
-        output=as_int(raw.get("output_tokens")),
+        output=tokens(raw.get("output_tokens"), issues),
         web_search_requests=web,
     )
+
+
+_Handler = Callable[[dict[str, Any], datetime | None, str | None], None]
 
 
 class _Parser:
@@ -174,46 +204,66 @@ class _Parser:
     def __init__(self, ref: SessionRef) -> None:
         self.ref = ref
         self.session = Session(agent=AGENT, id=ref.id, paths=ref.paths)
-        self.by_key: dict[str, int] = {}
+        self.issues = self.session.issues
+        self.by_key: dict[str, int] = {}  # "message:request" (or one of them) -> index
+        self.by_message: dict[str, int] = {}
+        self.by_request: dict[str, int] = {}
         self.chars: list[int] = []  # content characters per request, for the placeholder check
         self.calls: dict[str, ToolCall] = {}
+        self.pr_urls: set[str] = set()
         self.file_index = 0
-        self.handlers: dict[str, Callable[[dict[str, Any], datetime | None, str | None], None]]
-        self.handlers = {"assistant": self._assistant, "user": self._user, "system": self._system}
+        self.handlers: dict[str, _Handler] = {
+            "assistant": self._assistant,
+            "user": self._user,
+            "system": self._system,
+        }
+        self.meta_handlers: dict[str, _Handler] = {
+            "cost-state": self._cost_state,
+            "pr-link": self._pr_link,
+        }
 
     def run(self) -> Session:
         for index, path in enumerate(self.ref.paths):
             self.file_index = index
             file_agent = path.stem[len("agent-") :] if path.name.startswith("agent-") else None
             if file_agent:
-                self.session.subagent_files[file_agent] = str(path)
-            for rec in read_jsonl(path, self.session.issues, skip=b'"type":"progress"'):
-                self._record(rec, file_agent)
+                self.session.subagent_files[file_agent] = display(path)
+            for rec in read_jsonl(path, self.issues, skip=b'"type":"progress"'):
+                try:
+                    self._record(rec, file_agent)
+                except Exception:  # a shape no accessor foresaw: lose the record, not the session
+                    self.issues.bad_records += 1
         for request, chars in zip(self.session.requests, self.chars):
             u = request.usage
             request.output_lower_bound = (
                 u.output <= PLACEHOLDER_MAX_OUTPUT and chars > PLACEHOLDER_MIN_CHARS
             )
+        self.issues.field_warning(display(self.ref.path))
         return self.session
 
     def _record(self, rec: dict[str, Any], file_agent: str | None) -> None:
-        handler = self.handlers.get(rec.get("type"))  # type: ignore[arg-type]
+        kind = rec.get("type")
+        if not isinstance(kind, str):
+            return
+        handler = self.handlers.get(kind)
         if handler is None:
+            meta = self.meta_handlers.get(kind)
+            if meta is not None:
+                meta(rec, parse_ts(rec.get("timestamp")), file_agent)
             return  # summary, progress, snapshots, queue operations and unknown types
         s = self.session
         ts = parse_ts(rec.get("timestamp"))
         s.note_time(ts)
         cwd, branch = as_str(rec.get("cwd")), as_str(rec.get("gitBranch"))
-        if (not rec.get("isSidechain") and file_agent is None) or (s.cwd is None and cwd):
-            s.note_place(cwd, branch or None)
+        if (rec.get("isSidechain") is not True and file_agent is None) or (s.cwd is None and cwd):
+            s.note_place(cwd, branch)
         handler(rec, ts, file_agent)
 
     def _subagent(self, rec: dict[str, Any], file_agent: str | None) -> str | None:
         if file_agent:
             return file_agent
-        if rec.get("isSidechain"):
-            agent_id = rec.get("agentId")
-            return agent_id if isinstance(agent_id, str) and agent_id else "sidechain"
+        if rec.get("isSidechain") is True:
+            return as_str(rec.get("agentId")) or "sidechain"
         return None
 
     def _assistant(self, rec: dict[str, Any], ts: datetime | None, file_agent: str | None) -> None:
@@ -225,12 +275,23 @@ class _Parser:
         content: list[Any] = msg["content"] if isinstance(msg.get("content"), list) else []
         if isinstance(raw, dict):
             index = self._request(rec, ts, msg, raw, file_agent)
-            self.chars[index] += sum(_block_chars(as_dict(b)) for b in content)
+            self.chars[index] += sum(_block_chars(b) for b in content if isinstance(b, dict))
         if index < 0:
             return
         for block in content:
             if isinstance(block, dict) and block.get("type") == "tool_use":
                 self._tool_use(block, index, rec, ts, file_agent)
+
+    def _seen(self, message_id: str | None, request_id: str | None) -> int | None:
+        """The request this line belongs to: by both ids, else by the one it has (a line
+        whose other id was lost still joins its response instead of counting twice)."""
+        if message_id and request_id:
+            return self.by_key.get(f"{message_id}:{request_id}")
+        if message_id:
+            return self.by_message.get(message_id)
+        if request_id:
+            return self.by_request.get(request_id)
+        return None
 
     def _request(
         self,
@@ -240,23 +301,23 @@ class _Parser:
         raw: dict[str, Any],
         file_agent: str | None,
     ) -> int:
-        usage = _usage(raw)
+        usage = _usage(raw, self.issues)
         message_id = as_str(msg.get("id"))
         request_id = as_str(rec.get("requestId"))
-        key = None
-        if message_id:
-            key = f"{message_id}:{request_id}" if request_id else message_id
-            seen = self.by_key.get(key)
-            if seen is not None:
-                if usage.total > self.session.requests[seen].usage.total:
-                    self.session.requests[seen].usage = usage
-                return seen
-        model = as_str(msg.get("model")) or "unknown"
+        seen = self._seen(message_id, request_id)
+        if seen is not None:
+            if usage.total > self.session.requests[seen].usage.total:
+                self.session.requests[seen].usage = usage
+            return seen
+        if message_id and request_id:
+            key: str | None = f"{message_id}:{request_id}"
+        else:
+            key = message_id or (f"req:{request_id}" if request_id else None)
         self.session.requests.append(
             Request(
                 key=key,
                 timestamp=ts,
-                model=model,
+                model=as_str(msg.get("model")) or "unknown",
                 usage=usage,
                 branch=as_str(rec.get("gitBranch")),
                 cwd=as_str(rec.get("cwd")),
@@ -268,6 +329,10 @@ class _Parser:
         index = len(self.session.requests) - 1
         if key:
             self.by_key[key] = index
+        if message_id:
+            self.by_message.setdefault(message_id, index)
+        if request_id:
+            self.by_request.setdefault(request_id, index)
         return index
 
     def _tool_use(
@@ -278,12 +343,11 @@ class _Parser:
         ts: datetime | None,
         file_agent: str | None,
     ) -> None:
-        call_id = block.get("id")
-        if not isinstance(call_id, str) or call_id in self.calls:
+        call_id = as_str(block.get("id"))
+        if call_id is None or call_id in self.calls:
             return
-        name = str(block.get("name") or "?")
-        args = as_dict(block.get("input"))
-        summary, command, files, writes = describe_call(name, args)
+        name = as_str(block.get("name")) or "?"
+        summary, command, files, writes = describe_call(name, as_dict(block.get("input")))
         call = ToolCall(
             id=call_id,
             name=name,
@@ -298,18 +362,23 @@ class _Parser:
         self.calls[call_id] = call
         self.session.tool_calls.append(call)
 
+    def _is_typed(self, rec: dict[str, Any], file_agent: str | None) -> bool:
+        """Whether a user record's text was typed by the user (not meta, a summary or a
+        subagent's prompt)."""
+        return not (
+            rec.get("isMeta") is True
+            or rec.get("isCompactSummary") is True
+            or file_agent
+            or rec.get("isSidechain") is True
+        )
+
     def _user(self, rec: dict[str, Any], ts: datetime | None, file_agent: str | None) -> None:
         msg = rec.get("message")
         if not isinstance(msg, dict):
             return
         content = msg.get("content")
         if isinstance(content, str):
-            if not (
-                rec.get("isMeta")
-                or rec.get("isCompactSummary")
-                or file_agent
-                or rec.get("isSidechain")
-            ):
+            if self._is_typed(rec, file_agent):
                 self.session.prompts.append(Prompt(ts, len(content)))
             return
         if not isinstance(content, list):
@@ -321,20 +390,19 @@ class _Parser:
             if block.get("type") == "tool_result":
                 self._tool_result(block, ts)
             elif block.get("type") == "text":
-                typed += len(block.get("text") or "")
-        if typed and not (
-            rec.get("isMeta") or rec.get("isCompactSummary") or file_agent or rec.get("isSidechain")
-        ):
+                typed += text_len(block.get("text"))
+        if typed and self._is_typed(rec, file_agent):
             self.session.prompts.append(Prompt(ts, typed))
 
-    def _tool_result(self, block: dict[str, Any], ts: Any) -> None:
-        call = self.calls.get(str(block.get("tool_use_id")))
+    def _tool_result(self, block: dict[str, Any], ts: datetime | None) -> None:
+        call_id = as_str(block.get("tool_use_id"))
+        call = self.calls.get(call_id) if call_id else None
         if call is None:
             return
         text = _result_text(block.get("content"))
         call.result_chars = len(text)
         call.result_tokens = estimate_result_tokens(len(text))
-        call.is_error = bool(block.get("is_error"))
+        call.is_error = block.get("is_error") is True
         if call.is_error:
             call.error_head = first_line_of(text)
         if is_git_commit(call.command):
@@ -353,13 +421,48 @@ class _Parser:
         if rec.get("subtype") != "compact_boundary" or file_agent:
             return
         meta = as_dict(rec.get("compactMetadata"))
-        pre = meta.get("preTokens")
         self.session.compactions.append(
             Compaction(
                 timestamp=ts,
-                trigger=str(meta.get("trigger") or ""),
-                pre_tokens=as_int(pre) if pre is not None else None,
+                trigger=as_str(meta.get("trigger")) or "",
+                pre_tokens=count_or_none(meta.get("preTokens"), self.issues),
                 request_index=len(self.session.requests),
+            )
+        )
+
+    def _cost_state(
+        self, rec: dict[str, Any], ts: datetime | None, file_agent: str | None
+    ) -> None:
+        """Claude Code's own running cost of the session; the latest one in the main file
+        wins (each is a snapshot of the whole session so far)."""
+        if file_agent:
+            return
+        total = money(rec.get("totalCostUSD"), self.issues)
+        if total is None:
+            return
+        by_model: dict[str, float] = {}
+        for model, usage in as_dict(rec.get("modelUsage")).items():
+            cost = money(as_dict(usage).get("costUSD"), self.issues)
+            if cost is not None:
+                by_model[model] = cost
+        s = self.session
+        s.agent_cost_usd = total
+        s.agent_cost_by_model = by_model
+        s.agent_cost_unknown_models = rec.get("hasUnknownModelCost") is True
+
+    def _pr_link(self, rec: dict[str, Any], ts: datetime | None, file_agent: str | None) -> None:
+        """A PR the session was linked to; re-emitted on every resume, so kept once per URL."""
+        url = as_str(rec.get("prUrl"))
+        if url is None or url in self.pr_urls:
+            return
+        self.pr_urls.add(url)
+        number = rec.get("prNumber")
+        self.session.pr_links.append(
+            PrLink(
+                url=url,
+                number=number if type(number) is int and number > 0 else None,
+                repository=as_str(rec.get("prRepository")),
+                timestamp=ts,
             )
         )
 

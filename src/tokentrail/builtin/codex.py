@@ -2,8 +2,13 @@
 
 Accounting rules (formats.md §2.4): `token_count` events carry cumulative totals and are
 re-emitted byte-identical seconds later, so each request is the increase of
-`total_token_usage` over the previous distinct total; a total that goes down is a reset
-and counts whole. `cached_input_tokens` is part of `input_tokens`, reasoning part of output.
+`total_token_usage` over the previous distinct total; a total seen before (a re-emission
+or a replayed copy) is never counted again, and a total that goes down is a reset and
+counts whole. `cached_input_tokens` is part of `input_tokens`, reasoning part of output;
+`cache_write_input_tokens` (Codex >= 0.145) is part of input too and is billed as a cache
+write. A field a snapshot lacks keeps its previous value (absent is not 0), and a snapshot
+whose increase is implausible is skipped without moving the baseline, so the next good
+snapshot still counts what really happened.
 """
 
 from __future__ import annotations
@@ -11,17 +16,39 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from tokentrail.hookspecs import Adapter, hookimpl
-from tokentrail.logfile import as_dict, as_int, as_str, first_line, parse_ts, read_jsonl
+from tokentrail.logfile import (
+    MAX_REQUEST_TOKENS,
+    MAX_TIME,
+    MAX_TOTAL_TOKENS,
+    MIN_TIME,
+    as_dict,
+    as_float,
+    as_int,
+    as_list,
+    as_str,
+    count_or_none,
+    display,
+    first_line,
+    is_regular,
+    parse_ts,
+    read_jsonl,
+    text_len,
+    tokens,
+    walk_files,
+)
 from tokentrail.model import (
     AgentCommit,
     Compaction,
     Prompt,
+    RateLimits,
+    RateWindow,
     Request,
     Session,
     SessionRef,
@@ -43,7 +70,8 @@ FIELDS = (
 )
 _EXIT_CODE = re.compile(r"(?:Process exited with code|exit code:?|\"exit_code\":)\s*(-?\d+)", re.I)
 # Some published rollouts replace text by "[REDACTED_X len=N sha=...]": N is the real size.
-_REDACTED = re.compile(r"^\[REDACTED_\w+ len=(\d+) sha=[0-9a-f]+\]$")
+_REDACTED = re.compile(r"^\[REDACTED_\w+ len=(\d{1,10}) sha=[0-9a-f]+\]$")
+MAX_PERCENT = 1000.0  # a rate-limit window can be overdrawn, but not by this much
 
 
 def codex_home() -> Path:
@@ -52,7 +80,10 @@ def codex_home() -> Path:
 
 class CodexAdapter:
     name = AGENT
-    parser_version = "codex/1"  # bump when parse() output changes (cache key)
+    parser_version = "codex/2"  # bump when parse() output changes (cache key)
+
+    def __init__(self) -> None:
+        self.skipped: list[str] = []  # entries discovery could not use, "path: why"
 
     def roots(self) -> list[Path]:
         return [codex_home() / "sessions", codex_home() / "archived_sessions"]
@@ -60,11 +91,12 @@ class CodexAdapter:
     def discover(self, repo: Path | None) -> Iterable[SessionRef]:
         seen: set[str] = set()
         for folder in self.roots():
-            if not folder.is_dir():
-                continue
-            for path in sorted(folder.rglob("rollout-*.jsonl")):
-                rel = str(path.relative_to(folder))
+            for path in walk_files(folder, "rollout-*.jsonl", self.skipped):
+                rel = os.path.relpath(path, folder)
                 if rel in seen:  # the live copy wins over the archived one
+                    continue
+                if not is_regular(path):
+                    self.skipped.append(f"{display(path)}: not a readable regular file; not read")
                     continue
                 seen.add(rel)
                 head = first_line(path) or {}
@@ -72,11 +104,13 @@ class CodexAdapter:
                 cwd = as_str(payload.get("cwd"))
                 if repo is not None and not (cwd and cwd_inside(cwd, repo)):
                     continue
-                st = path.stat()
-                session_id = as_str(payload.get("id"))
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue  # gone since the listing
                 yield SessionRef(
                     agent=AGENT,
-                    id=session_id or path.stem,
+                    id=as_str(payload.get("id")) or path.stem,
                     path=path,
                     cwd_hint=cwd,
                     size=st.st_size,
@@ -90,9 +124,12 @@ class CodexAdapter:
 def _text_size(value: Any) -> tuple[int, str]:
     """Characters a tool output put into the context, and its text (strings or blocks)."""
     if isinstance(value, list):
-        text = "\n".join(str(b.get("text") or "") for b in value if isinstance(b, dict))
+        text = "\n".join(
+            b["text"] for b in value if isinstance(b, dict) and isinstance(b.get("text"), str)
+        )
     elif isinstance(value, dict):
-        text = str(value.get("text") or value.get("output") or "")
+        inner = value.get("text") if isinstance(value.get("text"), str) else value.get("output")
+        text = inner if isinstance(inner, str) else ""
     else:
         text = value if isinstance(value, str) else ""
     redacted = _REDACTED.match(text)
@@ -101,50 +138,89 @@ def _text_size(value: Any) -> tuple[int, str]:
 
 def _failed(text: str) -> bool:
     match = _EXIT_CODE.search(text[:2000])
-    return bool(match and match.group(1) != "0")
+    return bool(match and match.group(1).lstrip("-0"))
+
+
+def _when(seconds: Any) -> datetime | None:
+    """Epoch seconds as a UTC datetime, within the range parse_ts accepts."""
+    value = as_float(seconds)
+    if value is None:
+        return None
+    try:
+        ts = datetime.fromtimestamp(value, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return ts if MIN_TIME <= ts < MAX_TIME else None
+
+
+def _window(raw: Any, ts: datetime | None) -> RateWindow | None:
+    window = as_dict(raw)
+    used = as_float(window.get("used_percent"))
+    if used is None or not 0 <= used <= MAX_PERCENT:
+        return None
+    resets = _when(window.get("resets_at", window.get("reset_at")))
+    relative = as_float(window.get("resets_in_seconds"))
+    if resets is None and relative is not None and ts is not None and 0 <= relative < 1e9:
+        resets = ts + timedelta(seconds=relative)
+    minutes = as_int(window.get("window_minutes"))
+    return RateWindow(used_percent=used, window_minutes=minutes or None, resets_at=resets)
 
 
 class _Parser:
     def __init__(self, ref: SessionRef) -> None:
         self.session = Session(agent=AGENT, id=ref.id, paths=ref.paths)
+        self.issues = self.session.issues
         self.ref = ref
         self.model = "unknown"
         self.cwd: str | None = None
         self.branch: str | None = None
         self.previous: tuple[int, ...] | None = None
+        self.seen_totals: set[tuple[int, ...]] = set()
+        self.seen_last: set[tuple[Any, ...]] = set()
         self.calls: dict[str, ToolCall] = {}
         self.seen_meta = False
+        self.legacy_prompts: list[Prompt] = []  # event_msg/user_message (Codex < 0.148)
+        self.item_prompts: list[Prompt] = []  # event_msg/item_completed UserMessage
 
     def run(self) -> Session:
-        for rec in read_jsonl(self.ref.path, self.session.issues):
-            payload = rec.get("payload")
-            if not isinstance(payload, dict):
-                continue
-            kind = rec.get("type")
-            ts = parse_ts(rec.get("timestamp"))
-            self.session.note_time(ts)
-            if kind == "session_meta":
-                self._meta(payload)
-            elif kind == "turn_context":
-                if isinstance(payload.get("model"), str):
-                    self.model = payload["model"]
-                if isinstance(payload.get("cwd"), str):
-                    self.cwd = payload["cwd"]
-                    self.session.note_place(self.cwd, None)
-            elif kind == "event_msg":
-                self._event(payload, ts)
-            elif kind == "response_item":
-                self._item(payload, ts)
-            elif kind == "compacted":
-                self.session.compactions.append(
-                    Compaction(ts, "auto", None, len(self.session.requests))
-                )
+        for rec in read_jsonl(self.ref.path, self.issues):
+            try:
+                self._record(rec)
+            except Exception:  # a shape no accessor foresaw: lose the record, not the session
+                self.issues.bad_records += 1
+        # Builds that write both prompt records say the same thing twice: prefer the new.
+        self.session.prompts = self.item_prompts or self.legacy_prompts
         last = max(len(self.session.requests) - 1, 0)
         for call in self.session.tool_calls:  # a call whose answer was never logged
             call.request_index = min(call.request_index, last)
         for commit in self.session.commits:
             commit.request_index = min(commit.request_index, last)
+        self.issues.field_warning(display(self.ref.path))
         return self.session
+
+    def _record(self, rec: dict[str, Any]) -> None:
+        payload = rec.get("payload")
+        if not isinstance(payload, dict):
+            return
+        kind = rec.get("type")
+        ts = parse_ts(rec.get("timestamp"))
+        self.session.note_time(ts)
+        if kind == "session_meta":
+            self._meta(payload)
+        elif kind == "turn_context":
+            self.model = as_str(payload.get("model")) or self.model
+            cwd = as_str(payload.get("cwd"))
+            if cwd:
+                self.cwd = cwd
+                self.session.note_place(cwd, None)
+        elif kind == "event_msg":
+            self._event(payload, ts)
+        elif kind == "response_item":
+            self._item(payload, ts)
+        elif kind == "compacted":
+            self.session.compactions.append(
+                Compaction(ts, "auto", None, len(self.session.requests))
+            )
 
     def _meta(self, payload: dict[str, Any]) -> None:
         if self.seen_meta:  # forks and subagents repeat session_meta; the first one names us
@@ -159,70 +235,116 @@ class _Parser:
             payload.get("parent_thread_id")
         )
 
-    def _event(self, payload: dict[str, Any], ts: Any) -> None:
+    def _event(self, payload: dict[str, Any], ts: datetime | None) -> None:
         kind = payload.get("type")
         if kind == "token_count":
+            self._rate_limits(payload.get("rate_limits"), ts)
             self._token_count(payload, ts)
         elif kind == "user_message":
-            message = payload.get("message")
-            self.session.prompts.append(Prompt(ts, _text_size(message)[0]))
+            self.legacy_prompts.append(Prompt(ts, _text_size(payload.get("message"))[0]))
+        elif kind == "item_completed":
+            item = as_dict(payload.get("item"))
+            if item.get("type") == "UserMessage":
+                chars = sum(
+                    text_len(part.get("text"))
+                    for part in as_list(item.get("content"))
+                    if isinstance(part, dict)
+                )
+                self.item_prompts.append(Prompt(ts, chars))
 
-    def _token_count(self, payload: dict[str, Any], ts: Any) -> None:
+    def _rate_limits(self, raw: Any, ts: datetime | None) -> None:
+        """The latest rate-limit usage the agent reported (5-hour and weekly windows)."""
+        limits = as_dict(raw)
+        primary, secondary = _window(limits.get("primary"), ts), _window(
+            limits.get("secondary"), ts
+        )
+        if primary is None and secondary is None:
+            return
+        current = self.session.rate_limits
+        if current and current.timestamp and ts and ts < current.timestamp:
+            return  # an older report written late
+        self.session.rate_limits = RateLimits(primary, secondary, ts)
+
+    def _snapshot(self, raw: dict[str, Any]) -> tuple[int | None, ...]:
+        return tuple(count_or_none(raw.get(f), self.issues, MAX_TOTAL_TOKENS) for f in FIELDS)
+
+    def _token_count(self, payload: dict[str, Any], ts: datetime | None) -> None:
         info = payload.get("info")
         if not isinstance(info, dict):
             return
         total = info.get("total_token_usage")
         delta: tuple[int, ...]
         if isinstance(total, dict):
-            now = tuple(as_int(total.get(f)) for f in FIELDS)
+            raw = self._snapshot(total)
+            if all(v is None for v in raw):
+                return
             prev = self.previous
-            if prev is not None and now == prev:
-                return  # a re-emitted snapshot
-            if prev is None or any(a < b for a, b in zip(now, prev)):
-                delta = now  # first snapshot, or a reset: the whole total is new
-            else:
-                delta = tuple(a - b for a, b in zip(now, prev))
+            now = tuple(
+                (v if v is not None else (prev[i] if prev else 0)) for i, v in enumerate(raw)
+            )
+            if now in self.seen_totals:
+                if now != prev:
+                    self.issues.replayed_events += 1  # a copy of an earlier snapshot
+                return
+            first = prev is None or any(a < b for a, b in zip(now, prev))
+            delta = now if first or prev is None else tuple(a - b for a, b in zip(now, prev))
+            if any(d > MAX_REQUEST_TOKENS for d in delta):
+                self.issues.implausible_values += 1
+                if not first:
+                    return  # keep the baseline: the next good snapshot counts the increase
+                # a file that starts (or restarts) deep into a long session: a baseline,
+                # not one request
+                self.previous = now
+                self.seen_totals.add(now)
+                return
             self.previous = now
+            self.seen_totals.add(now)
             key = "codex:" + ",".join(map(str, now)) + f"@{ts.isoformat() if ts else ''}"
         else:
             last = info.get("last_token_usage")
             if not isinstance(last, dict):
                 return
-            delta = tuple(as_int(last.get(f)) for f in FIELDS)
-            key = None
+            delta = tuple(tokens(last.get(f), self.issues) for f in FIELDS)
+            identity = (ts, delta)
+            if identity in self.seen_last:
+                self.issues.replayed_events += 1
+                return
+            self.seen_last.add(identity)
+            key = "codex-last:" + ",".join(map(str, delta)) + f"@{ts.isoformat() if ts else ''}"
         inp, cached, out, reasoning, _total, cache_write = delta
         if not any(delta):
             return
         cached = min(cached, inp)
+        cache_write = min(cache_write, inp - cached)
         self.session.requests.append(
             Request(
                 key=key,
                 timestamp=ts,
                 model=self.model,
                 usage=Usage(
-                    input=inp - cached - min(cache_write, inp - cached),
+                    input=inp - cached - cache_write,
                     cache_read=cached,
-                    cache_write_5m=min(cache_write, inp - cached),
+                    cache_write_5m=cache_write,
                     output=out,
-                    reasoning=reasoning,
+                    reasoning=min(reasoning, out),
                 ),
                 branch=self.branch,
                 cwd=self.cwd,
             )
         )
 
-    def _item(self, payload: dict[str, Any], ts: Any) -> None:
+    def _item(self, payload: dict[str, Any], ts: datetime | None) -> None:
         kind = payload.get("type")
         if kind in ("function_call", "custom_tool_call", "local_shell_call"):
             self._call(payload, ts)
         elif kind in ("function_call_output", "custom_tool_call_output"):
             self._output(payload, ts)
 
-    def _call(self, payload: dict[str, Any], ts: Any) -> None:
-        call_id = payload.get("call_id")
-        if not isinstance(call_id, str) or call_id in self.calls:
+    def _call(self, payload: dict[str, Any], ts: datetime | None) -> None:
+        call_id = as_str(payload.get("call_id"))
+        if call_id is None or call_id in self.calls:
             return
-        name = str(payload.get("name") or payload.get("type"))
+        name = as_str(payload.get("name")) or as_str(payload.get("type")) or "?"
         raw = payload.get("arguments", payload.get("input", payload.get("action")))
         args: Any = raw
         if isinstance(raw, str):
@@ -230,9 +352,7 @@ class _Parser:
                 args = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 args = {"input": raw}
-        if not isinstance(args, dict):
-            args = {}
-        summary, command, files, writes = describe_call(name, args)
+        summary, command, files, writes = describe_call(name, as_dict(args))
         call = ToolCall(
             id=call_id,
             name=name,
@@ -246,8 +366,9 @@ class _Parser:
         self.calls[call_id] = call
         self.session.tool_calls.append(call)
 
-    def _output(self, payload: dict[str, Any], ts: Any) -> None:
-        call = self.calls.get(str(payload.get("call_id")))
+    def _output(self, payload: dict[str, Any], ts: datetime | None) -> None:
+        call_id = as_str(payload.get("call_id"))
+        call = self.calls.get(call_id) if call_id else None
         if call is None:
             return
         size, text = _text_size(payload.get("output"))

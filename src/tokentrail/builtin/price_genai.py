@@ -141,12 +141,27 @@ def _rates_for(prices: gp.ModelPrice) -> _FloatRates | None:
     return _float_rates[key]
 
 
+def _utc(when: datetime | None) -> datetime:
+    """The request's time in UTC; now when it has none or one that cannot be made UTC (a
+    third-party adapter's time at the edge of the datetime range)."""
+    if when is not None and when.tzinfo is timezone.utc:
+        return when  # what the built-in adapters give: nothing to do on the hot path
+    if when is not None:
+        try:
+            return when.astimezone(timezone.utc) if when.tzinfo else when.replace(
+                tzinfo=timezone.utc
+            )
+        except (OverflowError, ValueError):
+            pass
+    return datetime.now(timezone.utc)
+
+
 def cost_of(model: str, usage: Usage, when: datetime | None) -> float | None:
     """Price of one request in USD, or None when genai-prices does not know the model."""
     info = _model_info(model)
     if info is None:
         return None
-    when = when or datetime.now(timezone.utc)
+    when = _utc(when)
     table = _rates_for(info.get_prices(when))
     fast = table.cost(usage) if table is not None else None
     if fast is not None:
