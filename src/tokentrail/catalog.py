@@ -76,7 +76,7 @@ def discover(
         if issues is not None and isinstance(skipped, list):
             for entry in skipped:
                 issues.skipped_files.append(str(entry))
-                issues.warnings.append(f"{entry}; sessions in it are not counted")
+                issues.warnings.append(f"{entry}: not read; its sessions are not counted")
         for ref in refs or []:
             if since_ts is not None and ref.mtime and ref.mtime < since_ts:
                 continue  # not written since then, so it ended before then

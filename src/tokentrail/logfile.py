@@ -94,10 +94,18 @@ def _os_reason(exc: OSError) -> str:
 
 def is_regular(path: Path) -> bool:
     """Whether `path` (symlinks followed) is a regular file; never raises."""
+    return irregular(path) is None
+
+
+def irregular(path: Path) -> str | None:
+    """Why `path` (symlinks followed) is not a readable regular file; None when it is."""
     try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return _os_reason(exc)
+    except ValueError:
+        return "an unusable name"
+    return None if stat.S_ISREG(mode) else _kind(mode)
 
 
 def _lines(fh: IO[bytes], limit: int) -> Iterator[bytes]:

@@ -27,7 +27,7 @@ from tokentrail.logfile import (
     count_or_none,
     display,
     first_line,
-    is_regular,
+    irregular,
     money,
     parse_ts,
     read_jsonl,
@@ -128,9 +128,10 @@ def _sessions_in(folder: Path, skipped: list[str]) -> Iterator[SessionRef]:
     for entry in entries:
         if entry.suffix != ".jsonl":
             continue
-        if not is_regular(entry):
-            if not entry.is_dir():
-                skipped.append(f"{display(entry)}: not a readable regular file; not read")
+        why = irregular(entry)
+        if why is not None:
+            if why != "a folder":
+                skipped.append(f"{display(entry)}: {why}")
             continue
         if entry.name.startswith("agent-"):
             flat_agents.append(entry)

@@ -36,7 +36,7 @@ from tokentrail.logfile import (
     count_or_none,
     display,
     first_line,
-    is_regular,
+    irregular,
     parse_ts,
     read_jsonl,
     text_len,
@@ -95,8 +95,9 @@ class CodexAdapter:
                 rel = os.path.relpath(path, folder)
                 if rel in seen:  # the live copy wins over the archived one
                     continue
-                if not is_regular(path):
-                    self.skipped.append(f"{display(path)}: not a readable regular file; not read")
+                why = irregular(path)
+                if why is not None:
+                    self.skipped.append(f"{display(path)}: {why}")
                     continue
                 seen.add(rel)
                 head = first_line(path) or {}

@@ -53,6 +53,12 @@ def sessions(
             "bad_lines": found.issues.bad_lines,
             "truncated_lines": found.issues.truncated_lines,
             "duplicate_requests": found.duplicate_requests,
+            "repaired_lines": found.issues.repaired_lines,
+            "implausible_values": found.issues.implausible_values,
+            "wrong_types": found.issues.wrong_types,
+            "bad_records": found.issues.bad_records,
+            "replayed_events": found.issues.replayed_events,
+            "files": found.issues.skipped_files,
         },
     }
     doc["warnings"] = warn_about(found, pm, as_json)
