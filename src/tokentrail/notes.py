@@ -93,7 +93,7 @@ def parse_note(text: str) -> tuple[list[dict[str, Any]], int]:
     """Session lines of a note (deduplicated by key) and how many lines were not ours."""
     lines: list[dict[str, Any]] = []
     foreign = 0
-    for raw in text.splitlines():
+    for raw in text.split("\n"):  # our lines are JSON: U+2028 and friends stay inside
         raw = raw.strip()
         if not raw:
             continue
@@ -171,7 +171,7 @@ def write_note(root: Path, ref: str, sha: str, new: Iterable[Mapping[str, Any]])
     raw = read_raw(root, ref, sha)
     old, _ = parse_note(raw)
     merged = union(old, new)
-    foreign = [line for line in raw.splitlines() if line.strip() and not _is_ours(line)]
+    foreign = [line for line in raw.split("\n") if line.strip() and not _is_ours(line)]
     text = encode_note(merged) + "".join(f"{line}\n" for line in foreign)
     if text != raw:
         run_git(root, "notes", f"--ref={ref}", "add", "-f", "-F", "-", sha, input=text)

@@ -43,24 +43,47 @@ class Scope:
 
 
 def run_git(root: Path, *args: str, input: str | None = None, check: bool = True) -> str:
-    """Plain `git` for the corners GitPython makes awkward (notes, config, hooks)."""
+    """Plain `git` for the corners GitPython makes awkward (notes, config, hooks).
+
+    Output is decoded as UTF-8 with undecodable bytes kept as surrogate escapes (a path
+    stays usable; printing goes through the output escaping), and callers split it only on
+    the separator they asked git for (`-z` NULs, or "\n"), never with str.splitlines(),
+    which also breaks on \r, \v, \f, \x1c-\x1e, NEL, U+2028 and U+2029 that a commit
+    subject, a branch name or a path may hold.
+    """
     try:
         proc = subprocess.run(
             ["git", *args],
             cwd=root,
-            input=input,
+            input=input.encode("utf-8", "surrogateescape") if input is not None else None,
             capture_output=True,
-            text=True,
             check=False,
         )
     except FileNotFoundError:
         raise TokentrailError("git_missing", "git is not installed or not on PATH") from None
+    out = proc.stdout.decode("utf-8", "surrogateescape")
     if check and proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise TokentrailError(
-            "git_failed", f"git {' '.join(args)} failed: {detail[-1] if detail else '?'}"
-        )
-    return proc.stdout
+        said = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip()
+        detail = said.split("\n")[-1] if said else "?"
+        raise TokentrailError("git_failed", f"git {' '.join(args)} failed: {detail}")
+    return out
+
+
+def git_lines(out: str) -> list[str]:
+    """Lines of `git` output that are separated by "\n" only (names git itself refuses to
+    hold a newline in, such as remotes)."""
+    return [line for line in out.split("\n") if line]
+
+
+def git_records(out: str) -> list[str]:
+    """NUL-terminated records of `git ... -z` output."""
+    return [record for record in out.split("\0") if record]
+
+
+def one_line(out: str) -> str:
+    """A single value git printed: exactly its trailing newline removed (a path may itself
+    end with whitespace)."""
+    return out.removesuffix("\n")
 
 
 def open_repo(path: Path | None = None) -> git.Repo:
@@ -74,7 +97,7 @@ def open_repo(path: Path | None = None) -> git.Repo:
 
 
 def repo_root(repo: git.Repo) -> Path:
-    top = repo.git.rev_parse("--show-toplevel")
+    top = one_line(run_git(Path(repo.working_dir or repo.git_dir), "rev-parse", "--show-toplevel"))
     return Path(top).resolve()
 
 
@@ -156,11 +179,21 @@ def find_scope(
 
 
 def list_commits(repo: git.Repo, base: str, head: str) -> list[BranchCommit]:
-    """Commits in `base..head`, oldest first by committer time (ties in history order)."""
-    out = repo.git.log("--reverse", "--topo-order", "--format=%H%x00%ct%x00%s", f"{base}..{head}")
+    """Commits in `base..head`, oldest first by committer time (ties in history order).
+    NUL-terminated records, so any character a subject holds stays in the subject."""
+    out = run_git(
+        Path(repo.working_dir or repo.git_dir),
+        "log",
+        "-z",
+        "--reverse",
+        "--topo-order",
+        "--format=%H %ct %s",
+        f"{base}..{head}",
+    )
     commits = []
-    for position, line in enumerate(out.splitlines()):
-        sha, stamp, subject = line.split("\x00", 2)
+    for position, record in enumerate(git_records(out)):
+        sha, _, rest = record.partition(" ")
+        stamp, _, subject = rest.partition(" ")
         when = datetime.fromtimestamp(int(stamp), tz=timezone.utc)
         commits.append((when, position, BranchCommit(sha, when, subject)))
     commits.sort(key=lambda t: (t[0], t[1]))

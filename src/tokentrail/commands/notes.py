@@ -17,11 +17,19 @@ from tokentrail.commands.common import emit, handle_errors, json_option
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
 from tokentrail.notes import combine, notes_ref, read_note, ref_exists, write_note
-from tokentrail.scope import open_repo, range_commits, repo_root, resolve_rev, run_git
+from tokentrail.scope import (
+    git_lines,
+    one_line,
+    open_repo,
+    range_commits,
+    repo_root,
+    resolve_rev,
+    run_git,
+)
 
 
 def pick_remote(root: Path, remote: str | None) -> str:
-    remotes = run_git(root, "remote").split()
+    remotes = git_lines(run_git(root, "remote"))
     if not remotes:
         raise TokentrailError(
             "no_remote", "this repository has no remote; add one with `git remote add`"
@@ -32,9 +40,11 @@ def pick_remote(root: Path, remote: str | None) -> str:
                 "unknown_remote", f"no remote named {remote!r}; remotes: {', '.join(remotes)}"
             )
         return remote
-    upstream = run_git(
-        root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}", check=False
-    ).strip()
+    upstream = one_line(
+        run_git(
+            root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}", check=False
+        )
+    )
     if "/" in upstream and upstream.split("/", 1)[0] in remotes:
         return upstream.split("/", 1)[0]
     return "origin" if "origin" in remotes else remotes[0]
