@@ -20,6 +20,7 @@ import requests
 
 from tokentrail import __version__
 from tokentrail.errors import TokentrailError
+from tokentrail.escape import cut, flat
 
 ACTIONS_BOT = "github-actions[bot]"
 FORK_DOCS = "docs/action.md#pull-requests-from-forks"
@@ -174,7 +175,7 @@ def _message(resp: requests.Response) -> str:
         said = resp.json().get("message", "")
     except (ValueError, AttributeError):
         said = ""
-    return " ".join(str(said).split())[:200]
+    return cut(flat(said), 200)  # the server's words: redacted, one line, no controls
 
 
 def _json(resp: requests.Response, what: str) -> Any:

@@ -10,6 +10,7 @@ contents, tool output or local paths.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import socket
 from collections.abc import Iterable, Mapping
@@ -18,10 +19,20 @@ from typing import Any
 
 import orjson
 
+from tokentrail.escape import flat
+from tokentrail.logfile import lenient_loads
 from tokentrail.receipt import COUNT_FIELDS
 from tokentrail.scope import run_git
 
 NOTE_VERSION = 1
+# A note comes from whoever pushed it (in CI: a PR's author). A line whose figures are
+# outside these bounds is implausible and not read (docs/notes.md): it cannot reach a total.
+MAX_REQUESTS = 10_000_000
+MAX_TOKENS = 100_000_000_000  # one session's share of one commit, per token kind
+MAX_USD = 10_000_000.0
+MAX_FINDINGS = 200  # per line; more are left out
+_TEXT_FIELDS = ("id", "agent", "link", "commit", "host", "pricing", "first", "last")
+_FINDING_TEXT = ("id", "detector", "title", "lesson")
 DEFAULT_REF = "refs/notes/tokentrail"
 LINE_KIND = "session"
 # Row fields copied into a note line (everything else in a row stays on the machine).
@@ -58,9 +69,73 @@ def host_id() -> str:
 
 
 def note_line(sha: str, row: Mapping[str, Any], *, host: str, pricing: str) -> dict[str, Any]:
-    line = {k: row.get(k) for k in _LINE_FIELDS}
-    line.update(v=NOTE_VERSION, kind=LINE_KIND, commit=sha, host=host, pricing=pricing)
+    """A receipt row as a note line: every string redacted and without control, bidi or
+    zero-width characters (a note is shown by `git notes show` and leaves the machine)."""
+    line = {k: _clean(row.get(k)) for k in _LINE_FIELDS}
+    line.update(v=NOTE_VERSION, kind=LINE_KIND, commit=sha, host=_clean(host), pricing=pricing)
     return line
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return flat(value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {_clean(k) if isinstance(k, str) else k: _clean(v) for k, v in value.items()}
+    return value
+
+
+def _count(value: Any, ceiling: int) -> bool:
+    return type(value) is int and 0 <= value <= ceiling
+
+
+def _usd(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= MAX_USD
+    )
+
+
+def _finding(raw: Any) -> dict[str, Any] | None:
+    """A finding as a note carries it, or None when its figures are not plausible."""
+    if not isinstance(raw, dict):
+        return None
+    if not all(isinstance(raw.get(k), (str, type(None))) for k in _FINDING_TEXT):
+        return None
+    if not (_count(raw.get("wasted_tokens", 0), MAX_TOKENS) and _usd(raw.get("wasted_usd", 0))):
+        return None
+    confidence = raw.get("confidence", 0)
+    if not (_usd(confidence) and confidence <= 1):
+        return None
+    if not isinstance(raw.get("evidence", []), list):
+        return None
+    return raw
+
+
+def valid_line(obj: Any) -> dict[str, Any] | None:
+    """A session line of ours with plausible figures, or None. Findings that are not
+    plausible are left out of the line; anything wrong elsewhere rejects the line."""
+    if not isinstance(obj, dict) or obj.get("kind") != LINE_KIND or "v" not in obj:
+        return None
+    if not all(isinstance(obj.get(k), (str, type(None))) for k in _TEXT_FIELDS):
+        return None
+    for key in COUNT_FIELDS:
+        ceiling = MAX_TOKENS if key.endswith("_tokens") else MAX_REQUESTS
+        if key in obj and obj[key] is not None and not _count(obj[key], ceiling):
+            return None
+    if obj.get("cost_usd") is not None and not _usd(obj["cost_usd"]):
+        return None
+    models = obj.get("models") or {}
+    if not isinstance(models, dict) or not all(_count(n, MAX_REQUESTS) for n in models.values()):
+        return None
+    findings = obj.get("findings") or []
+    if not isinstance(findings, list):
+        return None
+    kept = [f for f in (_finding(f) for f in findings[:MAX_FINDINGS]) if f is not None]
+    return {**obj, "findings": kept} if len(kept) != len(findings) else obj
 
 
 def line_to_row(line: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,23 +165,28 @@ def _rank(line: Mapping[str, Any]) -> tuple[int, str, str]:
 
 
 def parse_note(text: str) -> tuple[list[dict[str, Any]], int]:
-    """Session lines of a note (deduplicated by key) and how many lines were not ours."""
+    """Session lines of a note (deduplicated by key) and how many lines were not ours or
+    not plausible (those are never read into a total; a rewrite keeps them as they are)."""
     lines: list[dict[str, Any]] = []
     foreign = 0
     for raw in text.split("\n"):  # our lines are JSON: U+2028 and friends stay inside
-        raw = raw.strip()
-        if not raw:
+        if not raw.strip():
             continue
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError:
+        line = _accepted(raw)
+        if line is None:
             foreign += 1
             continue
-        if not isinstance(obj, dict) or obj.get("kind") != LINE_KIND or "v" not in obj:
-            foreign += 1
-            continue
-        lines.append(obj)
+        lines.append(line)
     return union(lines, []), foreign
+
+
+def _accepted(raw: str) -> dict[str, Any] | None:
+    text = raw.strip().lstrip("\ufeff")
+    try:
+        obj = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        obj = lenient_loads(text.encode("utf-8", "replace"))
+    return valid_line(obj)
 
 
 def union(
@@ -171,19 +251,11 @@ def write_note(root: Path, ref: str, sha: str, new: Iterable[Mapping[str, Any]])
     raw = read_raw(root, ref, sha)
     old, _ = parse_note(raw)
     merged = union(old, new)
-    foreign = [line for line in raw.split("\n") if line.strip() and not _is_ours(line)]
+    foreign = [line for line in raw.split("\n") if line.strip() and _accepted(line) is None]
     text = encode_note(merged) + "".join(f"{line}\n" for line in foreign)
     if text != raw:
         run_git(root, "notes", f"--ref={ref}", "add", "-f", "-F", "-", sha, input=text)
     return len(merged)
-
-
-def _is_ours(raw: str) -> bool:
-    try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return False
-    return isinstance(obj, dict) and obj.get("kind") == LINE_KIND and "v" in obj
 
 
 def ref_exists(root: Path, ref: str) -> bool:

@@ -13,8 +13,8 @@ from typing import Any
 from tokentrail import catalog as catalog_mod
 from tokentrail.attribute import Attribution, attribute
 from tokentrail.detect import Analysis, analyze
+from tokentrail.escape import cut, flat
 from tokentrail.plugins import TokentrailPluginManager
-from tokentrail.redact import short
 from tokentrail.scope import Scope
 
 # What a finding carries into notes and PR comments: no claims, evidence kept short.
@@ -50,9 +50,10 @@ def run_branch(
 
 
 def _clean(value: Any) -> Any:
-    """Strings redacted and shortened, recursively: this leaves the machine."""
+    """Strings redacted, stripped of control, bidi and zero-width characters and shortened,
+    recursively: this leaves the machine."""
     if isinstance(value, str):
-        return short(value, 200)
+        return cut(flat(value), 200)
     if isinstance(value, list):
         return [_clean(v) for v in value]
     if isinstance(value, dict):

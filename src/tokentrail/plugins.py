@@ -154,18 +154,16 @@ class TokentrailPluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
         self.problems: list[PluginProblem] = []
         self.versions: dict[str, str] = {}
-        self._disabled: set[str] = set()
+        self._disabled: set[str] = set()  # timed out: out of the run for every hook
+        self._off: dict[str, set[str]] = {}  # hook -> plugins whose answer to it failed
 
     def is_builtin(self, plugin: str) -> bool:
         return plugin in BUILTIN_PLUGINS
 
-    def guard(
-        self, plugin: str, stage: str, call: Callable[[], T], *, disable: bool = False
-    ) -> T | None:
+    def guard(self, plugin: str, stage: str, call: Callable[[], T]) -> T | None:
         """Run one call into plugin code: stdout kept out of ours, a time limit for third
         parties, and any failure (even SystemExit) reported instead of raised. None when it
-        failed; `disable` leaves the plugin out for the rest of the run after a failure (a
-        time-out always does)."""
+        failed. A plugin that ran past its time limit is left out of the rest of the run."""
         if plugin in self._disabled:
             return None
         third_party = not self.is_builtin(plugin)
@@ -176,7 +174,7 @@ class TokentrailPluginManager(pluggy.PluginManager):
             raise
         except BaseException as exc:  # a plugin must not end the run, whatever it raises
             self.report(plugin, stage, exc)
-            if disable or isinstance(exc, PluginTimeout):
+            if isinstance(exc, PluginTimeout):
                 self._disabled.add(plugin)
             return None
         if printed.getvalue():
@@ -226,10 +224,12 @@ class TokentrailPluginManager(pluggy.PluginManager):
                 raise ValueError(f"returned a cost of {cost!r} (not a finite number >= 0)")
             return result
 
+        off = self._off.setdefault(hook_name, set())  # plugins whose answer failed once
+
         def call(**kwargs: Any) -> tuple[str, T] | None:
             for impl in impls:
                 name = impl.plugin_name
-                if name in self._disabled:
+                if name in self._disabled or name in off:
                     continue
                 args = [kwargs[a] for a in impl.argnames]
                 if self.is_builtin(name):  # ours: no containment cost on the hot path
@@ -239,10 +239,9 @@ class TokentrailPluginManager(pluggy.PluginManager):
                         self.report(name, hook_name, exc)
                         continue
                 else:
-                    boxed = self.guard(
-                        name, hook_name, partial(_boxed, valid, impl.function, args), disable=True
-                    )
+                    boxed = self.guard(name, hook_name, partial(_boxed, valid, impl.function, args))
                     if boxed is None:
+                        off.add(name)  # reported once, left out for the rest of the run
                         continue
                     result = boxed[0]
                 if result is not None:

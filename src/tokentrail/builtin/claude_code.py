@@ -284,15 +284,19 @@ class _Parser:
                 self._tool_use(block, index, rec, ts, file_agent)
 
     def _seen(self, message_id: str | None, request_id: str | None) -> int | None:
-        """The request this line belongs to: by both ids, else by the one it has (a line
-        whose other id was lost still joins its response instead of counting twice)."""
+        """The request this line belongs to: by both ids, else by either one (one API call
+        has one message id and one request id, so a line whose other id was lost or garbled
+        still joins its response instead of counting it twice; a message replayed under
+        another request id keeps its first copy, as ccusage does)."""
         if message_id and request_id:
-            return self.by_key.get(f"{message_id}:{request_id}")
+            seen = self.by_key.get(f"{message_id}:{request_id}")
+            if seen is not None:
+                return seen
         if message_id:
-            return self.by_message.get(message_id)
-        if request_id:
-            return self.by_request.get(request_id)
-        return None
+            seen = self.by_message.get(message_id)
+            if seen is not None:
+                return seen
+        return self.by_request.get(request_id) if request_id else None
 
     def _request(
         self,

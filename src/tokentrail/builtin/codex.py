@@ -178,6 +178,7 @@ class _Parser:
         self.previous: tuple[int, ...] | None = None
         self.seen_totals: set[tuple[int, ...]] = set()
         self.seen_last: set[tuple[Any, ...]] = set()
+        self.counted_last: tuple[int, ...] = (0,) * len(FIELDS)  # by single-call events
         self.calls: dict[str, ToolCall] = {}
         self.seen_meta = False
         self.legacy_prompts: list[Prompt] = []  # event_msg/user_message (Codex < 0.148)
@@ -275,6 +276,9 @@ class _Parser:
             return
         total = info.get("total_token_usage")
         delta: tuple[int, ...]
+        if total is not None and not isinstance(total, dict):
+            self.issues.wrong_types += 1  # a garbled running total: the next one covers it
+            return
         if isinstance(total, dict):
             raw = self._snapshot(total)
             if all(v is None for v in raw):
@@ -288,7 +292,12 @@ class _Parser:
                     self.issues.replayed_events += 1  # a copy of an earlier snapshot
                 return
             first = prev is None or any(a < b for a, b in zip(now, prev))
-            delta = now if first or prev is None else tuple(a - b for a, b in zip(now, prev))
+            if prev is None:  # what single-call events counted before is part of this total
+                delta = tuple(max(a - b, 0) for a, b in zip(now, self.counted_last))
+            elif first:
+                delta = now
+            else:
+                delta = tuple(a - b for a, b in zip(now, prev))
             if any(d > MAX_REQUEST_TOKENS for d in delta):
                 self.issues.implausible_values += 1
                 if not first:
@@ -303,14 +312,15 @@ class _Parser:
             key = "codex:" + ",".join(map(str, now)) + f"@{ts.isoformat() if ts else ''}"
         else:
             last = info.get("last_token_usage")
-            if not isinstance(last, dict):
-                return
+            if not isinstance(last, dict) or self.previous is not None:
+                return  # once running totals are known, their increases count every call
             delta = tuple(tokens(last.get(f), self.issues) for f in FIELDS)
             identity = (ts, delta)
             if identity in self.seen_last:
                 self.issues.replayed_events += 1
                 return
             self.seen_last.add(identity)
+            self.counted_last = tuple(a + b for a, b in zip(self.counted_last, delta))
             key = "codex-last:" + ",".join(map(str, delta)) + f"@{ts.isoformat() if ts else ''}"
         inp, cached, out, reasoning, _total, cache_write = delta
         if not any(delta):

@@ -1,10 +1,16 @@
-"""The `text` renderer: aligned tables for a terminal."""
+"""The `text` renderer: aligned tables for a terminal.
+
+Every cell and every log or git value goes through `escape.plain` (redacted, one line,
+control and bidi characters made visible) before widths are measured, so a `\r` in a cwd
+or an escape sequence in a branch name can neither rewrite rows nor break the alignment.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from tokentrail.escape import plain
 from tokentrail.hookspecs import Renderer, hookimpl
 
 
@@ -33,6 +39,8 @@ def output(row: Mapping[str, Any]) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
+    headers = [plain(h) for h in headers]
+    rows = [[plain(c) for c in row] for row in rows]
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
     ]
@@ -78,7 +86,7 @@ def _sessions(doc: Mapping[str, Any]) -> str:
     ]
     if not rows:
         places = "\n".join(
-            f"  {p['agent']}: {p['path']}{'' if p['exists'] else ' (missing)'}"
+            f"  {plain(p['agent'])}: {plain(p['path'])}{'' if p['exists'] else ' (missing)'}"
             for p in doc.get("searched", [])
         )
         return (
@@ -104,8 +112,8 @@ def _sessions(doc: Mapping[str, Any]) -> str:
 def _session(doc: Mapping[str, Any]) -> str:
     s = doc["session"]
     head = [
-        f"{s['agent']} session {s['id']}",
-        f"  cwd: {s['cwd'] or '-'}   branch: {', '.join(s['branches']) or '-'}",
+        f"{plain(s['agent'])} session {plain(s['id'])}",
+        f"  cwd: {plain(s['cwd'] or '-')}   branch: {plain(', '.join(s['branches']) or '-')}",
         f"  {s['start'] or '?'} → {s['end'] or '?'}",
         f"  {s['requests']} requests, {doc['tool_calls']} tool calls "
         f"({doc['tool_errors']} failed), {doc['prompts']} prompts, "
@@ -130,7 +138,7 @@ def _plugins(doc: Mapping[str, Any]) -> str:
     ]
     out = table(("PLUGIN", "VERSION", "KIND", "HOOKS"), rows, set())
     for p in doc["problems"]:
-        out += f"\nFAILED {p['plugin']} ({p['stage']}): {p['message']}"
+        out += f"\nFAILED {plain(p['plugin'])} ({plain(p['stage'])}): {plain(p['message'])}"
     return out
 
 

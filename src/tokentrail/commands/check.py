@@ -15,10 +15,11 @@ from typing import Any
 import click
 
 from tokentrail.budget import ERROR_CODE, evaluate, resolve_budget
-from tokentrail.commands.common import dump_json
+from tokentrail.commands.common import dump_json, echo
 from tokentrail.commands.report import build_report
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
+from tokentrail.escape import plain
 from tokentrail.figures import envelope
 
 PREFIX = "tokentrail: "
@@ -122,7 +123,7 @@ def check(
     doc["strict"] = strict
     doc["blocked"] = blocked
     if as_json:
-        click.echo(dump_json(envelope(**doc)))
+        echo(dump_json(envelope(**doc)), json=True)
     else:
         _print(doc, blocked)
     sys.exit(1 if blocked else 0)
@@ -135,7 +136,7 @@ def _print(doc: dict[str, Any], blocked: bool) -> None:
             lines.append("over budget: refused (--strict); `git commit --no-verify` skips the hook")
         else:
             lines.append("over budget (warning only; add --strict to enforce)")
-    for line in lines:
-        click.echo(PREFIX + line)
+    for line in lines:  # each one line, whatever a branch name or a cause holds (CI logs)
+        echo(PREFIX + plain(line))
     for warning in doc.get("warnings") or []:
-        click.echo(f"{PREFIX}warning: {warning}", err=True)
+        echo(f"{PREFIX}warning: {plain(warning)}", err=True)

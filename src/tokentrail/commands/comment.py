@@ -18,9 +18,10 @@ import click
 import orjson
 
 from tokentrail.builtin.render_markdown import MARKER, render_receipt, total_tokens
-from tokentrail.commands.common import dump_json, handle_errors, json_option
+from tokentrail.commands.common import dump_json, echo, handle_errors, json_option
 from tokentrail.commands.report import build_report
 from tokentrail.errors import TokentrailError
+from tokentrail.escape import plain
 from tokentrail.github import GitHub
 
 LIMIT = 65_536  # GitHub's limit on a comment body, in characters
@@ -161,9 +162,9 @@ def post_prepared(
     action, posted = gh.upsert(repo, pr, body, MARKER)
     result = {"action": action, "comment_id": posted.get("id"), "url": posted.get("html_url")}
     if as_json:
-        click.echo(dump_json({"schema_version": 1, **result}))
+        echo(dump_json({"schema_version": 1, **result}), json=True)
     else:
-        click.echo(f"tokentrail: {action} the PR comment: {result['url']}")
+        echo(f"tokentrail: {action} the PR comment: {plain(result['url'])}")
 
 
 def _append(path: str, text: str) -> None:
@@ -249,14 +250,14 @@ def comment(
         action, posted = gh.upsert(repo_name(), pr_number(event, number), body, MARKER)
         result.update(action=action, comment_id=posted.get("id"), url=posted.get("html_url"))
     if as_json:
-        click.echo(dump_json({"schema_version": 1, **result}))
+        echo(dump_json({"schema_version": 1, **result}), json=True)
     elif dry_run:
-        click.echo(body, nl=False)
+        echo(body, nl=False)
     else:
-        where = f": {result['url']}" if result.get("url") else ""
-        click.echo(f"tokentrail: {result['action']} the PR comment{where}")
+        where = f": {plain(result['url'])}" if result.get("url") else ""
+        echo(f"tokentrail: {result['action']} the PR comment{where}")
     if fail_on_budget and figures["over_budget"]:
-        click.echo(
+        echo(
             f"tokentrail: over budget: ${figures['cost_usd'] or 0:.2f} > ${budget:.2f}", err=True
         )
         sys.exit(1)

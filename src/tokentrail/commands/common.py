@@ -8,6 +8,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any, TypeVar
 
 import click
@@ -15,9 +16,11 @@ import click
 from tokentrail.builtin.render_json import JsonRenderer
 from tokentrail.catalog import Catalog
 from tokentrail.errors import TokentrailError
+from tokentrail.escape import plain, terminal
 from tokentrail.figures import envelope
 from tokentrail.hookspecs import Renderer
 from tokentrail.plugins import TokentrailPluginManager, get_plugin_manager
+from tokentrail.redact import redact_lines
 
 F = TypeVar("F", bound=Callable[..., Any])
 _RELATIVE = re.compile(r"^(\d+)([dhm])$")
@@ -49,6 +52,14 @@ def dump_json(doc: Mapping[str, Any]) -> str:
     return JsonRenderer().render(doc)
 
 
+def echo(text: str, err: bool = False, nl: bool = True, *, json: bool = False) -> None:
+    """Everything tokentrail writes to a terminal (or a CI log) goes through here: secrets
+    redacted and control, bidi and zero-width characters made visible, so no log or git
+    string can retitle, clear or rewrite the terminal. `json` text comes from the json
+    renderer, which escaped it already (redacting it again could break its quoting)."""
+    click.echo(text if json else terminal(redact_lines(text)), err=err, nl=nl)
+
+
 def handle_errors(fn: F) -> F:
     """Turn errors into a clear message (or a JSON error document) and exit code 1."""
 
@@ -67,18 +78,29 @@ def handle_errors(fn: F) -> F:
             code = "internal_error"
             message = f"{type(exc).__name__}: {exc} (set TOKENTRAIL_DEBUG=1 for a traceback)"
         if as_json:
-            click.echo(
-                dump_json({"schema_version": 1, "error": {"code": code, "message": message}})
+            echo(
+                dump_json({"schema_version": 1, "error": {"code": code, "message": message}}),
+                json=True,
             )
         else:
-            click.echo(f"tokentrail: error: {message}", err=True)
+            echo(f"tokentrail: error: {plain(message)}", err=True)
         sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
 
+def renderers(pm: TokentrailPluginManager) -> dict[str, tuple[str, Renderer]]:
+    """Renderer name -> (plugin, renderer)."""
+    found = pm.collect("register_renderers", Renderer)  # type: ignore[type-abstract]
+    return {r.name: (plugin, r) for plugin, r in found}
+
+
 def renderer(pm: TokentrailPluginManager, name: str) -> Renderer:
-    found = {r.name: r for _, r in pm.collect("register_renderers", Renderer)}  # type: ignore[type-abstract]
+    return _renderer(pm, name)[1]
+
+
+def _renderer(pm: TokentrailPluginManager, name: str) -> tuple[str, Renderer]:
+    found = renderers(pm)
     if name not in found:
         raise TokentrailError(
             "unknown_format", f"no renderer named {name!r}; available: {', '.join(sorted(found))}"
@@ -87,11 +109,21 @@ def renderer(pm: TokentrailPluginManager, name: str) -> Renderer:
 
 
 def emit(doc: dict[str, Any], as_json: bool, fmt: str | None = None) -> None:
+    """Render `doc` with the chosen renderer and print it. A renderer plugin runs contained
+    (it cannot print into our output or end the run); if it fails, that is the error."""
     pm = get_plugin_manager()
     if as_json and fmt and fmt != "json":
         raise TokentrailError("bad_usage", f"--json and --format {fmt} ask for two formats")
     name = "json" if as_json else (fmt or "text")
-    click.echo(renderer(pm, name).render(envelope(**doc)).rstrip("\n"))
+    plugin, chosen = _renderer(pm, name)
+    before = len(pm.problems)
+    text = pm.guard(plugin, f"render {name}", partial(chosen.render, envelope(**doc)))
+    if not isinstance(text, str):
+        failed = pm.problems[before:]
+        why = failed[-1].message if failed else f"returned {type(text).__name__}, not text"
+        raise TokentrailError("render_failed", f"{why} (in the {name} renderer)")
+    ours = name == "json" and plugin == "tokentrail.builtin.render_json"
+    echo(text.rstrip("\n"), json=ours)
 
 
 def warn_about(catalog: Catalog | None, pm: TokentrailPluginManager, as_json: bool) -> list[str]:
@@ -113,5 +145,5 @@ def warn_about(catalog: Catalog | None, pm: TokentrailPluginManager, as_json: bo
             else [*lines[:5], f"... and {len(lines) - 5} more (see --json)"]
         )
         for line in shown:
-            click.echo(f"tokentrail: warning: {line}", err=True)
+            echo(f"tokentrail: warning: {plain(line)}", err=True)
     return lines

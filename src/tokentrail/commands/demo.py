@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from tokentrail import catalog as catalog_mod
-from tokentrail.commands.common import dump_json, handle_errors, json_option
+from tokentrail.commands.common import dump_json, echo, handle_errors, json_option
 from tokentrail.demo.repo import Demo, build_demo
 from tokentrail.figures import envelope
 from tokentrail.plugins import get_plugin_manager
@@ -24,7 +24,10 @@ def show(demo: Demo, as_json: bool) -> None:
 
     write_notes(demo.repo, None, f"{demo.base}..{demo.branch}", demo.base, None, as_json)
     doc = build_report(demo.repo, demo.base, as_json=as_json)
-    click.echo(dump_json(envelope(**doc)) if as_json else render_text(doc))
+    if as_json:
+        echo(dump_json(envelope(**doc)), json=True)
+    else:
+        echo(render_text(doc))
 
 
 def own_sessions() -> int:
@@ -51,19 +54,19 @@ def demo(keep: Path | None, as_json: bool) -> None:
         show(built, as_json)
         if as_json:
             return
-        click.echo(
+        echo(
             f"\nWhat you are looking at: the agent sessions behind branch {built.branch} of a "
             f"generated repo, {len(built.commits)} commits (one made by the agent itself), "
             "priced per request and attributed commit by commit; a session in another "
             "folder is left out. Each commit's receipt is also in its git note."
         )
         if keep is not None:
-            click.echo(
+            echo(
                 f"Files: repo {built.repo}, Claude logs {built.claude_dir} "
                 f"(CLAUDE_CONFIG_DIR), Codex logs {built.codex_home} (CODEX_HOME).\n"
                 f"Try: git -C {built.repo} log --notes=tokentrail {built.base}..{built.branch}"
             )
-        click.echo(
+        echo(
             f"\nThis machine holds {mine} agent session(s) of your own: run "
             "`tokentrail report` inside a repository to see its branch, or `tokentrail "
             "sessions` to list them all."

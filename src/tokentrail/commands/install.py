@@ -6,8 +6,9 @@ from typing import Any
 
 import click
 
-from tokentrail.commands.common import emit, handle_errors, json_option
+from tokentrail.commands.common import echo, emit, handle_errors, json_option
 from tokentrail.config import load_config
+from tokentrail.escape import plain
 from tokentrail.githooks import install as do_install
 from tokentrail.githooks import uninstall as do_uninstall
 from tokentrail.notes import notes_ref
@@ -19,11 +20,11 @@ def _print(doc: dict[str, Any], as_json: bool) -> None:
         emit(doc, True)
         return
     for hook in doc["hooks"]:
-        click.echo(f"{hook['hook']}: {hook['status']} ({hook['path']})")
+        echo(f"{hook['hook']}: {hook['status']} ({plain(hook['path'])})")
     if doc["kind"] == "install":
-        click.echo(f"notes.rewriteRef {doc['rewrite_ref']}: {doc['rewrite_ref_status']}")
+        echo(f"notes.rewriteRef {doc['rewrite_ref']}: {doc['rewrite_ref_status']}")
     else:
-        click.echo(f"notes.rewriteRef: {doc['rewrite_ref_status']}")
+        echo(f"notes.rewriteRef: {doc['rewrite_ref_status']}")
 
 
 @click.command()

@@ -9,9 +9,10 @@ from typing import Any
 import click
 
 from tokentrail import catalog as catalog_mod
-from tokentrail.commands.common import dump_json, handle_errors, json_option, warn_about
+from tokentrail.commands.common import dump_json, echo, handle_errors, json_option, warn_about
 from tokentrail.config import load_config
 from tokentrail.detect import analyze
+from tokentrail.escape import plain
 from tokentrail.figures import envelope
 from tokentrail.lessons import DEFAULT_LIMIT, write_block
 from tokentrail.pipeline import run_branch
@@ -59,22 +60,22 @@ def lessons(all_sessions: bool, write_to: Path | None, limit: int, as_json: bool
         doc["written"] = {"path": str(write_to), "changed": changed}
     doc["warnings"] = warn_about(found, pm, as_json)
     if as_json:
-        click.echo(dump_json(envelope(**doc)))
+        echo(dump_json(envelope(**doc)), json=True)
         return
-    click.echo(_text(doc))
+    echo(_text(doc))
 
 
 def _text(doc: dict[str, Any]) -> str:
-    where = "all sessions" if doc["scope"].get("all") else f"branch {doc['scope']['branch']}"
+    where = "all sessions" if doc["scope"].get("all") else f"branch {plain(doc['scope']['branch'])}"
     lines = [f"Lessons from {doc['sessions']} session(s) on {where} (API-equivalent $):"]
     if not doc["lessons"]:
         lines.append("  no wasteful patterns found")
     for n, lesson in enumerate(doc["lessons"], 1):
-        lines.append(f"{n:>3}. {lesson['text']}")
+        lines.append(f"{n:>3}. {plain(lesson['text'])}")
         lines.append(f"     saves ~${lesson['saved_usd']:.2f} ({lesson['count']} finding(s))")
     if doc["sessions"]:
-        lines.append(f"Likely cause: {doc['likely_cause']}")
+        lines.append(f"Likely cause: {plain(doc['likely_cause'])}")
     if "written" in doc:
         state = "updated" if doc["written"]["changed"] else "already up to date"
-        lines.append(f"{doc['written']['path']}: lessons block {state}")
+        lines.append(f"{plain(doc['written']['path'])}: lessons block {state}")
     return "\n".join(lines)

@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 
-from tokentrail.commands.common import emit, handle_errors, json_option, warn_about
+from tokentrail.commands.common import echo, emit, handle_errors, json_option, warn_about
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
+from tokentrail.escape import plain
 from tokentrail.notes import host_id, note_line, notes_ref, write_note
 from tokentrail.pipeline import findings_by_session, run_branch
 from tokentrail.plugins import get_plugin_manager
@@ -103,11 +104,11 @@ def note(
     for r in doc["commits"]:
         short = r["sha"][:7]
         if r["status"] == "written":
-            click.echo(
+            echo(
                 f"{short}: wrote {r['written']} session(s); the note holds {r['in_note']} "
                 f"({doc['ref']})"
             )
         elif r["status"] == "no_sessions":
-            click.echo(f"{short}: no agent sessions went into this commit; no note written")
+            echo(f"{short}: no agent sessions went into this commit; no note written")
         else:
-            click.echo(f"{short}: not on branch {doc['branch']} beyond its base; skipped")
+            echo(f"{short}: not on branch {plain(doc['branch'])} beyond its base; skipped")

@@ -13,9 +13,10 @@ from typing import Any
 
 import click
 
-from tokentrail.commands.common import emit, handle_errors, json_option
+from tokentrail.commands.common import echo, emit, handle_errors, json_option
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
+from tokentrail.escape import plain
 from tokentrail.notes import combine, notes_ref, read_note, ref_exists, write_note
 from tokentrail.scope import (
     git_lines,
@@ -168,9 +169,9 @@ def _report(doc: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit(doc, True)
     elif doc["kind"] == "notes_carry":
-        click.echo(
+        echo(
             f"carried notes of {doc['commits_with_notes']} of {doc['commits']} commit(s) onto "
             f"{doc['onto'][:7]}; its note holds {doc['sessions_in_note']} session line(s)"
         )
     else:
-        click.echo(_TEXT[doc["kind"]][doc["status"]].format(**doc))
+        echo(_TEXT[doc["kind"]][doc["status"]].format(**{k: plain(v) for k, v in doc.items()}))

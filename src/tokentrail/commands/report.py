@@ -12,10 +12,11 @@ import click
 from tokentrail.builtin.render_html import page
 from tokentrail.builtin.render_markdown import render_receipt
 from tokentrail.builtin.render_text import TOKEN_HEADERS, money, output, table, token_cells, tokens
-from tokentrail.commands.common import emit, handle_errors, json_option, warn_about
+from tokentrail.commands.common import echo, emit, handle_errors, json_option, warn_about
 from tokentrail.config import load_config
 from tokentrail.detect import cause_from_findings, finding_from_dict
 from tokentrail.errors import TokentrailError
+from tokentrail.escape import plain
 from tokentrail.figures import iso
 from tokentrail.lessons import build_lessons
 from tokentrail.model import Finding
@@ -115,19 +116,20 @@ def render_text(doc: Mapping[str, Any]) -> str:
     t = doc["totals"]
     base = str(doc["base"])[:7]
     head = [
-        f"Branch {doc['branch'] or '(detached)'}  base {doc['base_ref']} ({base})  "
-        f"head {str(doc['head'])[:7]}",
-        f"Total: {t['requests']} requests, {money(t)} API-equivalent ({_pricing_label(doc)})",
+        f"Branch {plain(doc['branch'] or '(detached)')}  base {plain(doc['base_ref'])} "
+        f"({plain(base)})  head {plain(str(doc['head'])[:7])}",
+        f"Total: {t['requests']} requests, {money(t)} API-equivalent "
+        f"({plain(_pricing_label(doc))})",
         f"  input {tokens(t['input_tokens'])}, cache read {tokens(t['cache_read_tokens'])}, "
         f"cache write {tokens(t['cache_write_tokens'])}, output {output(t)}",
     ]
     if doc.get("source") == "notes":
         head.append(
-            f"  from notes ({doc.get('notes_ref')}); "
+            f"  from notes ({plain(doc.get('notes_ref'))}); "
             f"{doc.get('commits_without_note', 0)} commit(s) without a note"
         )
     if doc.get("likely_cause"):
-        head.append(f"Likely cause: {doc['likely_cause']}")
+        head.append(f"Likely cause: {plain(doc['likely_cause'])}")
     parts = ["\n".join(head)]
     if doc["commits"]:
         rows = [
@@ -176,7 +178,7 @@ def render_text(doc: Mapping[str, Any]) -> str:
         parts.append(
             "Lessons for the next run:\n"
             + "\n".join(
-                f"  - {lesson['text']} (saves ~${lesson.get('saved_usd', 0):.2f})"
+                f"  - {plain(lesson['text'])} (saves ~${lesson.get('saved_usd', 0):.2f})"
                 for lesson in doc["lessons"][:5]
             )
         )
@@ -229,6 +231,6 @@ def report(
     if as_json:
         emit(doc, True)
     elif markdown:
-        click.echo(render_markdown(doc))
+        echo(render_markdown(doc))
     else:
-        click.echo(render_text(doc))
+        echo(render_text(doc))

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from tokentrail.builtin.render_text import TOKEN_HEADERS, money, output, table, token_cells, tokens
-from tokentrail.commands.common import emit, handle_errors, json_option
+from tokentrail.commands.common import echo, emit, handle_errors, json_option
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
 from tokentrail.notes import line_to_row, notes_ref, read_note
@@ -59,4 +59,4 @@ def show(rev: str, ref: str | None, as_json: bool) -> None:
     if as_json:
         emit(doc, True)
     else:
-        click.echo(render_text(doc))
+        echo(render_text(doc))
