@@ -47,7 +47,7 @@ def fingerprint(ref: SessionRef, parser_version: str) -> bytes:
         except OSError:
             return b""  # a file vanished: never cache a half-read session
         parts.append(f"{path}\0{st.st_size}\0{st.st_mtime_ns}")
-    return "\n".join(parts).encode()
+    return "\n".join(parts).encode("utf-8", "surrogateescape")  # non-UTF-8 file names
 
 
 class SessionCache:
@@ -57,7 +57,8 @@ class SessionCache:
 
     def _entry(self, ref: SessionRef) -> Path:
         assert self.folder is not None
-        name = hashlib.sha256(f"{ref.agent}\0{ref.id}\0{ref.path}".encode()).hexdigest()
+        raw = f"{ref.agent}\0{ref.id}\0{ref.path}".encode("utf-8", "surrogateescape")
+        name = hashlib.sha256(raw).hexdigest()
         return self.folder / name[:2] / f"{name}.pickle"
 
     def get(self, ref: SessionRef, parser_version: str) -> Session | None:

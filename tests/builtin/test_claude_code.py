@@ -399,3 +399,18 @@ def test_corpus_pr_link_is_read(tmp_path: Path) -> None:
     assert [(p.number, p.url, p.repository) for p in session.pr_links] == [
         (1, "https://example.invalid/org/repo/pull/1", "org/repo")
     ]
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_shown_safely(tmp_path: Path) -> None:
+    folder = project(tmp_path)
+    name = os.fsdecode(b"s\xff\xfe-1.jsonl")  # undecodable bytes, as a file system holds them
+    write_jsonl(folder / name, claude_call(1, TS.format(0), "claude-sonnet-4-5", out=5))
+    env: dict[str, str | Path] = {"CLAUDE_CONFIG_DIR": tmp_path / "claude"}
+    listing = invoke("sessions", "--json", env=env)
+    assert listing.exit_code == 0, listing.output
+    [row] = json.loads(listing.stdout)["sessions"]
+    assert row["id"] == "s\ufffd\ufffd-1" and row["requests"] == 1
+    text = invoke("sessions", env=env)
+    assert text.exit_code == 0 and "s\\xff\\xfe-1" in text.stdout
+    detail = invoke("session", os.fsdecode(b"s\xff"), env=env)
+    assert detail.exit_code == 0, detail.output

@@ -119,11 +119,50 @@ def _session(doc: Mapping[str, Any]) -> str:
         f"({doc['tool_errors']} failed), {doc['prompts']} prompts, "
         f"{doc['compactions']} compactions; total {money(s)} (API-equivalent)",
     ]
+    head.extend(_agent_facts(doc))
     parts = ["\n".join(head)]
     for title, key in (("By model", "model"), ("By subagent", "subagent"), ("By file", "file")):
         rows = [[_short(str(r[key]), 60), *token_cells(r)] for r in doc[f"by_{key}"]]
         parts.append(f"{title}:\n" + table((key.upper(), *TOKEN_HEADERS), rows, set(range(1, 7))))
     return "\n\n".join(parts)
+
+
+def _window_name(minutes: int | None) -> str:
+    names = {300: "5-hour", 10080: "weekly"}
+    return names.get(minutes or 0, f"{minutes}-minute" if minutes else "")
+
+
+def _agent_facts(doc: Mapping[str, Any]) -> list[str]:
+    """What the agent said about itself: its own cost, linked PRs, rate-limit usage."""
+    lines = []
+    cost = doc.get("agent_cost")
+    if cost:
+        line = f"  agent's own cost: {money({'cost_usd': cost['total_usd']})}"
+        if cost.get("unknown_models"):
+            line += " (it could not price some models: a lower bound)"
+        if cost.get("outside_transcript_usd") is not None:
+            outside = cost["outside_transcript_usd"]
+            sign = "-" if outside < 0 else ""
+            line += (
+                f"; priced transcript {money({'cost_usd': cost['transcript_usd']})}, "
+                f"usage outside the transcript {sign}{money({'cost_usd': abs(outside)})}"
+            )
+        lines.append(line)
+    for link in doc.get("pr_links") or []:
+        where = f"{link['repository']}#{link['number']}" if link.get("number") else "PR"
+        lines.append(f"  linked {plain(where)}: {plain(link['url'])}")
+    limits = doc.get("rate_limits") or {}
+    shown = []
+    for window in (limits.get("primary"), limits.get("secondary")):
+        if window:
+            text = f"{_window_name(window.get('window_minutes'))} window".strip()
+            text += f" {window['used_percent']:g}% used"
+            if window.get("resets_at"):
+                text += f" (resets {plain(window['resets_at'])})"
+            shown.append(text)
+    if shown:
+        lines.append("  rate limits: " + ", ".join(shown))
+    return lines
 
 
 def _plugins(doc: Mapping[str, Any]) -> str:

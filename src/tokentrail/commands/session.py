@@ -12,8 +12,8 @@ from tokentrail import catalog as catalog_mod
 from tokentrail.commands.common import emit, handle_errors, json_option, warn_about
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
-from tokentrail.figures import session_row, totals
-from tokentrail.model import Request, Session
+from tokentrail.figures import iso, session_row, totals
+from tokentrail.model import RateLimits, RateWindow, Request, Session
 from tokentrail.plugins import get_plugin_manager
 from tokentrail.pricing import PRICING_VERSION
 
@@ -53,6 +53,51 @@ def breakdown(session: Session) -> dict[str, Any]:
         "prompts": len(session.prompts),
         "compactions": len(session.compactions),
         "agent_commits": [{"sha": c.sha, "branch": c.branch} for c in session.commits],
+        "agent_cost": agent_cost(session),
+        "pr_links": [
+            {"number": p.number, "url": p.url, "repository": p.repository, "at": iso(p.timestamp)}
+            for p in session.pr_links
+        ],
+        "rate_limits": rate_limits(session.rate_limits),
+    }
+
+
+def agent_cost(session: Session) -> dict[str, Any] | None:
+    """The agent's own cost figure (Claude Code `cost-state`) beside the priced transcript:
+    the difference is usage the transcript does not show (or prices that differ)."""
+    if session.agent_cost_usd is None:
+        return None
+    priced = [r.cost_usd for r in session.requests if r.cost_usd is not None]
+    transcript = sum(priced) if priced else None
+    return {
+        "total_usd": round(session.agent_cost_usd, 6),
+        "by_model": {m: round(c, 6) for m, c in session.agent_cost_by_model.items()},
+        "unknown_models": session.agent_cost_unknown_models,
+        "transcript_usd": round(transcript, 6) if transcript is not None else None,
+        "outside_transcript_usd": (
+            round(session.agent_cost_usd - transcript, 6) if transcript is not None else None
+        ),
+    }
+
+
+def _window(window: RateWindow | None) -> dict[str, Any] | None:
+    if window is None:
+        return None
+    return {
+        "used_percent": window.used_percent,
+        "window_minutes": window.window_minutes,
+        "resets_at": iso(window.resets_at),
+    }
+
+
+def rate_limits(limits: RateLimits | None) -> dict[str, Any] | None:
+    """The latest rate-limit usage the agent reported (Codex: 5-hour and weekly windows)."""
+    if limits is None:
+        return None
+    return {
+        "primary": _window(limits.primary),
+        "secondary": _window(limits.secondary),
+        "reported_at": iso(limits.timestamp),
     }
 
 
