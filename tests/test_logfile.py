@@ -187,6 +187,7 @@ def test_timestamps_are_parsed_defensively(value: Any, expected: datetime | None
         (1234, 1234, 0, 0),
         (None, 0, 0, 0),
         (12.0, 12, 0, 0),
+        (1.5, 0, 0, 1),  # not a count
         ("57", 57, 0, 0),
         (MAX_REQUEST_TOKENS, MAX_REQUEST_TOKENS, 0, 0),
         (MAX_REQUEST_TOKENS + 1, 0, 1, 0),

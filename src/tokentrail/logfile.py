@@ -292,6 +292,9 @@ def count_or_none(value: Any, issues: ParseIssues, ceiling: int = MAX_REQUEST_TO
         except ValueError:
             issues.wrong_types += 1
             return None
+    elif isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+        issues.wrong_types += 1  # 1.5 tokens: not a count
+        return None
     else:
         number = value
     if number != number or not 0 <= number <= ceiling:  # NaN, negative, implausible

@@ -107,7 +107,7 @@ _KEY_BODY = re.compile(
 _URL_CREDENTIALS = re.compile(r"://([^/\s:@]+):([^/\s@]+)@")
 
 # The case-insensitive patterns below run over ASCII-lowercased text; group 2 is the secret.
-_NOT_DONE = r"(?!\[redacted\])"
+_NOT_DONE = r"(?!\\?\[redacted)"  # not again (also not as Markdown-escaped \[REDACTED\])
 # A name whose value is a secret must *end* with one of these, right before `=` or `:`
 # (so `max_tokens`, `TOKEN_FILE` or `author` are left alone).
 _SECRET_NAME = (

@@ -197,6 +197,19 @@ def test_an_implausible_snapshot_is_skipped_without_moving_the_baseline(tmp_path
     assert session.issues.implausible_values == 2 and session.issues.wrong_types == 1
 
 
+def test_a_snapshot_where_one_counter_went_down_is_garbled_not_a_reset(tmp_path: Path) -> None:
+    """Found by the fuzz suite: a cached count of 1.5 (or any lower one) in one snapshot
+    while input kept growing was read as a fork, and the whole total counted again."""
+    a = count(1, input_tokens=1000, cached_input_tokens=800, output_tokens=10)
+    bad = count(2, input_tokens=2000, cached_input_tokens=1.5, output_tokens=20)
+    lower = count(3, input_tokens=2500, cached_input_tokens=5, output_tokens=25)
+    b = count(4, input_tokens=3000, cached_input_tokens=2400, output_tokens=30)
+    session = parse(tmp_path, [*meta(), a, bad, lower, b])
+    u = session.usage()
+    assert (u.input + u.cache_read, u.output) == (3000, 30)  # cached stays within input
+    assert session.issues.wrong_types == 1 and session.issues.implausible_values == 1
+
+
 def test_user_prompts_from_the_turn_items_that_replaced_user_message(tmp_path: Path) -> None:
     item = {
         "timestamp": "2026-02-01T10:01:00.000Z",

@@ -4,7 +4,8 @@ Accounting rules (formats.md §2.4): `token_count` events carry cumulative total
 re-emitted byte-identical seconds later, so each request is the increase of
 `total_token_usage` over the previous distinct total; a total seen before (a re-emission
 or a replayed copy) is never counted again, and a total that goes down is a reset and
-counts whole. `cached_input_tokens` is part of `input_tokens`, reasoning part of output;
+counts whole (a snapshot where only some other counter went down is garbled, and skipped).
+`cached_input_tokens` is part of `input_tokens`, reasoning part of output;
 `cache_write_input_tokens` (Codex >= 0.145) is part of input too and is billed as a cache
 write. A field a snapshot lacks keeps its previous value (absent is not 0), and a snapshot
 whose increase is implausible is skipped without moving the baseline, so the next good
@@ -167,6 +168,14 @@ def _window(raw: Any, ts: datetime | None) -> RateWindow | None:
     return RateWindow(used_percent=used, window_minutes=minutes or None, resets_at=resets)
 
 
+_INPUT, _TOTAL = FIELDS.index("input_tokens"), FIELDS.index("total_tokens")
+
+
+def _reset(now: tuple[int, ...], prev: tuple[int, ...]) -> bool:
+    """A new running total (a fork, a restart): the input (or overall) count went down."""
+    return now[_INPUT] < prev[_INPUT] or now[_TOTAL] < prev[_TOTAL]
+
+
 class _Parser:
     def __init__(self, ref: SessionRef) -> None:
         self.session = Session(agent=AGENT, id=ref.id, paths=ref.paths)
@@ -291,7 +300,11 @@ class _Parser:
                 if now != prev:
                     self.issues.replayed_events += 1  # a copy of an earlier snapshot
                 return
-            first = prev is None or any(a < b for a, b in zip(now, prev))
+            first = prev is None or _reset(now, prev)
+            if prev is not None and not first and any(a < b for a, b in zip(now, prev)):
+                # one counter went down while input did not: a garbled snapshot, not a fork
+                self.issues.implausible_values += 1
+                return
             if prev is None:  # what single-call events counted before is part of this total
                 delta = tuple(max(a - b, 0) for a, b in zip(now, self.counted_last))
             elif first:
