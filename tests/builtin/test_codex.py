@@ -210,6 +210,23 @@ def test_a_snapshot_where_one_counter_went_down_is_garbled_not_a_reset(tmp_path:
     assert session.issues.wrong_types == 1 and session.issues.implausible_values == 1
 
 
+def test_a_garbled_field_in_a_reset_does_not_carry_the_old_total(tmp_path: Path) -> None:
+    """Found by the fuzz suite: a reset (totals back to 0) whose input was garbled took
+    the previous input as its own and counted it again."""
+    a = count(1, input_tokens=16341, cached_input_tokens=3584, output_tokens=81,
+              total_tokens=16422)
+    reset = count(2, input_tokens=1e21, cached_input_tokens=0, output_tokens=0, total_tokens=0)
+    session = parse(tmp_path, [*meta(), a, reset])
+    assert figures_of(session) == (16341, 81)
+    after = count(3, input_tokens=500, cached_input_tokens=0, output_tokens=7, total_tokens=507)
+    assert figures_of(parse(tmp_path, [*meta(), a, reset, after])) == (16341 + 500, 88)
+
+
+def figures_of(session: Session) -> tuple[int, int]:
+    u = session.usage()
+    return u.input + u.cache_read + u.cache_write, u.output
+
+
 def test_user_prompts_from_the_turn_items_that_replaced_user_message(tmp_path: Path) -> None:
     item = {
         "timestamp": "2026-02-01T10:01:00.000Z",

@@ -296,6 +296,8 @@ class _Parser:
             now = tuple(
                 (v if v is not None else (prev[i] if prev else 0)) for i, v in enumerate(raw)
             )
+            if prev is not None and _reset(now, prev):  # a new running total: nothing carries
+                now = tuple(v or 0 for v in raw)
             if now in self.seen_totals:
                 if now != prev:
                     self.issues.replayed_events += 1  # a copy of an earlier snapshot
