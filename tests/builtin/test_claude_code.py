@@ -319,15 +319,30 @@ def test_wrong_types_in_records_and_blocks_do_not_drop_the_session(tmp_path: Pat
 
 
 def test_a_line_that_lost_one_id_joins_its_response(tmp_path: Path) -> None:
-    """A copy of a response line whose message id (or request id) is garbled must not
-    count the response a second time."""
-    call = claude_call(1, TS.format(0), "claude-sonnet-4-5", read=1000, out=90, blocks=3)
-    call[1]["message"]["id"] = ["garbled"]
-    call[2].pop("requestId")
+    """A line of a response whose message id or request id is garbled (a wrong type, bytes
+    lenient decoding replaced) must not count the response a second time, even when it is
+    the response's first line."""
+    for garble in ({"message": ["x"]}, {"request": 7}, {"message": "msg_\ufffd1"}):
+        call = claude_call(1, TS.format(0), "claude-sonnet-4-5", read=1000, out=90, blocks=3)
+        for line in (call[0], call[2]):
+            if "message" in garble:
+                line["message"]["id"] = garble["message"]
+            else:
+                line["requestId"] = garble["request"]
+        write_jsonl(project(tmp_path) / "s1.jsonl", call)
+        session = parse_one(project(tmp_path))
+        assert len(session.requests) == 1, garble
+        assert session.requests[0].usage.output == 90
+        assert session.requests[0].key == "msg_1:req_1"  # the sound ids name it
+
+
+def test_a_line_without_a_request_id_is_its_own_request(tmp_path: Path) -> None:
+    """The reference rule (formats.md §1.5, MANIFEST): an absent request id keys a line by
+    its message id alone, apart from lines that carry both."""
+    call = claude_call(1, TS.format(0), "claude-sonnet-4-5", read=1000, out=90, blocks=2)
+    call[0].pop("requestId")
     write_jsonl(project(tmp_path) / "s1.jsonl", call)
-    session = parse_one(project(tmp_path))
-    assert len(session.requests) == 1
-    assert session.requests[0].usage.output == 90
+    assert [r.key for r in parse_one(project(tmp_path)).requests] == ["msg_1", "msg_1:req_1"]
 
 
 def test_subagent_fifo_and_dangling_main_file_are_named_not_hung(tmp_path: Path) -> None:

@@ -209,6 +209,7 @@ class _Parser:
         self.by_key: dict[str, int] = {}  # "message:request" (or one of them) -> index
         self.by_message: dict[str, int] = {}
         self.by_request: dict[str, int] = {}
+        self.provisional: set[int] = set()  # requests first seen on a line with a garbled id
         self.chars: list[int] = []  # content characters per request, for the placeholder check
         self.calls: dict[str, ToolCall] = {}
         self.pr_urls: set[str] = set()
@@ -283,20 +284,34 @@ class _Parser:
             if isinstance(block, dict) and block.get("type") == "tool_use":
                 self._tool_use(block, index, rec, ts, file_agent)
 
-    def _seen(self, message_id: str | None, request_id: str | None) -> int | None:
-        """The request this line belongs to: by both ids, else by either one (one API call
-        has one message id and one request id, so a line whose other id was lost or garbled
-        still joins its response instead of counting it twice; a message replayed under
-        another request id keeps its first copy, as ccusage does)."""
-        if message_id and request_id:
-            seen = self.by_key.get(f"{message_id}:{request_id}")
-            if seen is not None:
-                return seen
+    def _seen(self, message_id: str | None, request_id: str | None, key: str | None) -> int | None:
+        """The request this line belongs to. Sound ids follow the reference rule: the exact
+        key (message id, request id), either alone when the other is absent. A line one of
+        whose ids is garbled (a wrong type, bytes lenient decoding replaced) joins by the
+        other id, and a later sound line of that response joins it back, so a corrupted
+        line never counts its response twice (one API call has one of each id)."""
+        if key is not None and key in self.by_key:
+            return self.by_key[key]
         if message_id:
-            seen = self.by_message.get(message_id)
-            if seen is not None:
-                return seen
-        return self.by_request.get(request_id) if request_id else None
+            found = self.by_message.get(message_id)
+            if found is not None and (key is None or found in self.provisional):
+                return found
+        if request_id:
+            found = self.by_request.get(request_id)
+            if found is not None and (key is None or found in self.provisional):
+                return found
+        return None
+
+    def _ids(self, rec: dict[str, Any], msg: dict[str, Any]) -> tuple[str | None, str | None, bool]:
+        """(message id, request id, whether one of them is garbled)."""
+        raw_m, raw_r = msg.get("id"), rec.get("requestId")
+        message_id, request_id = as_str(raw_m), as_str(raw_r)
+        garbled = False
+        if raw_m is not None and (message_id is None or "\ufffd" in message_id):
+            message_id, garbled = None, True
+        if raw_r is not None and (request_id is None or "\ufffd" in request_id):
+            request_id, garbled = None, True
+        return message_id, request_id, garbled
 
     def _request(
         self,
@@ -307,17 +322,26 @@ class _Parser:
         file_agent: str | None,
     ) -> int:
         usage = _usage(raw, self.issues)
-        message_id = as_str(msg.get("id"))
-        request_id = as_str(rec.get("requestId"))
-        seen = self._seen(message_id, request_id)
+        message_id, request_id, garbled = self._ids(rec, msg)
+        key: str | None = None
+        if not garbled:
+            if message_id and request_id:
+                key = f"{message_id}:{request_id}"
+            else:
+                key = message_id or (f"req:{request_id}" if request_id else None)
+        seen = self._seen(message_id, request_id, key) if (key or garbled) else None
         if seen is not None:
-            if usage.total > self.session.requests[seen].usage.total:
-                self.session.requests[seen].usage = usage
+            request = self.session.requests[seen]
+            if usage.total > request.usage.total:
+                request.usage = usage
+            if key is not None and seen in self.provisional:  # the sound ids name it now
+                self.provisional.discard(seen)
+                request.key = key
+                self.by_key[key] = seen
+            for ids, value in ((self.by_message, message_id), (self.by_request, request_id)):
+                if value:
+                    ids.setdefault(value, seen)
             return seen
-        if message_id and request_id:
-            key: str | None = f"{message_id}:{request_id}"
-        else:
-            key = message_id or (f"req:{request_id}" if request_id else None)
         self.session.requests.append(
             Request(
                 key=key,
@@ -334,6 +358,8 @@ class _Parser:
         index = len(self.session.requests) - 1
         if key:
             self.by_key[key] = index
+        if garbled:
+            self.provisional.add(index)
         if message_id:
             self.by_message.setdefault(message_id, index)
         if request_id:
