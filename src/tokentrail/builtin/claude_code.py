@@ -196,6 +196,23 @@ def _usage(raw: dict[str, Any], issues: ParseIssues) -> Usage:
     )
 
 
+def _ids(raw_message: Any, raw_request: Any) -> tuple[str | None, str | None, bool]:
+    """(message id, request id, whether either is garbled: present but of the wrong type,
+    or holding bytes that lenient decoding replaced)."""
+    garbled = False
+    message_id = raw_message if type(raw_message) is str and raw_message else None
+    if message_id is None:
+        garbled = raw_message not in (None, "")
+    elif "\ufffd" in message_id:
+        message_id, garbled = None, True
+    request_id = raw_request if type(raw_request) is str and raw_request else None
+    if request_id is None:
+        garbled = garbled or raw_request not in (None, "")
+    elif "\ufffd" in request_id:
+        request_id, garbled = None, True
+    return message_id, request_id, garbled
+
+
 _Handler = Callable[[dict[str, Any], datetime | None, str | None], None]
 
 
@@ -302,17 +319,6 @@ class _Parser:
                 return found
         return None
 
-    def _ids(self, rec: dict[str, Any], msg: dict[str, Any]) -> tuple[str | None, str | None, bool]:
-        """(message id, request id, whether one of them is garbled)."""
-        raw_m, raw_r = msg.get("id"), rec.get("requestId")
-        message_id, request_id = as_str(raw_m), as_str(raw_r)
-        garbled = False
-        if raw_m is not None and (message_id is None or "\ufffd" in message_id):
-            message_id, garbled = None, True
-        if raw_r is not None and (request_id is None or "\ufffd" in request_id):
-            request_id, garbled = None, True
-        return message_id, request_id, garbled
-
     def _request(
         self,
         rec: dict[str, Any],
@@ -322,14 +328,18 @@ class _Parser:
         file_agent: str | None,
     ) -> int:
         usage = _usage(raw, self.issues)
-        message_id, request_id, garbled = self._ids(rec, msg)
+        message_id, request_id, garbled = _ids(msg.get("id"), rec.get("requestId"))
         key: str | None = None
         if not garbled:
             if message_id and request_id:
                 key = f"{message_id}:{request_id}"
             else:
                 key = message_id or (f"req:{request_id}" if request_id else None)
-        seen = self._seen(message_id, request_id, key) if (key or garbled) else None
+            seen = self.by_key.get(key) if key else None  # the common case: one lookup
+            if seen is None and self.provisional:
+                seen = self._seen(message_id, request_id, key)
+        else:
+            seen = self._seen(message_id, request_id, None)
         if seen is not None:
             request = self.session.requests[seen]
             if usage.total > request.usage.total:
@@ -338,9 +348,7 @@ class _Parser:
                 self.provisional.discard(seen)
                 request.key = key
                 self.by_key[key] = seen
-            for ids, value in ((self.by_message, message_id), (self.by_request, request_id)):
-                if value:
-                    ids.setdefault(value, seen)
+                self._index(message_id, request_id, seen)
             return seen
         self.session.requests.append(
             Request(
@@ -360,11 +368,14 @@ class _Parser:
             self.by_key[key] = index
         if garbled:
             self.provisional.add(index)
+        self._index(message_id, request_id, index)
+        return index
+
+    def _index(self, message_id: str | None, request_id: str | None, index: int) -> None:
         if message_id:
             self.by_message.setdefault(message_id, index)
         if request_id:
             self.by_request.setdefault(request_id, index)
-        return index
 
     def _tool_use(
         self,
