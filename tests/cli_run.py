@@ -10,6 +10,17 @@ from pathlib import Path
 from typing import Any
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+# Variables that point tokentrail at agent logs or at its own store: a test never inherits
+# them from the machine it runs on (XDG_DATA_HOME holds OpenCode's and the store's data).
+AGENT_DIR_VARIABLES = (
+    "CLAUDE_CONFIG_DIR",
+    "CODEX_HOME",
+    "GEMINI_CLI_HOME",
+    "OPENCODE_DATA_DIR",
+    "PI_AGENT_DIR",
+    "TOKENTRAIL_DATA_DIR",
+    "XDG_DATA_HOME",
+)
 # Claude Code corpus folders that stand for `projects/<slug>` folders of a config dir.
 CLAUDE_PROJECT_DIRS = (
     "claude-code/chiphuyen-sniffly/-Users-chip-dev-ai-music",
@@ -35,9 +46,7 @@ def claude_config_from_corpus(tmp: Path) -> Path:
 def isolated_env(home: Path, **extra: str | Path) -> dict[str, str]:
     """No real logs, no third-party plugins unless asked, no user config."""
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "TOKENTRAIL_CONFIG")
+        k: v for k, v in os.environ.items() if k not in (*AGENT_DIR_VARIABLES, "TOKENTRAIL_CONFIG")
     }
     env.update({"HOME": str(home), "TOKENTRAIL_PLUGINS": "", "NO_COLOR": "1"})
     env.update({k: str(v) for k, v in extra.items()})
@@ -58,9 +67,7 @@ def tokentrail_json(*args: str, env: dict[str, str], cwd: Path | None = None) ->
     return json.loads(tokentrail(*args, "--json", env=env, cwd=cwd).stdout)
 
 
-def invoke(
-    *args: str, env: dict[str, str | Path] | None = None, cwd: Path | None = None
-) -> Any:
+def invoke(*args: str, env: dict[str, str | Path] | None = None, cwd: Path | None = None) -> Any:
     """The CLI in-process (click's CliRunner): exit code, stdout and stderr, fast.
 
     `env` is set for the call only; `cwd` is the working directory for it. Exceptions that

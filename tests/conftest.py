@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_run import isolated_env
+from tests.cli_run import AGENT_DIR_VARIABLES, isolated_env
+from tests.teamrepos import Team, build_team
 
 FAKE_PLUGIN_SRC = Path(__file__).parent / "fake_plugin"
 
@@ -26,12 +27,11 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def isolated_home(
-    shared_cache: Path,
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    shared_cache: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Path]:
     """No test reads or writes the real home: logs, cache, config and plugins are private."""
     home = tmp_path_factory.mktemp("home")
-    for name in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "TOKENTRAIL_CONFIG", "TOKENTRAIL_NO_CACHE"):
+    for name in (*AGENT_DIR_VARIABLES, "TOKENTRAIL_CONFIG", "TOKENTRAIL_NO_CACHE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
@@ -90,3 +90,14 @@ def plugin_env(fake_plugin_site: Path, tmp_path: Path) -> dict[str, str]:
     )
     del env["TOKENTRAIL_PLUGINS"]  # unset: every installed plugin loads
     return env
+
+
+@pytest.fixture(scope="session")
+def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
+    """The three repositories, built once per test run (tests only read them)."""
+    with pytest.MonkeyPatch.context() as mp:
+        home = tmp_path_factory.mktemp("team-home")
+        mp.setenv("HOME", str(home))
+        mp.setenv("TOKENTRAIL_PLUGINS", "")
+        mp.setenv("TOKENTRAIL_CACHE_DIR", str(home / "cache"))
+        yield build_team(tmp_path_factory.mktemp("team"))

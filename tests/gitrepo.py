@@ -149,6 +149,14 @@ class GitRepo:
         self.git("commit", "-q", "-m", message, when=when)
         return self.head()
 
+    def write(self, name: str, content: str, append: bool = True) -> Path:
+        """Write (or append to) a file in the work tree, without committing it."""
+        target = self.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("a" if append else "w") as fh:
+            fh.write(content)
+        return target
+
     def head(self) -> str:
         return self.git("rev-parse", "HEAD").strip()
 
@@ -275,6 +283,23 @@ class ClaudeLog:
         rec["message"] = {"role": "user", "content": [result]}
         rec["toolUseResult"] = {"stdout": output, "stderr": "", "interrupted": False}
         self._write(rec)
+
+    def edit(
+        self,
+        when: datetime,
+        branch: str | None,
+        path: Path,
+        new: str,
+        old: str = "",
+        call_id: str | None = None,
+    ) -> None:
+        """The agent edits `path` (absolute), replacing `old` by `new`; the tool succeeds."""
+        call_id = call_id or f"toolu_edit_{self.count + 1:03d}"
+        args = {"file_path": str(path), "old_string": old, "new_string": new}
+        self.request(
+            when, branch, input=5, cache_read=1500, output=60, tool=(call_id, "Edit", args)
+        )
+        self.tool_result(when + timedelta(seconds=1), branch, call_id, "The file was updated.")
 
     def git_commit(
         self, when: datetime, branch: str, sha: str, message: str, call_id: str = "toolu_commit"

@@ -10,17 +10,22 @@ import pytest
 from tokentrail.budget import Budget, evaluate, money, resolve_budget, validate_budget
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
+from tokentrail.receipt import waste_summary
 
 
 def receipt(total: float | None, pending: float | None, *wasted: float, **extra: Any) -> dict:
+    """A finished receipt's figures as `evaluate` reads them (receipt.finish makes these)."""
+    findings = [
+        {"detector": f"d{i}", "title": f"finding {i}", "wasted_usd": w, "wasted_tokens": 100}
+        for i, w in enumerate(wasted)
+    ]
     return {
         "branch": "feat",
         "totals": {"cost_usd": total, "requests": 10},
         "pending": {"cost_usd": pending, "requests": 3 if pending else 0},
-        "findings": [
-            {"detector": f"d{i}", "title": f"finding {i}", "wasted_usd": w, "wasted_tokens": 100}
-            for i, w in enumerate(wasted)
-        ],
+        "findings": findings,
+        "waste": waste_summary(findings, total),
+        "likely_cause": "finding 0" if findings else "",
         **extra,
     }
 

@@ -77,11 +77,16 @@ def scenario(tmp_path: Path) -> Scenario:
     for n, minute in enumerate((2, 3, 4)):  # the same failing command: a retry-loop finding
         call = f"toolu_{n}"
         log.request(
-            at(minute), BRANCH, input=50, cache_read=4000 * (n + 1), output=40,
+            at(minute),
+            BRANCH,
+            input=50,
+            cache_read=4000 * (n + 1),
+            output=40,
             tool=(call, "Bash", {"command": COMMAND}),
         )
-        log.tool_result(at(minute + 0.2), BRANCH, call, "Process exited with code 1\n" * 50,
-                        is_error=True)
+        log.tool_result(
+            at(minute + 0.2), BRANCH, call, "Process exited with code 1\n" * 50, is_error=True
+        )
     log.model = MODEL
     log.request(at(5), BRANCH, input=5, output=5)
     commit = repo.commit(SUBJECT, at(10))
@@ -197,14 +202,22 @@ def test_markdown_html_comment_and_step_summary(scenario: Scenario, tmp_path: Pa
     event = tmp_path / "event.json"
     event.write_text(
         json.dumps(
-            {"pull_request": {"number": 1, "base": {"sha": s.base},
-                              "head": {"sha": s.commit, "ref": BRANCH}}}
+            {
+                "pull_request": {
+                    "number": 1,
+                    "base": {"sha": s.base},
+                    "head": {"sha": s.commit, "ref": BRANCH},
+                }
+            }
         )
     )
     for source in ("--from-notes", "--from-logs"):
         result = s.run(
-            "comment", "--dry-run", source,
-            GITHUB_STEP_SUMMARY=str(summary), GITHUB_OUTPUT=str(outputs),
+            "comment",
+            "--dry-run",
+            source,
+            GITHUB_STEP_SUMMARY=str(summary),
+            GITHUB_OUTPUT=str(outputs),
             GITHUB_EVENT_PATH=str(event),
         )
         assert result.exit_code == 0, result.output

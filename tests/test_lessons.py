@@ -8,7 +8,7 @@ import pytest
 
 from tokentrail.errors import TokentrailError
 from tokentrail.lessons import BEGIN, END, build_lessons, write_block
-from tokentrail.model import Finding, Lesson
+from tokentrail.model import Finding
 
 
 def _f(lesson: str, usd: float, session: str = "s1", detector: str = "d") -> Finding:
@@ -34,19 +34,30 @@ def test_same_rule_from_many_findings_is_one_lesson_ranked_by_money() -> None:
     assert len(top.id) == 10 and top.id != lessons[1].id
 
 
+def test_a_rule_that_would_have_saved_nothing_is_not_offered() -> None:
+    lessons = build_lessons(
+        [
+            _f("Never re-run a failing call unchanged.", 0.002, "s1", "retry_loop"),
+            _f("Never re-run a failing call unchanged.", 0.002, "s2", "retry_loop"),
+            _f("Read only the lines you need.", 0.08, "s1", "reread"),
+        ]
+    )
+    assert [x.text for x in lessons] == ["Read only the lines you need."]
+
+
 def test_block_is_appended_then_updated_in_place_touching_nothing_else(tmp_path: Path) -> None:
     path = tmp_path / "AGENTS.md"
     path.write_text("# Agents\n\nUse tabs.\n", encoding="utf-8")
-    assert write_block(path, [Lesson("a", "Rule one.")])
+    assert write_block(path, ["Rule one."])
     first = path.read_text(encoding="utf-8")
     assert first.startswith("# Agents\n\nUse tabs.\n\n" + BEGIN)
     assert "- Rule one." in first and first.endswith(END + "\n")
     path.write_text(first + "\n## Mine\nKeep me.\n", encoding="utf-8")
-    assert write_block(path, [Lesson("b", "Rule two."), Lesson("a", "Rule one.")])
+    assert write_block(path, ["Rule two.", "Rule one."])
     second = path.read_text(encoding="utf-8")
     assert second.count(BEGIN) == 1 and "- Rule two.\n- Rule one." in second
     assert second.startswith("# Agents\n\nUse tabs.\n\n") and second.endswith("Keep me.\n")
-    assert not write_block(path, [Lesson("b", "Rule two."), Lesson("a", "Rule one.")])
+    assert not write_block(path, ["Rule two.", "Rule one."])
 
 
 def test_new_file_and_broken_markers(tmp_path: Path) -> None:

@@ -24,10 +24,9 @@ from tests.cli_run import CORPUS, tokentrail, tokentrail_json
 from tests.gitrepo import Env, Feature, feature_branch
 from tokentrail.builtin.price_genai import genai_usage
 from tokentrail.detect import analyze
-from tokentrail.hookspecs import Adapter, Detector
 from tokentrail.model import Usage
 from tokentrail.plugins import PRINTED, TokentrailPluginManager
-from tokentrail.pricing import price_sessions
+from tokentrail.pricing import Pricer
 
 FAKE_PRICE = 0.000002  # tests/fake_plugin: $ per token for fake-model-1
 # A real Claude Code session (Sonnet 4, 4 API calls, every prompt far below any price tier).
@@ -89,7 +88,10 @@ def row_tokens(row: dict[str, Any]) -> int:
 
 def test_fake_sessions_sit_beside_claude_priced_by_the_plugin(env: dict[str, str]) -> None:
     doc = tokentrail_json("sessions", env=env)
-    assert doc["adapters"] == ["claude-code", "codex", "fake-agent"]
+    assert doc["adapters"] == [
+        *("claude-code", "codex", "gemini", "opencode", "pi", "local-store"),
+        "fake-agent",
+    ]
     rows = by_agent(doc)
     assert set(rows) == {"claude-code", "fake-agent"}
 
@@ -217,7 +219,8 @@ def test_json_errors_are_a_document(env: dict[str, str]) -> None:
     proc = tokentrail("sessions", "--json", "--since", "last tuesday", env=env, check=False)
     assert proc.returncode == 1
     doc = json.loads(proc.stdout)
-    assert set(doc) == {"schema_version", "error"}
+    assert set(doc) == {"schema_version", "tool_version", "kind", "error"}
+    assert doc["kind"] == "error"
     assert doc["schema_version"] == 1
     assert doc["error"]["code"] == "bad_time"
     assert "last tuesday" in doc["error"]["message"]
@@ -238,24 +241,25 @@ def test_detector_hook_feeds_the_detect_step(
     step (`tokentrail.detect.analyze`) with a manager holding only the fake plugin."""
     pm = TokentrailPluginManager()
     pm.register(fake_module, name="fake")
-    detectors = pm.collect("register_detectors", Detector)  # type: ignore[type-abstract]
+    detectors = pm.detectors()
     assert [(plugin, d.name) for plugin, d in detectors] == [("fake", "fake-long-session")]
 
     monkeypatch.setenv("FAKE_AGENT_DIR", str(tmp_path))
     write_fake(tmp_path, "short", FAKE_LINES[:2])
     write_fake(tmp_path, "long", [*FAKE_LINES[:2], *FAKE_LINES[:2]])
-    [(_, adapter)] = pm.collect("register_adapters", Adapter)  # type: ignore[type-abstract]
+    [(_, adapter)] = pm.adapters()
     sessions = sorted((adapter.parse(r) for r in adapter.discover(None)), key=lambda s: s.id)
     assert [(s.id, len(s.requests)) for s in sessions] == [("long", 4), ("short", 2)]
-    price_sessions(sessions, pm, {})
+    Pricer(pm, {}).price_sessions(sessions)
 
-    [finding] = analyze(sessions, pm, {}).findings
+    [finding] = analyze(sessions, pm, Pricer(pm, {})).findings
     assert (finding.detector, finding.session) == ("fake-long-session", "long")
     assert finding.wasted_tokens == 2000 + 250  # the 4th request, past the limit of 3
     assert finding.wasted_usd == pytest.approx(2250 * FAKE_PRICE)
     assert finding.lesson == "Start a fresh session before 3 requests."
 
-    tighter = analyze(sessions, pm, {"fake_long_session_requests": 1}).findings
+    config = {"thresholds": {"fake_long_session_requests": 1}}
+    tighter = analyze(sessions, pm, Pricer(pm, config)).findings
     assert sorted(f.session for f in tighter) == ["long", "short"]
     assert pm.problems == []
 
@@ -271,9 +275,7 @@ def branch(fake_plugin_site: Path, tmp_path: Path) -> Feature:
 
 
 def misbehave(f: Feature, *ways: str, **extra: str) -> Env:
-    f.env.extra.update(
-        TOKENTRAIL_PLUGINS="misbehaving", FAKE_MISBEHAVE=",".join(ways), **extra
-    )
+    f.env.extra.update(TOKENTRAIL_PLUGINS="misbehaving", FAKE_MISBEHAVE=",".join(ways), **extra)
     return f.env
 
 

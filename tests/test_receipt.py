@@ -13,15 +13,16 @@ def test_sum_rows_cost_none_only_when_nothing_priced() -> None:
 
 
 def test_links() -> None:
-    assert link_of(["strong", "exact", "window"]) == "exact"
-    assert link_of(["strong", "window"]) == "window"
+    assert link_of(["content", "exact", "window"]) == "exact"
+    assert link_of(["content", "window"]) == "content"
+    assert link_of(["strong"]) == "window"  # a version-1 note's label reads as time-only
 
 
 def test_branch_receipt_shape_and_detector_slots() -> None:
     row = {
         "id": "s",
         "agent": "codex",
-        "link": "strong",
+        "link": "content",
         "requests": 1,
         "input_tokens": 5,
         "cost_usd": 0.01,

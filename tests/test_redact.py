@@ -34,8 +34,14 @@ def test_secrets_are_redacted(text: str, secret: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["mkdir -p src/app", "pytest -q tests/test_token_parsing.py", "ls -la", "npm test 2>&1 | tail",
-     "cat src/auth/session.py", "git commit -m 'fix tokenizer'"],
+    [
+        "mkdir -p src/app",
+        "pytest -q tests/test_token_parsing.py",
+        "ls -la",
+        "npm test 2>&1 | tail",
+        "cat src/auth/session.py",
+        "git commit -m 'fix tokenizer'",
+    ],
 )
 def test_ordinary_commands_are_left_alone(text: str) -> None:
     assert redact(text) == text
@@ -58,8 +64,10 @@ PEM_BODY = (
         # the cases the issue found reaching a PR comment
         ("export AWS_KEY_AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
         ("cat > key.pem <<EOF " + PEM_BODY, "MIIEvQIBADANBg"),
-        ("echo -----BEGIN RSA PRIVATE KEY----- abc123 def -----END RSA PRIVATE KEY----- ok",
-         "abc123"),
+        (
+            "echo -----BEGIN RSA PRIVATE KEY----- abc123 def -----END RSA PRIVATE KEY----- ok",
+            "abc123",
+        ),
         ("echo -----BEGIN OPENSSH PRIVATE KEY----- b3BlbnNzaC1rZXktdjEAAAA", "b3Blbn"),
         ("curl -u alice:s3cr3tpw https://api.example.com", "s3cr3tpw"),
         ("curl --user 'bob:pa55w0rd' https://x", "pa55w0rd"),

@@ -3,8 +3,8 @@ warns (or, with `--strict`, refuses).
 
 Limits come from `.tokentrail.yml` (`budget.branch_usd`, `budget.commit_usd`,
 `budget.max_waste_share`) and are overridden by command-line flags. The comparison is a
-pure function of a branch receipt, so it reads the same whether the receipt came from logs
-or from notes.
+pure function of a finished branch receipt (receipt.finish), so it reads the same whether
+the receipt came from logs or from notes.
 """
 
 from __future__ import annotations
@@ -79,6 +79,22 @@ def validate_budget(source: str, section: Any) -> dict[str, float]:
     return out
 
 
+def parse_amount(flag: str, value: str | None, *, share: bool = False) -> float | None:
+    """`5`, `$5`, `2.50`; a share also as `20%`. Parsed here rather than by click, so a bad
+    value in a hook's `args:` is a warning like any other tokentrail problem, not exit 2;
+    `check` and `comment` accept the same syntax."""
+    if value is None:
+        return None
+    text = value.strip().lstrip("$").replace(",", "")
+    scale = 1.0
+    if share and text.endswith("%"):
+        text, scale = text[:-1], 0.01
+    try:
+        return float(text) * scale
+    except ValueError:
+        raise TokentrailError(ERROR_CODE, f"{flag} {value!r} is not a number") from None
+
+
 def resolve_budget(config: Mapping[str, Any], **flags: float | None) -> Budget:
     """Config limits with flags on top (a flag given wins, even over a stricter config)."""
     source = str(config.get("_path") or ".tokentrail.yml")
@@ -104,27 +120,6 @@ def money(value: float | None) -> str:
     return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
 
 
-def waste(receipt: Mapping[str, Any]) -> tuple[float, int, int]:
-    """Wasted dollars and tokens over the receipt's findings, and how many findings."""
-    findings = [f for f in receipt.get("findings") or [] if isinstance(f, Mapping)]
-    usd = sum(float(f.get("wasted_usd") or 0) for f in findings)
-    tokens = sum(int(f.get("wasted_tokens") or 0) for f in findings)
-    return usd, tokens, len(findings)
-
-
-def top_cause(receipt: Mapping[str, Any]) -> str | None:
-    """The report's one-sentence cause, else the title of the costliest finding."""
-    cause = receipt.get("likely_cause")
-    if isinstance(cause, str) and cause.strip():
-        return cause.strip()
-    findings = [f for f in receipt.get("findings") or [] if isinstance(f, Mapping)]
-    if not findings:
-        return None
-    worst = max(findings, key=lambda f: float(f.get("wasted_usd") or 0))
-    title = worst.get("title") or worst.get("message") or worst.get("detector")
-    return str(title) if title else None
-
-
 def _limit(cost: float | None, limit: float | None) -> dict[str, Any]:
     over = cost is not None and limit is not None and cost > limit
     return {"cost_usd": cost, "budget_usd": limit, "over": over}
@@ -136,8 +131,13 @@ def evaluate(receipt: Mapping[str, Any], budget: Budget) -> dict[str, Any]:
     branch_cost = _cost(receipt.get("totals"))
     pending = receipt.get("pending") or {}
     pending_cost = _cost(pending)
-    wasted_usd, wasted_tokens, n_findings = waste(receipt)
-    share = wasted_usd / branch_cost if branch_cost else None
+    waste = receipt["waste"]
+    wasted_usd, wasted_tokens, n_findings = (
+        float(waste["wasted_usd"]),
+        int(waste["wasted_tokens"]),
+        int(waste["findings"]),
+    )
+    share = waste["share"]
     waste_over = (
         budget.max_waste_share is not None and share is not None and share > budget.max_waste_share
     )
@@ -155,7 +155,7 @@ def evaluate(receipt: Mapping[str, Any], budget: Budget) -> dict[str, Any]:
             "max_share": budget.max_waste_share,
             "over": waste_over,
         },
-        "likely_cause": top_cause(receipt),
+        "likely_cause": receipt.get("likely_cause") or None,
         "budget": budget.to_dict(),
     }
     breaches = [

@@ -1,8 +1,9 @@
-"""Discover → parse → dedup → price: the sessions on this machine, as the model has them."""
+"""Discover → parse → dedup: the sessions on this machine, as the model has them (the
+pipeline prices them next)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -13,6 +14,7 @@ from tokentrail.cache import SessionCache, cache_dir
 from tokentrail.hookspecs import Adapter
 from tokentrail.logfile import display
 from tokentrail.model import (
+    MODEL_VERSION,
     AgentCommit,
     Compaction,
     ParseIssues,
@@ -24,7 +26,6 @@ from tokentrail.model import (
 )
 from tokentrail.parse_pool import Job, parse_all
 from tokentrail.plugins import PluginProblem, TokentrailPluginManager
-from tokentrail.pricing import price_sessions
 
 
 @dataclass
@@ -38,6 +39,8 @@ class SessionFilter:
         self.repo = self.repo.resolve() if self.repo is not None else None
 
     def keeps(self, session: Session) -> bool:
+        if self.agent and session.agent != self.agent:
+            return False
         last = session.end or session.start
         if self.since and last and last < self.since:
             return False
@@ -57,8 +60,24 @@ class Catalog:
     cache: SessionCache | None = None
 
 
-def adapters(pm: TokentrailPluginManager) -> list[tuple[str, Adapter]]:
-    return pm.collect("register_adapters", Adapter)  # type: ignore[type-abstract]
+def agent_names(adapter: Adapter) -> list[str]:
+    """The agents an adapter's sessions belong to: its `agents()` when it reads several
+    (the local store), else its `name`."""
+    listing = getattr(adapter, "agents", None)
+    if callable(listing):
+        try:
+            return [str(name) for name in listing()]
+        except Exception:
+            return []
+    return [adapter.name]
+
+
+def known_agents(pm: TokentrailPluginManager) -> list[str]:
+    """Every agent name `--agent` accepts: built-in, plugins', and those in the store."""
+    names: dict[str, None] = {}
+    for _, adapter in pm.adapters():
+        names.update(dict.fromkeys(agent_names(adapter)))
+    return list(names)
 
 
 def discover(
@@ -68,55 +87,60 @@ def discover(
     could not use (it lists them in an optional `skipped` attribute) go into `issues`."""
     since_ts = flt.since.timestamp() if flt.since else None
     found: list[tuple[str, Adapter, SessionRef]] = []
-    for plugin, adapter in adapters(pm):
-        if flt.agent and adapter.name != flt.agent:
+    for plugin, adapter in pm.adapters():
+        if flt.agent and flt.agent not in agent_names(adapter):
             continue
-        refs = pm.guard(plugin, "discover", partial(_listing, adapter, flt.repo))
+        refs: list[SessionRef] = []  # what was listed before a failure is still used
+        pm.guard(plugin, "discover", partial(_listing, adapter, flt.repo, refs))
         skipped = getattr(adapter, "skipped", None)
         if issues is not None and isinstance(skipped, list):
             for entry in skipped:
                 issues.skipped_files.append(str(entry))
                 issues.warnings.append(f"{entry}: not read; its sessions are not counted")
-        for ref in refs or []:
+        for ref in refs:
             if since_ts is not None and ref.mtime and ref.mtime < since_ts:
                 continue  # not written since then, so it ended before then
             found.append((plugin, adapter, ref))
     return found
 
 
-def _listing(adapter: Adapter, repo: Path | None) -> list[SessionRef]:
-    return list(adapter.discover(repo))
+def _listing(adapter: Adapter, repo: Path | None, into: list[SessionRef]) -> None:
+    into.extend(adapter.discover(repo))  # appends as it goes: a failure keeps the rest
 
 
 def parser_version(pm: TokentrailPluginManager, plugin: str, adapter: Adapter) -> str:
     """What a cached parse depends on: the adapter's declared `parser_version`, else the
     version of the package that provides it."""
     declared = getattr(adapter, "parser_version", None)
-    return f"{plugin}:{declared or pm.versions.get(plugin, '')}"
+    return f"{plugin}:{declared or pm.versions.get(plugin, '')}:model{MODEL_VERSION}"
 
 
 def load(
-    pm: TokentrailPluginManager,
-    flt: SessionFilter,
-    config: Mapping[str, Any],
-    cache: SessionCache | None = None,
+    pm: TokentrailPluginManager, flt: SessionFilter, cache: SessionCache | None = None
 ) -> Catalog:
     cache = cache or SessionCache(cache_dir())
-    catalog = Catalog(sessions=[], adapters=[a.name for _, a in adapters(pm)], cache=cache)
+    catalog = Catalog(sessions=[], adapters=[a.name for _, a in pm.adapters()], cache=cache)
     parsed: list[Session] = []
     misses: list[Job] = []
+    secondary: set[int] = set()
     for plugin, adapter, ref in discover(pm, flt, catalog.issues):
-        version = parser_version(pm, plugin, adapter)
+        # What discovery knew about the session's folder is an input to the parse too.
+        version = parser_version(pm, plugin, adapter) + f":{ref.cwd_hint or ''}"
         session = cache.get(ref, version)
         if session is None:
             misses.append(Job(plugin, adapter, ref, version))
         else:
             parsed.append(session)
+            if getattr(adapter, "secondary", False):
+                secondary.add(id(session))
     for job, result in parse_all(misses, cache):
         if isinstance(result, str):
             pm.add_problem(PluginProblem(job.plugin, f"parse {job.ref.path}", result))
         else:
             parsed.append(result)
+            if getattr(job.adapter, "secondary", False):
+                secondary.add(id(result))
+    parsed = _prefer_primary(parsed, secondary, catalog.issues)
     for session in parsed:
         catalog.issues.add(session.issues)
         if session.start is None and not session.requests:
@@ -125,8 +149,25 @@ def load(
             catalog.sessions.append(session)
     catalog.sessions.sort(key=lambda s: (s.start is None, s.start or datetime.min, s.id))
     catalog.duplicate_requests = _dedup_across_sessions(catalog.sessions)
-    price_sessions(catalog.sessions, pm, config)
     return catalog
+
+
+def _prefer_primary(
+    sessions: list[Session], secondary: set[int], issues: ParseIssues
+) -> list[Session]:
+    """A session both in an agent's own log and in an import (same agent and id) is
+    counted once, from the log: it has the branch, the tool calls and the commits."""
+    primary = {(s.agent, s.id) for s in sessions if id(s) not in secondary}
+    kept = []
+    for session in sessions:
+        if id(session) in secondary and (session.agent, session.id) in primary:
+            issues.warnings.append(
+                f"{session.agent} session {session.id} is both in the agent's own log and "
+                f"in an import ({session.paths[0]}); the import is not counted"
+            )
+            continue
+        kept.append(session)
+    return kept
 
 
 def _dedup_across_sessions(sessions: Iterable[Session]) -> int:
@@ -170,7 +211,7 @@ def _reindex(session: Session, keep: list[Request]) -> None:
 def searched_places(pm: TokentrailPluginManager) -> list[dict[str, Any]]:
     """Where each adapter looks (adapters may expose `roots()`), and whether it exists."""
     places = []
-    for plugin, adapter in adapters(pm):
+    for plugin, adapter in pm.adapters():
         roots = getattr(adapter, "roots", None)
         if not callable(roots):
             continue

@@ -1,6 +1,6 @@
 """The detect step: run every detector plugin over sessions and keep the waste honest.
 
-One entry point for the report and the lessons command: `analyze(sessions, pm, config)`.
+One entry point for the pipeline: `analyze(sessions, pm, pricer)`.
 A token is counted as waste by at most one finding (findings name what they claim; the
 biggest finding keeps a contested claim), and a session's waste never exceeds its bill.
 A detector that raises is reported through `pm.report` and skipped for that session.
@@ -22,7 +22,8 @@ from tokentrail.carry import SessionCarry
 from tokentrail.hookspecs import Detector
 from tokentrail.model import Finding, Lesson, Session
 from tokentrail.plugins import TokentrailPluginManager
-from tokentrail.thresholds import Thresholds, load_thresholds
+from tokentrail.pricing import Pricer
+from tokentrail.thresholds import Thresholds, declared, load_thresholds
 
 FINDING_KEYS = (
     "id",
@@ -38,28 +39,33 @@ FINDING_KEYS = (
     "claims",
     "message",  # the fake and other simple plugins title their findings this way
 )
-# A driver is "the" cause only when it holds at least this share of the bill.
-DOMINANT_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class DetectContext:
+    """What a detector gets besides the session: the carry model, the thresholds in force,
+    the config, and the pricer (every what-if dollar figure goes through it). Item access
+    (`context["carry"]`) keeps detectors written against the mapping form working."""
+
+    carry: SessionCarry
+    thresholds: Thresholds
+    config: Mapping[str, Any]
+    pricer: Pricer
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default)
 
 
 @dataclass
 class Analysis:
+    """What the detectors found in a set of sessions; the receipt turns it into figures."""
+
     findings: list[Finding] = field(default_factory=list)
     lessons: list[Lesson] = field(default_factory=list)
-    likely_cause: str = ""
     carry: dict[str, SessionCarry] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "likely_cause": self.likely_cause,
-            "findings": [f.to_dict() for f in self.findings],
-            "lessons": [lesson.to_dict() for lesson in self.lessons],
-            "carry": carry_summary(self.carry.values()),
-        }
-
-
-def detectors(pm: TokentrailPluginManager) -> list[tuple[str, Detector]]:
-    return pm.collect("register_detectors", Detector)  # type: ignore[type-abstract]
 
 
 def finding_id(f: Finding) -> str:
@@ -149,11 +155,11 @@ def detect_session(
     session: Session,
     pm: TokentrailPluginManager,
     found: Sequence[tuple[str, Detector]],
-    config: Mapping[str, Any],
+    pricer: Pricer,
     thresholds: Thresholds,
 ) -> tuple[list[Finding], SessionCarry]:
-    carry = carry_mod.compute(session)
-    context = {"carry": carry, "thresholds": thresholds, "config": config}
+    carry = carry_mod.compute(session, pricer)
+    context = DetectContext(carry, thresholds, pricer.config, pricer)
     findings: list[Finding] = []
     for plugin, detector in found:
         stage = f"detect {session.id}"
@@ -168,96 +174,24 @@ def detect_session(
     return settle(findings, carry.billed_tokens, carry.billed_usd), carry
 
 
-def _detect(detector: Detector, session: Session, context: Mapping[str, Any]) -> list[Any]:
+def _detect(detector: Detector, session: Session, context: DetectContext) -> list[Any]:
     return list(detector.detect(session, context))
 
 
-def analyze(
-    sessions: Iterable[Session], pm: TokentrailPluginManager, config: Mapping[str, Any]
-) -> Analysis:
+def analyze(sessions: Iterable[Session], pm: TokentrailPluginManager, pricer: Pricer) -> Analysis:
     """Findings, lessons, the likely cause and the carry model for these sessions."""
     from tokentrail.lessons import build_lessons
 
-    thresholds = load_thresholds(config)
-    found = detectors(pm)
+    found = pm.detectors()
+    thresholds = load_thresholds(pricer.config, declared(d for _, d in found))
     out = Analysis()
     for session in sessions:
-        findings, carry = detect_session(session, pm, found, config, thresholds)
+        findings, carry = detect_session(session, pm, found, pricer, thresholds)
         out.findings.extend(findings)
         out.carry[session.id] = carry
     out.findings.sort(key=lambda f: (-f.wasted_usd, f.session, f.id))
     out.lessons = build_lessons(out.findings)
-    out.likely_cause = likely_cause(out.findings, list(out.carry.values()))
     return out
-
-
-def carry_summary(carries: Iterable[SessionCarry], top: int = 5) -> dict[str, Any]:
-    """Which files and commands burned the context, and the rest."""
-    carries = list(carries)
-    items = sorted(
-        (i for c in carries for i in c.items), key=lambda i: (-i.carry_usd, -i.carry_tokens)
-    )
-    billed = sum(c.billed_tokens for c in carries)
-    carried = sum(c.carried_tokens for c in carries)
-    return {
-        "billed_tokens": billed,
-        "billed_usd": round(sum(c.billed_usd for c in carries), 6),
-        "carried_tokens": carried,
-        "carried_usd": round(sum(c.carried_usd for c in carries), 6),
-        "remainder_tokens": billed - carried,
-        "remainder_usd": round(sum(c.remainder_usd for c in carries), 6),
-        "top_items": [
-            {
-                "session": next((c.session_id for c in carries if i.call.id in c.by_call), ""),
-                "tool": i.call.name,
-                "what": i.call.command or ", ".join(i.call.files) or i.call.summary,
-                "turn": i.call.request_index,
-                "size_tokens": i.size_tokens,
-                "measured": i.measured,
-                "carried_requests": i.carried_requests,
-                "carry_tokens": i.carry_tokens,
-                "carry_usd": round(i.carry_usd, 6),
-            }
-            for i in items[:top]
-            if i.carry_tokens > 0
-        ],
-    }
-
-
-def _pct(part: float, whole: float) -> str:
-    return f"{100 * part / whole:.0f} %" if whole > 0 else "0 %"
-
-
-def dominant_finding(findings: Sequence[Finding], billed_usd: float) -> str | None:
-    """The detector whose findings hold at least DOMINANT_SHARE of the bill, in a sentence."""
-    by_detector: dict[str, tuple[float, int, str]] = {}
-    for f in findings:
-        usd, n, title = by_detector.get(f.detector, (0.0, 0, f.title))
-        by_detector[f.detector] = (usd + f.wasted_usd, n + 1, title)
-    if not by_detector or billed_usd <= 0:
-        return None
-    name, (usd, n, title) = max(by_detector.items(), key=lambda kv: kv[1][0])
-    if usd < DOMINANT_SHARE * billed_usd:
-        return None
-    what = title if n == 1 else f"{n} {name.replace('_', ' ')} findings"
-    return f"{what}: ${usd:.2f} of ${billed_usd:.2f} billed ({_pct(usd, billed_usd)}) was avoidable"
-
-
-def cause_from_findings(findings: Sequence[Finding], billed_usd: float) -> str:
-    """The likely cause when only findings are known (a report built from git notes, where
-    the carry model of the sessions is not available)."""
-    dominant = dominant_finding(findings, billed_usd)
-    if dominant:
-        return dominant
-    if not findings:
-        return "no waste findings were recorded for these commits"
-    wasted = sum(f.wasted_usd for f in findings)
-    top = max(findings, key=lambda f: f.wasted_usd)
-    return (
-        f"no single driver dominates: findings total ${wasted:.2f} "
-        f"({_pct(wasted, billed_usd)} of the bill), the largest is {top.title} "
-        f"(${top.wasted_usd:.2f})"
-    )
 
 
 def finding_from_dict(d: Mapping[str, Any]) -> Finding:
@@ -273,35 +207,4 @@ def finding_from_dict(d: Mapping[str, Any]) -> Finding:
         measured=bool(d.get("measured")),
         lesson=str(d.get("lesson") or ""),
         id=str(d.get("id") or ""),
-    )
-
-
-def likely_cause(findings: Sequence[Finding], carries: Sequence[SessionCarry]) -> str:
-    """The single biggest driver in one sentence with its number, or an honest 'none'."""
-    billed_usd = sum(c.billed_usd for c in carries)
-    input_side = sum(c.input_side_tokens for c in carries)
-    if not carries or (billed_usd <= 0 and input_side <= 0):
-        return "nothing was billed, so there is no cost driver"
-    dominant = dominant_finding(findings, billed_usd)
-    if dominant:
-        return dominant
-    carried = sum(c.carried_tokens for c in carries)
-    items = [i for c in carries for i in c.items]
-    largest = max(items, key=lambda i: i.carry_tokens, default=None)
-    largest_share = _pct(largest.carry_tokens, input_side) if largest else "0 %"
-    if largest and input_side and largest.carry_tokens >= DOMINANT_SHARE * input_side:
-        what = largest.call.command or ", ".join(largest.call.files) or largest.call.name
-        return (
-            f"one tool result ({largest.call.name} {what[:60]}) was re-sent "
-            f"{largest.carried_requests} times: {largest_share} of input-side tokens"
-        )
-    if input_side and carried >= 0.5 * input_side:
-        return (
-            f"accumulated tool output: {_pct(carried, input_side)} of input-side tokens, "
-            f"largest item {largest_share}; no single item or mistake dominates"
-        )
-    return (
-        f"no single driver dominates: tool output carried is {_pct(carried, input_side)} "
-        f"of input-side tokens (largest item {largest_share}); the rest is conversation "
-        "and work"
     )

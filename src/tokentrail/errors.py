@@ -4,9 +4,11 @@ from __future__ import annotations
 
 
 class TokentrailError(Exception):
-    """A problem the user can act on. `code` is stable and documented in docs/cli.md."""
+    """A problem the user can act on. `code` is stable and documented in docs/cli.md;
+    `exit_code` is 1, or 2 when the command line itself was wrong."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.exit_code = exit_code

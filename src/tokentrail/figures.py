@@ -6,9 +6,23 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from tokentrail.logfile import display
 from tokentrail.model import Request, Session, Usage
 
 SCHEMA_VERSION = 1
+# Summable figures of a receipt row, in the names totals() gives them.
+COUNT_FIELDS = (
+    "requests",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "web_search_requests",
+    "unpriced_requests",
+    "output_lower_bound_requests",
+)
 
 
 def iso(ts: datetime | None) -> str | None:
@@ -46,8 +60,37 @@ def totals(requests: Iterable[Request]) -> dict[str, Any]:
         **usage_fields(usage),
         "web_search_requests": usage.web_search_requests,
         "cost_usd": round(cost, 6) if priced or not count else None,
+        "total_tokens": usage.total,
         "unpriced_requests": unpriced,
         "output_lower_bound_requests": lower_bound,
+    }
+
+
+def agent_cost(requests: Iterable[Request], session_total: float | None = None) -> dict[str, Any]:
+    """The cost the agent recorded itself, beside tokentrail's price of the same requests.
+
+    `agent_cost_usd` is None when the log records no cost; `agent_cost_requests` says how
+    many requests carried one and `cost_usd_same_requests` is tokentrail's price of
+    exactly those (None when none of them could be priced), so the two compare like for
+    like. An agent that records one running total for the whole session instead (Claude
+    Code `cost-state`: `session_total`) is compared with the price of all its requests;
+    the difference is usage the transcript does not show."""
+    requests = list(requests)
+    recorded = [r for r in requests if r.agent_cost_usd is not None]
+    if not recorded and session_total is not None:
+        priced = [r.cost_usd for r in requests if r.cost_usd is not None]
+        return {
+            "agent_cost_usd": round(session_total, 6),
+            "agent_cost_requests": len(requests),
+            "cost_usd_same_requests": round(sum(priced), 6) if priced else None,
+        }
+    ours = [r.cost_usd for r in recorded if r.cost_usd is not None]
+    return {
+        "agent_cost_usd": round(sum(r.agent_cost_usd or 0.0 for r in recorded), 6)
+        if recorded
+        else None,
+        "agent_cost_requests": len(recorded),
+        "cost_usd_same_requests": round(sum(ours), 6) if ours else None,
     }
 
 
@@ -63,7 +106,8 @@ def session_row(session: Session) -> dict[str, Any]:
         "models": session.model_mix,
         "parent_id": session.parent_id,
         **totals(session.requests),
-        "paths": [str(p) for p in session.paths],
+        **agent_cost(session.requests, session.agent_cost_usd),
+        "paths": [display(p) for p in session.paths],
     }
 
 

@@ -27,21 +27,22 @@ git_dir=$(git rev-parse --git-dir 2>/dev/null) || exit 0
 # The thin hooks as shipped in hooks/ (tests check the files are these texts).
 HOOKS: dict[str, str] = {
     "post-commit": """#!/bin/sh
-# tokentrail post-commit: write the new commit's receipt into git notes.
+# tokentrail post-commit: write the receipts of every commit of the branch that has none yet
+# (the new one, and any that arrived by pull, merge or rebase) into git notes.
 # Never fails the commit; skipped during a rebase (notes.rewriteRef carries the notes).
 """
     + _SKIP
     + """if [ -d "$git_dir/rebase-merge" ] || [ -d "$git_dir/rebase-apply" ]; then exit 0; fi
-"${TOKENTRAIL:-tokentrail}" note --quiet HEAD ||
-  echo "tokentrail: could not write the note for HEAD (the commit is fine)" >&2
+"${TOKENTRAIL:-tokentrail}" note --quiet ||
+  echo "tokentrail: could not write the receipts (the commit is fine)" >&2
 exit 0
 """,
     "pre-push": """#!/bin/sh
-# tokentrail pre-push: push the receipts (git notes) too, when .tokentrail.yml says
-# `notes: {push: true}`. Never blocks the push.
+# tokentrail pre-push: push the receipts (git notes) too, unless .tokentrail.yml says
+# `notes: {push: false}`. Bounded in time; never blocks the push.
 """
     + _SKIP
-    + """"${TOKENTRAIL:-tokentrail}" notes push --if-configured "$1" ||
+    + """"${TOKENTRAIL:-tokentrail}" notes push --hook "$1" ||
   echo "tokentrail: could not push notes (the push goes on)" >&2
 exit 0
 """,
@@ -60,8 +61,8 @@ def _refuse_hooks_path(root: Path) -> None:
             "hooks_path_set",
             f"core.hooksPath is set to {configured!r}, so git runs hooks from there (maybe a "
             "hook manager such as husky or pre-commit owns them). tokentrail will not touch "
-            "them; call `tokentrail note --quiet HEAD` from your post-commit hook and "
-            '`tokentrail notes push --if-configured "$1"` from pre-push (see hooks/ and '
+            "them; call `tokentrail note --quiet` from your post-commit hook and "
+            '`tokentrail notes push --hook "$1"` from pre-push (see hooks/ and '
             "docs/notes.md), and run `git config --add notes.rewriteRef refs/notes/tokentrail`.",
         )
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pluggy
 
 from tokentrail.model import Price, Request, Session, SessionRef
+
+if TYPE_CHECKING:
+    from tokentrail.detect import DetectContext
 
 hookspec = pluggy.HookspecMarker("tokentrail")
 hookimpl = pluggy.HookimplMarker("tokentrail")
@@ -36,18 +39,36 @@ class Detector(Protocol):
 
     name: str
 
-    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterable[Any]:
-        """Yield findings for one session."""
+    def detect(self, session: Session, context: DetectContext) -> Iterable[Any]:
+        """Yield findings (Finding objects or plain mappings) for one session. A detector
+        may also declare `thresholds: dict[str, Threshold]` that users can set in
+        `.tokentrail.yml` like the built-ins'."""
 
 
 @runtime_checkable
 class Renderer(Protocol):
-    """Turns a JSON-able document (`doc["kind"]` says which) into text."""
+    """Turns a JSON-able document (`doc["kind"]` says which) into text. A renderer may
+    declare `kinds` (a collection of document kinds) to take over a format for those kinds
+    only; for other kinds the format's earlier renderer answers."""
 
     name: str
 
     def render(self, doc: Mapping[str, Any]) -> str:
         """Return the rendered text."""
+
+
+@runtime_checkable
+class FittingRenderer(Protocol):
+    """A renderer that can shorten its output to a size limit by leaving out its least
+    important parts (the PR comment has a 65,536-character limit); `note` says where the
+    full output is."""
+
+    name: str
+
+    def render(self, doc: Mapping[str, Any]) -> str: ...
+
+    def render_within(self, doc: Mapping[str, Any], limit: int, note: str = "") -> str:
+        """Return the rendered text, at most `limit` characters long."""
 
 
 @hookspec

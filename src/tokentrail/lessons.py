@@ -20,6 +20,9 @@ _BLOCK = re.compile(
     r"<!-- tokentrail:lessons:begin\b[^\n]*-->.*?<!-- tokentrail:lessons:end -->", re.DOTALL
 )
 DEFAULT_LIMIT = 10
+# A lesson is offered only when following it would have saved at least a cent: a rule
+# taught by findings worth nothing (a failing call re-run with a tiny output) is noise.
+MIN_SAVING_USD = 0.01
 
 
 def lesson_id(text: str) -> str:
@@ -27,7 +30,8 @@ def lesson_id(text: str) -> str:
 
 
 def build_lessons(findings: Iterable[Finding]) -> list[Lesson]:
-    """One lesson per distinct rule, with the waste of every finding that teaches it."""
+    """One lesson per distinct rule, with the waste of every finding that teaches it (the
+    findings as settled: each token counted once), when that saving is worth a cent."""
     by_id: dict[str, Lesson] = {}
     for f in findings:
         text = " ".join(f.lesson.split())
@@ -42,22 +46,24 @@ def build_lessons(findings: Iterable[Finding]) -> list[Lesson]:
             lesson.detectors.append(f.detector)
         if f.session not in lesson.sessions:
             lesson.sessions.append(f.session)
-    return sorted(by_id.values(), key=lambda x: (-x.saved_usd, -x.count, x.text))
+    kept = [lesson for lesson in by_id.values() if lesson.saved_usd >= MIN_SAVING_USD]
+    return sorted(kept, key=lambda x: (-x.saved_usd, -x.count, x.text))
 
 
-def render_block(lessons: Sequence[Lesson], limit: int = DEFAULT_LIMIT) -> str:
+def render_block(lessons: Sequence[str], limit: int = DEFAULT_LIMIT) -> str:
     lines = [BEGIN, "## Lessons from past agent sessions (tokentrail)", ""]
     if not lessons:
         lines.append("- No wasteful patterns found yet.")
-    for lesson in lessons[:limit]:
-        lines.append(f"- {lesson.text}")
+    for text in lessons[:limit]:
+        lines.append(f"- {text}")
     lines.append(END)
     return "\n".join(lines)
 
 
-def write_block(path: Path, lessons: Sequence[Lesson], limit: int = DEFAULT_LIMIT) -> bool:
-    """Put the lessons block into `path`: replace the existing block in place, or append
-    one; nothing outside the block changes. Returns whether the file changed."""
+def write_block(path: Path, lessons: Sequence[str], limit: int = DEFAULT_LIMIT) -> bool:
+    """Put the lessons (their texts, best first) into `path`: replace the existing block
+    in place, or append one; nothing outside the block changes. Returns whether the file
+    changed."""
     try:
         old = path.read_text(encoding="utf-8") if path.exists() else ""
     except (OSError, UnicodeDecodeError) as exc:

@@ -16,6 +16,7 @@ import math
 import os
 import re
 import stat
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from functools import partial
@@ -148,9 +149,7 @@ def lenient_loads(line: bytes) -> Any:
     integers too long to be real become inf, and NaN/Infinity become null."""
     text = line.decode("utf-8", "replace").replace("\x00", " ").lstrip("\ufeff \t\r\n")
     try:
-        obj = json.loads(
-            text, strict=False, parse_int=_big_int, parse_constant=_no_constant
-        )
+        obj = json.loads(text, strict=False, parse_int=_big_int, parse_constant=_no_constant)
     except (ValueError, RecursionError):
         return None
     return _fix_strings(obj) if "\\u" in text or "\ufffd" in text else obj
@@ -317,21 +316,23 @@ def money(value: Any, issues: ParseIssues, ceiling: float = MAX_AGENT_COST_USD) 
 
 
 def as_int(value: Any) -> int:
-    """A small non-negative count that is not a token figure (e.g. a percentage, a PR
-    number); anything else is 0."""
-    if type(value) is int:
+    """A non-negative count as logged (ints, sometimes floats or numeric strings) for
+    adapters without per-field issue counting; anything else, or anything above
+    MAX_TOTAL_TOKENS, is 0."""
+    if type(value) is int:  # the common case first
         return value if 0 < value <= MAX_TOTAL_TOKENS else 0
-    if isinstance(value, float) and math.isfinite(value) and 0 < value <= MAX_TOTAL_TOKENS:
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, str):
+        if len(value) >= _MAX_INT_DIGITS:
+            return 0
+        try:
+            value = int(value)
+        except ValueError:
+            return 0
+    if isinstance(value, (int, float)) and math.isfinite(value) and 0 < value <= MAX_TOTAL_TOKENS:
         return int(value)
     return 0
-
-
-def as_float(value: Any) -> float | None:
-    """A finite number, or None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 def as_dict(value: Any) -> dict[str, Any]:
@@ -381,3 +382,68 @@ def walk_files(root: Path, pattern: str, skipped: list[str]) -> list[Path]:
     for folder, _dirs, names in os.walk(root, onerror=unreadable, followlinks=False):
         found.extend(Path(folder) / n for n in fnmatch.filter(names, pattern))
     return sorted(found)
+
+
+def ms_ts(value: Any) -> datetime | None:
+    """Milliseconds since the epoch (as OpenCode and Pi write them) to an aware datetime."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    try:
+        ts = datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return ts if MIN_TIME <= ts < MAX_TIME else None
+
+
+def as_float(value: Any) -> float | None:
+    """A recorded figure (dollars, a percentage, seconds): a finite non-negative number
+    (or numeric string), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if number >= 0 and math.isfinite(number) else None
+
+
+class RecordKinds:
+    """Schema drift, said out loud: the record types of one file the adapter does not know.
+
+    A file in which nothing is recognised, or a file with record types never seen before,
+    gives one warning line with the count, so a new log format never reads as zero usage.
+    """
+
+    def __init__(self, agent: str, known: frozenset[str]) -> None:
+        self.agent = agent
+        self.known = known
+        self.lines = 0
+        self.recognised = 0
+        self.unknown: Counter[str] = Counter()
+
+    def see(self, kind: Any) -> bool:
+        """Count one record; whether its type is one the adapter knows."""
+        self.lines += 1
+        if isinstance(kind, str) and kind in self.known:
+            self.recognised += 1
+            return True
+        self.unknown[kind if isinstance(kind, str) else "(no type)"] += 1
+        return False
+
+    def report(self, where: Path | str, issues: ParseIssues) -> None:
+        """Add this file's warning (if any) and start counting the next file."""
+        where = display(where)
+        unknown = sum(self.unknown.values())
+        if self.lines and not self.recognised:
+            issues.warnings.append(
+                f"{where}: no {self.agent} record recognised in {self.lines} record(s); "
+                "a log format tokentrail does not know yet, nothing was counted from it"
+            )
+        elif unknown:
+            kinds = ", ".join(f"{k} ×{n}" for k, n in sorted(self.unknown.items())[:6])
+            issues.warnings.append(
+                f"{where}: skipped {unknown} {self.agent} record(s) of a type tokentrail "
+                f"does not know ({kinds})"
+            )
+        self.lines = self.recognised = 0
+        self.unknown.clear()

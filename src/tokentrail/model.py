@@ -7,6 +7,7 @@ not prompt text, file contents or tool output: what is not kept cannot leak.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,9 @@ from typing import Any
 # each result carries roughly 100 tokens of framing; chars / 4 underestimates by a third.
 CHARS_PER_TOKEN = 2.85
 RESULT_FRAMING_TOKENS = 100
+# Bumped when these dataclasses change shape: it is part of every parse-cache key, so a
+# session pickled with the old fields is parsed again rather than loaded half-filled.
+MODEL_VERSION = 3
 
 
 def estimate_result_tokens(chars: int) -> int:
@@ -84,11 +88,17 @@ class Request:
     usage: Usage
     branch: str | None = None
     cwd: str | None = None
-    subagent: str | None = None  # agentId, "sidechain" for inline sidechains, None for main
+    subagent: str | None = None  # agentId, "sidechain-<root>" per inline Task thread, None: main
     file_index: int = 0  # which of Session.paths it was read from
     output_lower_bound: bool = False  # the log kept a streaming placeholder for output
     cost_usd: float | None = None  # None: unpriced
     price_source: str | None = None
+    provider: str | None = None  # the API provider when the log names it (openai, google...)
+    agent_cost_usd: float | None = None  # the cost the agent itself recorded, if it did
+    # When the request was sent (the log's last record before the reply: a tool result or a
+    # prompt); `timestamp` is when the reply's first line was written, which for a long
+    # reply is minutes later. None when the log does not say.
+    sent: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -108,14 +118,24 @@ class ToolCall:
     error_head: str = ""  # first line of an error result (no other output is kept)
     subagent: str | None = None
     writes: bool = False  # the tool changes `files` (Edit, Write, apply_patch)
+    added: tuple[str, ...] = ()  # fingerprints of the lines it added (toolcalls.line_hash)
+    # Lines [first, last] a read put into the context when it read only part of the file
+    # (Read with offset/limit); None: the whole file, or not a ranged read.
+    read_range: tuple[int, int] | None = None
+
+
+PROMPT_USER = "user"
+PROMPT_TASK_NOTIFICATION = "task-notification"  # a background task's notice, not typed
 
 
 @dataclass(slots=True)
 class Prompt:
-    """A prompt typed by the user: when, and how long. The text itself is not kept."""
+    """A user turn: when, how long, and whether the user typed it or the agent's harness
+    injected it (a background task notification). The text itself is not kept."""
 
     timestamp: datetime | None
     chars: int
+    kind: str = PROMPT_USER
 
 
 @dataclass(slots=True)
@@ -135,6 +155,16 @@ class AgentCommit:
     timestamp: datetime | None
     request_index: int
     tool_call_id: str
+
+
+def request_id(session: Session, index: int) -> str:
+    """A short, stable id of one request (10 hex digits of a hash of its agent and log key):
+    what note lines list, so notes from any number of machines, re-notes, carries and
+    rebases are unioned without counting a request twice. Requests without a key in the log
+    are named by their session and position (logs are appended to, never reordered)."""
+    request = session.requests[index]
+    key = request.key or f"{session.id}#{index}"
+    return hashlib.blake2b(f"{session.agent}\0{key}".encode(), digest_size=5).hexdigest()
 
 
 def cwd_inside(cwd: str, root: Path) -> bool:
@@ -192,9 +222,7 @@ class ParseIssues:
         from tokentrail.logfile import display
 
         self.skipped_files.append(f"{display(path)}: {why}")
-        self.warnings.append(
-            f"{display(path)}: not read ({why}); its requests are not counted"
-        )
+        self.warnings.append(f"{display(path)}: not read ({why}); its requests are not counted")
 
     def field_warning(self, where: str) -> None:
         """One line for the values skipped while parsing `where` (call once, at the end)."""

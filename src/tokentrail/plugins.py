@@ -26,10 +26,16 @@ from typing import Any, TypeVar
 import pluggy
 
 from tokentrail import hookspecs
+from tokentrail.errors import TokentrailError
+from tokentrail.hookspecs import Adapter, Detector, Renderer
 
 BUILTIN_PLUGINS = (
     "tokentrail.builtin.claude_code",
     "tokentrail.builtin.codex",
+    "tokentrail.builtin.gemini",
+    "tokentrail.builtin.opencode",
+    "tokentrail.builtin.pi",
+    "tokentrail.builtin.local_store",
     "tokentrail.builtin.price_overrides",
     "tokentrail.builtin.price_genai",
     "tokentrail.builtin.render_json",
@@ -125,20 +131,14 @@ def _ran(function: Callable[..., Any], args: list[Any]) -> bool:
     return True
 
 
-def _boxed(
-    check: Callable[[Any], Any], function: Callable[..., Any], args: list[Any]
-) -> list[Any]:
+def _boxed(check: Callable[[Any], Any], function: Callable[..., Any], args: list[Any]) -> list[Any]:
     """The checked answer in a list, so a None answer differs from a failed call."""
     return [check(function(*args))]
 
 
 def is_number(value: Any) -> bool:
     """A finite int or float (bool excluded): what a price or a waste figure must be."""
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass
@@ -203,6 +203,37 @@ class TokentrailPluginManager(pluggy.PluginManager):
                         )
                     )
         return found
+
+    def adapters(self) -> list[tuple[str, Adapter]]:
+        """Every registered log adapter with the plugin that registered it."""
+        return self.collect("register_adapters", Adapter)  # type: ignore[type-abstract]
+
+    def detectors(self) -> list[tuple[str, Detector]]:
+        """Every registered waste detector with the plugin that registered it."""
+        return self.collect("register_detectors", Detector)  # type: ignore[type-abstract]
+
+    def renderers(self) -> list[Renderer]:
+        """Every registered renderer, built-ins first (registration order)."""
+        found = self.collect("register_renderers", Renderer)  # type: ignore[type-abstract]
+        return [renderer for _, renderer in found]
+
+    def renderer(self, name: str, kind: str | None = None) -> Renderer:
+        """The renderer for format `name` and document `kind`: the last one registered
+        under that name that accepts the kind, so a plugin can take over a built-in
+        format for every kind or for the kinds it declares."""
+        return self.renderer_of(name, kind)[1]
+
+    def renderer_of(self, name: str, kind: str | None = None) -> tuple[str, Renderer]:
+        """`renderer`, with the plugin that registered it (so its call can be contained)."""
+        found = self.collect("register_renderers", Renderer)  # type: ignore[type-abstract]
+        for plugin, renderer in reversed(found):
+            kinds = getattr(renderer, "kinds", None)
+            if renderer.name == name and (kind is None or not kinds or kind in kinds):
+                return plugin, renderer
+        names = sorted({r.name for _, r in found})
+        raise TokentrailError(
+            "unknown_format", f"no renderer named {name!r}; available: {', '.join(names)}"
+        )
 
     def first_result(self, hook_name: str, kind: type[T], **kwargs: Any) -> tuple[str, T] | None:
         """pluggy's firstresult call order, but a plugin that raises or answers with the

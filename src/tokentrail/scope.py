@@ -21,8 +21,15 @@ DEFAULT_BRANCH_CANDIDATES = ("origin/HEAD", "main", "master", "origin/main", "or
 @dataclass(frozen=True, slots=True)
 class BranchCommit:
     sha: str
-    time: datetime  # committer time: when the commit was made (or last rewritten)
+    time: datetime  # committer time: when the commit object was made (or last rewritten)
     subject: str
+    author_time: datetime | None = None  # kept by rebase, cherry-pick and amend
+    merge: bool = False  # more than one parent: its content comes from the merged branch
+
+    @property
+    def made(self) -> datetime:
+        """When the work in it was committed first: author time survives rewrites."""
+        return self.author_time or self.time
 
 
 @dataclass(slots=True)
@@ -34,6 +41,7 @@ class Scope:
     base_time: datetime
     head: str
     commits: list[BranchCommit] = field(default_factory=list)  # oldest first
+    shallow: bool = False  # a shallow clone: history before its boundary is missing
 
     def resolve(self, prefix: str) -> BranchCommit | None:
         """The branch commit an abbreviated sha names, if exactly one does."""
@@ -42,7 +50,13 @@ class Scope:
         return found[0] if len(found) == 1 else None
 
 
-def run_git(root: Path, *args: str, input: str | None = None, check: bool = True) -> str:
+def run_git(
+    root: Path,
+    *args: str,
+    input: str | None = None,
+    check: bool = True,
+    timeout: float | None = None,
+) -> str:
     """Plain `git` for the corners GitPython makes awkward (notes, config, hooks).
 
     Output is decoded as UTF-8 with undecodable bytes kept as surrogate escapes (a path
@@ -58,14 +72,18 @@ def run_git(root: Path, *args: str, input: str | None = None, check: bool = True
             input=input.encode("utf-8", "surrogateescape") if input is not None else None,
             capture_output=True,
             check=False,
+            timeout=timeout,
         )
     except FileNotFoundError:
         raise TokentrailError("git_missing", "git is not installed or not on PATH") from None
+    except subprocess.TimeoutExpired:
+        raise TokentrailError(
+            "git_timeout", f"git {args[0]} did not finish within {timeout:g}s"
+        ) from None
     out = proc.stdout.decode("utf-8", "surrogateescape")
     if check and proc.returncode != 0:
-        said = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip()
-        detail = said.split("\n")[-1] if said else "?"
-        raise TokentrailError("git_failed", f"git {' '.join(args)} failed: {detail}")
+        said = (proc.stderr or proc.stdout).decode("utf-8", "replace")
+        raise TokentrailError("git_failed", f"git {' '.join(args)} failed: {git_error(said)}")
     return out
 
 
@@ -80,10 +98,27 @@ def git_records(out: str) -> list[str]:
     return [record for record in out.split("\0") if record]
 
 
+def git_fields(out: str, width: int) -> list[list[str]]:
+    """Records of `git log -z --format=A%x00B%x00C` output: every field NUL-separated and
+    records NUL-terminated, `width` fields each (a subject may hold any other character)."""
+    fields = out.split("\0")
+    return [fields[i : i + width] for i in range(0, len(fields) - width + 1, width)]
+
+
 def one_line(out: str) -> str:
     """A single value git printed: exactly its trailing newline removed (a path may itself
     end with whitespace)."""
     return out.removesuffix("\n")
+
+
+def git_error(output: str) -> str:
+    """The line of git's output that says what went wrong (not its closing hints)."""
+    lines = [line.strip() for line in output.strip().split("\n") if line.strip()]
+    for line in lines:
+        if line.startswith(("error:", "fatal:", "! [rejected]", "! [remote rejected]")):
+            return line
+    useful = [line for line in lines if not line.startswith("hint:")]
+    return (useful or lines or ["?"])[-1]
 
 
 def open_repo(path: Path | None = None) -> git.Repo:
@@ -158,15 +193,23 @@ def find_scope(
         )
     base_ref = base or default_base(repo)
     base_sha = _sha(repo, base_ref)
+    shallow = is_shallow(root)
     if base_sha is None:
+        if shallow:
+            raise TokentrailError("shallow_clone", _SHALLOW.format(what=f"{base_ref!r} is missing"))
         raise TokentrailError("unknown_base", f"--base {base_ref!r} does not name a commit")
     try:
         merge_base = str(repo.git.merge_base(base_sha, head_sha))
     except git.GitCommandError:
+        if shallow:
+            raise TokentrailError(
+                "shallow_clone",
+                _SHALLOW.format(what=f"{base_ref} and {head} show no common history"),
+            ) from None
         raise TokentrailError(
             "unrelated_base", f"{base_ref} and {head} share no history; pass another --base"
         ) from None
-    commits = list_commits(repo, merge_base, head_sha)
+    commits = list_commits(root, merge_base, head_sha)
     return Scope(
         root=root,
         branch=branch,
@@ -175,29 +218,54 @@ def find_scope(
         base_time=_commit_time(repo, merge_base),
         head=head_sha,
         commits=commits,
+        shallow=shallow,
     )
 
 
-def list_commits(repo: git.Repo, base: str, head: str) -> list[BranchCommit]:
-    """Commits in `base..head`, oldest first by committer time (ties in history order).
-    NUL-terminated records, so any character a subject holds stays in the subject."""
+_SHALLOW = (
+    "this is a shallow clone, so {what}: run `git fetch --unshallow` (in GitHub Actions, "
+    "give actions/checkout `fetch-depth: 0`)"
+)
+
+
+def is_shallow(root: Path) -> bool:
+    return run_git(root, "rev-parse", "--is-shallow-repository", check=False).strip() == "true"
+
+
+_FIELDS = 5  # sha, committer time, author time, parents, subject
+
+
+def list_commits(root: Path, base: str, head: str) -> list[BranchCommit]:
+    """Commits in `base..head`, in history order (parents first). Fields are NUL-separated
+    and records NUL-terminated, so no character a subject may hold (\\r, U+2028, …) can
+    split a record."""
     out = run_git(
-        Path(repo.working_dir or repo.git_dir),
+        root,
         "log",
         "-z",
         "--reverse",
         "--topo-order",
-        "--format=%H %ct %s",
+        "--format=%H%x00%ct%x00%at%x00%P%x00%s",
         f"{base}..{head}",
     )
+    fields = out.split("\x00")
     commits = []
-    for position, record in enumerate(git_records(out)):
-        sha, _, rest = record.partition(" ")
-        stamp, _, subject = rest.partition(" ")
-        when = datetime.fromtimestamp(int(stamp), tz=timezone.utc)
-        commits.append((when, position, BranchCommit(sha, when, subject)))
-    commits.sort(key=lambda t: (t[0], t[1]))
-    return [c for _, _, c in commits]
+    for i in range(0, len(fields) - _FIELDS + 1, _FIELDS):
+        sha, committed, authored, parents, subject = fields[i : i + _FIELDS]
+        commits.append(
+            BranchCommit(
+                sha=sha.strip(),
+                time=_stamp(committed),
+                subject=subject,
+                author_time=_stamp(authored),
+                merge=len(parents.split()) > 1,
+            )
+        )
+    return commits
+
+
+def _stamp(value: str) -> datetime:
+    return datetime.fromtimestamp(int(value), tz=timezone.utc)
 
 
 def range_commits(path: Path | None, spec: str) -> tuple[Path, list[BranchCommit]]:
@@ -209,7 +277,8 @@ def range_commits(path: Path | None, spec: str) -> tuple[Path, list[BranchCommit
     a, b = _sha(repo, start or "HEAD"), _sha(repo, end or "HEAD")
     if a is None or b is None:
         raise TokentrailError("unknown_rev", f"{spec!r}: {start if a is None else end} is unknown")
-    return repo_root(repo), list_commits(repo, a, b)
+    root = repo_root(repo)
+    return root, list_commits(root, a, b)
 
 
 def resolve_rev(path: Path | None, rev: str) -> tuple[Path, str]:

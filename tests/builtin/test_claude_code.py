@@ -84,7 +84,7 @@ def test_subagent_files_and_inline_sidechains_belong_to_the_session(tmp_path: Pa
     assert [s["id"] for s in listing["sessions"]] == ["s1"]
     detail = tokentrail_json("session", "s1", env=env)
     by_sub = {r["subagent"]: r["cache_read_tokens"] for r in detail["by_subagent"]}
-    assert by_sub == {"main": 5000, "sidechain": 100, "a1b2c3": 700}
+    assert by_sub == {"main": 5000, "sidechain-u2-0": 100, "a1b2c3": 700}
     assert len(detail["by_file"]) == 2
 
 
@@ -195,9 +195,12 @@ def test_session_lookup_errors_are_json_documents(tmp_path: Path) -> None:
     for ident, code in (("zzz", "session_not_found"), ("abc", "ambiguous_session")):
         proc = tokentrail("session", ident, "--json", env=env, check=False)
         assert proc.returncode == 1
-        assert json.loads(proc.stdout) == {
+        doc = json.loads(proc.stdout)
+        assert doc == {
             "schema_version": 1,
-            "error": {"code": code, "message": json.loads(proc.stdout)["error"]["message"]},
+            "tool_version": doc["tool_version"],
+            "kind": "error",
+            "error": {"code": code, "message": doc["error"]["message"]},
         }
     assert tokentrail_json("session", "abc2", env=env)["session"]["id"] == "abc2"
     proc = tokentrail("session", "zzz", env=env, check=False)
@@ -361,8 +364,10 @@ def test_subagent_fifo_and_dangling_main_file_are_named_not_hung(tmp_path: Path)
     assert f"{subagents / 'agent-a1.jsonl'}: a FIFO" in files
     assert f"{folder / 's2.jsonl'}: missing or a dangling symlink" in files
     assert f"{folder / 's3.jsonl'}: a symlink loop" in files
-    assert any("agent-a1.jsonl: not read (a FIFO); its requests are not counted" in w
-               for w in doc["warnings"])
+    assert any(
+        "agent-a1.jsonl: not read (a FIFO); its requests are not counted" in w
+        for w in doc["warnings"]
+    )
 
 
 # --- 2026 records: cost-state and pr-link -------------------------------------------------
@@ -390,9 +395,7 @@ def test_cost_state_is_kept_as_a_cross_check_and_pr_links_once_per_url(tmp_path:
         "timestamp": TS.format(1),
     }
     other = {**link, "prNumber": "7", "prUrl": "https://github.com/org/repo/pull/7"}
-    write_jsonl(
-        project(tmp_path) / "s1.jsonl", [earlier, *calls, link, cost, link, other, link]
-    )
+    write_jsonl(project(tmp_path) / "s1.jsonl", [earlier, *calls, link, cost, link, other, link])
     session = parse_one(project(tmp_path))
     assert session.agent_cost_usd == 0.5  # the latest snapshot
     assert session.agent_cost_by_model == {"claude-sonnet-4-5": 0.25}

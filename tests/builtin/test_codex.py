@@ -174,11 +174,21 @@ def test_an_exact_copy_of_an_earlier_snapshot_never_counts_again(tmp_path: Path)
 def test_an_absent_field_keeps_its_value_and_a_zero_is_a_zero(tmp_path: Path) -> None:
     """cache_write_input_tokens (Codex >= 0.145) is part of input, billed as a cache write;
     a snapshot written without it is not a reset."""
-    a = count(1, input_tokens=1000, cached_input_tokens=200, output_tokens=10,
-              cache_write_input_tokens=300)
+    a = count(
+        1,
+        input_tokens=1000,
+        cached_input_tokens=200,
+        output_tokens=10,
+        cache_write_input_tokens=300,
+    )
     b = count(2, input_tokens=2000, cached_input_tokens=500, output_tokens=20)  # no field
-    c = count(3, input_tokens=2600, cached_input_tokens=500, output_tokens=25,
-              cache_write_input_tokens=300)
+    c = count(
+        3,
+        input_tokens=2600,
+        cached_input_tokens=500,
+        output_tokens=25,
+        cache_write_input_tokens=300,
+    )
     session = parse(tmp_path, [*meta(), a, b, c])
     usages = [(r.usage.input, r.usage.cache_read, r.usage.cache_write_5m) for r in session.requests]
     assert usages == [(500, 200, 300), (700, 300, 0), (600, 0, 0)]
@@ -213,8 +223,7 @@ def test_a_snapshot_where_one_counter_went_down_is_garbled_not_a_reset(tmp_path:
 def test_a_garbled_field_in_a_reset_does_not_carry_the_old_total(tmp_path: Path) -> None:
     """Found by the fuzz suite: a reset (totals back to 0) whose input was garbled took
     the previous input as its own and counted it again."""
-    a = count(1, input_tokens=16341, cached_input_tokens=3584, output_tokens=81,
-              total_tokens=16422)
+    a = count(1, input_tokens=16341, cached_input_tokens=3584, output_tokens=81, total_tokens=16422)
     reset = count(2, input_tokens=1e21, cached_input_tokens=0, output_tokens=0, total_tokens=0)
     session = parse(tmp_path, [*meta(), a, reset])
     assert figures_of(session) == (16341, 81)
@@ -269,10 +278,16 @@ def test_the_latest_rate_limits_are_kept(tmp_path: Path) -> None:
         tmp_path,
         [
             *meta(),
-            limits(1, {"used_percent": 10.0, "window_minutes": 300, "resets_at": 1769950000},
-                   {"used_percent": 3, "window_minutes": 10080, "resets_at": 1770300000}),
-            limits(2, {"used_percent": 12.5, "window_minutes": 300, "resets_at": 1769950000},
-                   {"used_percent": "x"}),
+            limits(
+                1,
+                {"used_percent": 10.0, "window_minutes": 300, "resets_at": 1769950000},
+                {"used_percent": 3, "window_minutes": 10080, "resets_at": 1770300000},
+            ),
+            limits(
+                2,
+                {"used_percent": 12.5, "window_minutes": 300, "resets_at": 1769950000},
+                {"used_percent": "x"},
+            ),
             limits(3, {"used_percent": float("nan")}, None),
         ],
     )

@@ -10,7 +10,7 @@ import pytest
 
 from tests.gitrepo import ClaudeLog, Env, GitRepo, at, feature_branch
 from tests.hostile import BRANCH, COMMAND, PATH, SECRET, SUBJECT, check_markdown, parser
-from tokentrail.builtin.render_markdown import MARKER_COMMENT, MarkdownRenderer, render_receipt
+from tokentrail.builtin.render_markdown import MarkdownRenderer, render_receipt
 from tokentrail.demo import (
     Bash,
     Filler,
@@ -69,7 +69,7 @@ def test_hostile_strings_are_inert_in_a_real_receipt(hostile: Hostile) -> None:
     md = hostile.env.run(hostile.repo.path, "report", "--base", "main", "--markdown").stdout
     seen = check_markdown(md, SECRET, "user:pw@")
     assert seen["tables"] >= 3  # commits, findings, sessions
-    assert md.startswith(MARKER_COMMENT)
+    assert md.startswith("### tokentrail receipt for")
     # code spans keep the path exactly, so a reviewer can search for it
     codes = [
         c.content
@@ -87,7 +87,7 @@ def test_markdown_matches_the_json_receipt(tmp_path: Path) -> None:
     doc = f.env.json(f.repo.path, "report")
     md = f.env.run(f.repo.path, "report", "--markdown").stdout
     assert md.strip() == render_receipt(doc).strip()
-    headline = md.split("\n\n")[2]
+    headline = md.split("\n\n")[1]
     assert headline.startswith(f"**${doc['totals']['cost_usd']:.2f} API-equivalent**")
     assert "estimated" not in headline and "9 requests" in headline
     assert "4 session(s) (1 Claude Code, 3 Codex) · 2 commit(s)" in headline

@@ -142,7 +142,7 @@ def test_demo_report_json_attributes_every_commit(tmp_path: Path) -> None:
     assert len(doc["commits"]) == 3 and all(c["requests"] > 0 for c in doc["commits"])
     assert doc["pending"]["requests"] > 0
     links = {s["agent"]: s["link"] for s in doc["sessions"]}
-    assert links == {"claude-code": "exact", "codex": "strong"}
+    assert links == {"claude-code": "exact", "codex": "window"}
     parts = [*doc["commits"], doc["pending"]]
     assert sum(p["requests"] for p in parts) == doc["totals"]["requests"]
     assert doc["likely_cause"]

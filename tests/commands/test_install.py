@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 from tests.gitrepo import ClaudeLog, at, feature_branch
@@ -50,19 +51,47 @@ def test_install_chains_existing_hook_and_uninstall_restores_it(tmp_path: Path) 
     assert f.repo.git("config", "--get-all", "notes.rewriteRef", check=False) == ""
 
 
-def test_pre_push_pushes_notes_when_configured(tmp_path: Path) -> None:
+def test_pre_push_pushes_notes_unless_told_not_to(tmp_path: Path) -> None:
+    f = feature_branch(tmp_path)
+    bare = tmp_path / "remote.git"
+    f.repo.git("init", "-q", "--bare", str(bare))
+    f.repo.git("remote", "add", "origin", str(bare))
+    (f.repo.path / ".tokentrail.yml").write_text("notes:\n  push: false\n")
+    f.env.run(f.repo.path, "install")
+    f.env.run(f.repo.path, "note", "--range", f"{f.base}..HEAD")
+    f.repo.git("push", "-q", "origin", "feat")
+    assert f.repo.git("ls-remote", str(bare), "refs/notes/tokentrail") == ""
+    (f.repo.path / ".tokentrail.yml").unlink()  # the default: receipts go with the push
+    f.repo.commit("config", at(50))
+    f.repo.git("push", "-q", "origin", "feat")
+    assert "refs/notes/tokentrail" in f.repo.git("ls-remote", str(bare), "refs/notes/tokentrail")
+
+
+def test_pre_push_never_blocks_the_push_and_says_why_notes_did_not_go(tmp_path: Path) -> None:
     f = feature_branch(tmp_path)
     bare = tmp_path / "remote.git"
     f.repo.git("init", "-q", "--bare", str(bare))
     f.repo.git("remote", "add", "origin", str(bare))
     f.env.run(f.repo.path, "install")
     f.env.run(f.repo.path, "note", "--range", f"{f.base}..HEAD")
-    f.repo.git("push", "-q", "origin", "feat")
-    assert f.repo.git("ls-remote", str(bare), "refs/notes/tokentrail") == ""
-    (f.repo.path / ".tokentrail.yml").write_text("notes:\n  push: true\n")
-    f.repo.commit("config", at(50))
-    f.repo.git("push", "-q", "origin", "feat")
-    assert "refs/notes/tokentrail" in f.repo.git("ls-remote", str(bare), "refs/notes/tokentrail")
+    # the remote refuses notes refs (a server-side rule); the branch push must still land
+    hook = bare / "hooks" / "update"
+    hook.write_text(
+        '#!/bin/sh\ncase "$1" in refs/notes/*) echo "notes not allowed" >&2; exit 1;; esac\n'
+    )
+    hook.chmod(0o755)
+    proc = subprocess.run(
+        ["git", "push", "origin", "feat"],
+        cwd=f.repo.path,
+        env=f.env.environ(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0
+    assert "feat" in f.repo.git("ls-remote", str(bare), "refs/heads/feat")
+    assert "the notes (receipts) were not pushed" in proc.stderr
+    assert "push goes on" in proc.stderr
 
 
 def test_core_hooks_path_is_a_polite_refusal(tmp_path: Path) -> None:
@@ -71,6 +100,6 @@ def test_core_hooks_path_is_a_polite_refusal(tmp_path: Path) -> None:
     proc = f.env.run(f.repo.path, "install", "--json", check=False)
     assert proc.returncode == 1
     err = json.loads(proc.stdout)["error"]
-    assert err["code"] == "hooks_path_set" and "tokentrail note --quiet HEAD" in err["message"]
+    assert err["code"] == "hooks_path_set" and "tokentrail note --quiet" in err["message"]
     assert not (f.repo.path / ".git" / "hooks" / "post-commit").exists()
     assert not (f.repo.path / ".husky").exists()

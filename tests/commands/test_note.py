@@ -22,11 +22,13 @@ def test_note_range_writes_one_line_per_session(tmp_path: Path) -> None:
     lines = note_lines(f.repo, f.c1)
     assert sorted(str(x["id"])[:8] for x in lines) == ["11111111", "22222222", "33333333"]
     for line in lines:
-        assert line["v"] == 1 and line["commit"] == f.c1 and line["host"] == "host-a"
+        assert line["v"] == 2 and line["commit"] == f.c1 and line["branch"] == "feat"
         assert str(line["pricing"]).startswith("genai-prices")
         assert line["findings"] == []
-        # nothing private: no paths, prompts or tool output
-        assert not {"cwd", "paths", "text", "prompt"} & set(line)
+        # the exact requests it covers, by id: one 10-hex-digit id per request
+        assert len(str(line["rids"])) == 10 * int(str(line["requests"]))
+        # nothing private: no paths, prompts, tool output or machine
+        assert not {"cwd", "paths", "text", "prompt", "host"} & set(line)
     raw = f.repo.git("notes", "--ref=tokentrail", "show", f.c2)
     assert str(f.repo.path) not in raw and "Committing" not in raw
     assert "second change" not in raw
@@ -69,7 +71,7 @@ def test_two_writers_for_one_commit_are_both_kept(tmp_path: Path) -> None:
     doc = other.json(f.repo.path, "note", f.c1)
     assert doc["commits"][0]["in_note"] == len(before) + 1
     after = note_lines(f.repo, f.c1)
-    assert {(x["id"], x["host"]) for x in before} < {(x["id"], x["host"]) for x in after}
+    assert {x["id"] for x in before} < {x["id"] for x in after}
     # writing again from the first machine changes nothing and never drops the laptop's
     f.env.run(f.repo.path, "note", f.c1)
     assert note_lines(f.repo, f.c1) == after

@@ -58,14 +58,14 @@ def test_links_and_exclusions(tmp_path: Path) -> None:
     # the other-folder (5555) and on-main (6666) sessions are not there at all
     assert links == {
         "11111111": "exact",
-        "22222222": "strong",
+        "22222222": "window",
         "33333333": "window",
-        "44444444": "strong",
+        "44444444": "window",
     }
     c1, c2 = doc["commits"]
     assert {s["id"][:8]: s["link"] for s in c1["sessions"]} == {
-        "11111111": "strong",
-        "22222222": "strong",
+        "11111111": "window",
+        "22222222": "window",
         "33333333": "window",
     }
     assert [(s["id"][:8], s["link"]) for s in c2["sessions"]] == [("11111111", "exact")]
@@ -84,7 +84,7 @@ def test_text_output(tmp_path: Path) -> None:
     assert "Pending (next commit): 2 requests" in out
     assert "exact" in out and "window" in out
     md = f.env.run(f.repo.path, "report", "--markdown").stdout
-    assert md.startswith("<!-- tokentrail:receipt -->") and "| _pending_ |" in md
+    assert md.startswith("### tokentrail receipt for") and "| _pending_ |" in md
 
 
 def test_branch_switch_inside_a_session(tmp_path: Path) -> None:

@@ -12,28 +12,53 @@ from tests.gitrepo import CLI, Env, GitRepo, at, stamp
 def test_third_party_detector_and_adapter_in_the_report(
     plugin_env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = Env(tmp_path / "git", extra={k: v for k, v in plugin_env.items()
-                                       if k in ("PYTHONPATH", "FAKE_AGENT_DIR")})
+    env = Env(
+        tmp_path / "git",
+        extra={k: v for k, v in plugin_env.items() if k in ("PYTHONPATH", "FAKE_AGENT_DIR")},
+    )
     repo = GitRepo(tmp_path / "git" / "app", env)
     repo.commit("base", at(0))
     repo.checkout("-b", "feature")
-    records = [{"ts": stamp(at(5 + i)), "model": "fake-model-1", "in": 1000, "out": 100,
-                "cwd": str(repo.path), "branch": "feature"} for i in range(5)]
+    records = [
+        {
+            "ts": stamp(at(5 + i)),
+            "model": "fake-model-1",
+            "in": 1000,
+            "out": 100,
+            "cwd": str(repo.path),
+            "branch": "feature",
+        }
+        for i in range(5)
+    ]
     (Path(plugin_env["FAKE_AGENT_DIR"]) / "long.fake.jsonl").write_text(
-        "".join(json.dumps(r) + "\n" for r in records))
+        "".join(json.dumps(r) + "\n" for r in records)
+    )
     repo.commit("work", at(20))
     environ = env.environ()
     environ.pop("TOKENTRAIL_PLUGINS", None)
-    proc = subprocess.run([CLI, "report", "--base", "main", "--json"], cwd=repo.path,
-                          env=environ, capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [CLI, "report", "--base", "main", "--json"],
+        cwd=repo.path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     doc = json.loads(proc.stdout)
     assert [(s["agent"], s["id"], s["link"]) for s in doc["sessions"]] == [
-        ("fake-agent", "long", "strong")]
+        ("fake-agent", "long", "window")
+    ]
     assert doc["totals"]["requests"] == 5
     assert doc["totals"]["cost_usd"] == 5 * 1100 * 0.000002
     (finding,) = [f for f in doc["findings"] if f["detector"] == "fake-long-session"]
     assert finding["session"] == "long" and finding["wasted_tokens"] > 0
     assert doc["commits"][0]["sessions"][0]["findings"][0]["detector"] == "fake-long-session"
-    text = subprocess.run([CLI, "report", "--base", "main"], cwd=repo.path,
-                          env=environ, capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        [CLI, "report", "--base", "main"],
+        cwd=repo.path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "fake-long-session" in text

@@ -14,7 +14,7 @@ def test_show_prints_the_stored_receipt(tmp_path: Path) -> None:
     doc = f.env.json(f.repo.path, "show", f.c1)
     assert doc["sha"] == f.c1 and doc["receipt_version"] == 1
     assert (doc["requests"], doc["input_tokens"], doc["output_tokens"]) == (5, 870, 590)
-    assert {s["link"] for s in doc["sessions"]} == {"strong", "window"}
+    assert {s["link"] for s in doc["sessions"]} == {"window"}
     text = f.env.run(f.repo.path, "show").stdout  # HEAD = c2
     assert text.startswith(f"Commit {f.c2[:7]}: 1 session(s), 2 requests")
     assert "exact" in text and "API-equivalent" in text

@@ -22,6 +22,7 @@ from typing import Any
 
 from tokentrail.hookspecs import Adapter, hookimpl
 from tokentrail.logfile import (
+    RecordKinds,
     as_dict,
     as_str,
     count_or_none,
@@ -36,6 +37,8 @@ from tokentrail.logfile import (
     tokens,
 )
 from tokentrail.model import (
+    PROMPT_TASK_NOTIFICATION,
+    PROMPT_USER,
     AgentCommit,
     Compaction,
     ParseIssues,
@@ -48,7 +51,14 @@ from tokentrail.model import (
     Usage,
     estimate_result_tokens,
 )
-from tokentrail.toolcalls import commits_in_output, describe_call, first_line_of, is_git_commit
+from tokentrail.toolcalls import (
+    added_lines,
+    commits_in_output,
+    describe_call,
+    error_line,
+    is_git_commit,
+    read_range,
+)
 
 AGENT = "claude-code"
 # Streaming placeholders are 1-30 tokens (formats.md §1.5); a call that wrote more than
@@ -56,6 +66,30 @@ AGENT = "claude-code"
 PLACEHOLDER_MAX_OUTPUT = 30
 PLACEHOLDER_MIN_CHARS = 400
 _SLUG_CHARS = re.compile(r"[^A-Za-z0-9]")
+# Record types this parser knows (formats.md §1.3); anything else is schema drift and warned.
+KNOWN_RECORD_TYPES = frozenset(
+    {
+        "user",
+        "assistant",
+        "system",
+        "summary",
+        "progress",
+        "file-history-snapshot",
+        "queue-operation",
+        "attachment",
+        "permission-mode",
+        "mode",
+        "agent-name",
+        "custom-title",
+        "ai-title",
+        "last-prompt",
+        "pr-link",
+        "cost-state",
+        "worktree-state",
+        "relocated",
+        "bridge-session",
+    }
+)
 
 
 def project_slug(path: Path | str) -> str:
@@ -74,7 +108,7 @@ def config_roots() -> list[Path]:
 
 class ClaudeCodeAdapter:
     name = AGENT
-    parser_version = "claude-code/2"  # bump when parse() output changes (cache key)
+    parser_version = "claude-code/5"  # bump when parse() output changes (cache key)
 
     def __init__(self) -> None:
         self.skipped: list[str] = []  # entries discovery could not use, "path: why"
@@ -196,6 +230,37 @@ def _usage(raw: dict[str, Any], issues: ParseIssues) -> Usage:
     )
 
 
+def _prompt_kind(text: str) -> str:
+    """A background task's notification is injected as a user turn; nobody typed it."""
+    notice = text.lstrip().startswith("<task-notification>")
+    return PROMPT_TASK_NOTIFICATION if notice else PROMPT_USER
+
+
+class SidechainThreads:
+    """Threads of inline sidechains (Claude Code 1.0.x writes Task subagent turns into the
+    main file with `isSidechain: true` and no `agentId`): each Task's turns form their own
+    thread, named by the root of their `parentUuid` chain (the Task prompt record), so one
+    Task's results are never counted as carried by another Task's requests."""
+
+    def __init__(self) -> None:
+        self.root_of: dict[str, str] = {}
+
+    def see(self, rec: dict[str, Any]) -> None:
+        uuid = rec.get("uuid")
+        if rec.get("isSidechain") is not True or rec.get("agentId") or not isinstance(uuid, str):
+            return
+        parent = rec.get("parentUuid")
+        if isinstance(parent, str) and parent:
+            self.root_of[uuid] = self.root_of.get(parent, parent)
+        else:
+            self.root_of[uuid] = uuid
+
+    def thread(self, rec: dict[str, Any]) -> str:
+        """`sidechain-<root uuid prefix>`; plain `sidechain` when the record has no uuid."""
+        root = self.root_of.get(str(rec.get("uuid")))
+        return f"sidechain-{root[:8]}" if root else "sidechain"
+
+
 def _ids(raw_message: Any, raw_request: Any) -> tuple[str | None, str | None, bool]:
     """(message id, request id, whether either is garbled: present but of the wrong type,
     or holding bytes that lenient decoding replaced)."""
@@ -231,6 +296,8 @@ class _Parser:
         self.calls: dict[str, ToolCall] = {}
         self.pr_urls: set[str] = set()
         self.file_index = 0
+        self.sidechains = SidechainThreads()
+        self.last_user: dict[str | None, datetime] = {}  # per thread: when a request was sent
         self.handlers: dict[str, _Handler] = {
             "assistant": self._assistant,
             "user": self._user,
@@ -240,6 +307,7 @@ class _Parser:
             "cost-state": self._cost_state,
             "pr-link": self._pr_link,
         }
+        self.kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
 
     def run(self) -> Session:
         for index, path in enumerate(self.ref.paths):
@@ -248,10 +316,12 @@ class _Parser:
             if file_agent:
                 self.session.subagent_files[file_agent] = display(path)
             for rec in read_jsonl(path, self.issues, skip=b'"type":"progress"'):
+                self.kinds.see(rec.get("type"))
                 try:
                     self._record(rec, file_agent)
                 except Exception:  # a shape no accessor foresaw: lose the record, not the session
                     self.issues.bad_records += 1
+            self.kinds.report(path, self.issues)
         for request, chars in zip(self.session.requests, self.chars):
             u = request.usage
             request.output_lower_bound = (
@@ -261,6 +331,8 @@ class _Parser:
         return self.session
 
     def _record(self, rec: dict[str, Any], file_agent: str | None) -> None:
+        if file_agent is None:
+            self.sidechains.see(rec)
         kind = rec.get("type")
         if not isinstance(kind, str):
             return
@@ -282,7 +354,7 @@ class _Parser:
         if file_agent:
             return file_agent
         if rec.get("isSidechain") is True:
-            return as_str(rec.get("agentId")) or "sidechain"
+            return as_str(rec.get("agentId")) or self.sidechains.thread(rec)
         return None
 
     def _assistant(self, rec: dict[str, Any], ts: datetime | None, file_agent: str | None) -> None:
@@ -350,6 +422,7 @@ class _Parser:
                 self.by_key[key] = seen
                 self._index(message_id, request_id, seen)
             return seen
+        thread = self._subagent(rec, file_agent)
         self.session.requests.append(
             Request(
                 key=key,
@@ -358,8 +431,9 @@ class _Parser:
                 usage=usage,
                 branch=as_str(rec.get("gitBranch")),
                 cwd=as_str(rec.get("cwd")),
-                subagent=self._subagent(rec, file_agent),
+                subagent=thread,
                 file_index=self.file_index,
+                sent=self.last_user.get(thread),
             )
         )
         self.chars.append(0)
@@ -389,7 +463,8 @@ class _Parser:
         if call_id is None or call_id in self.calls:
             return
         name = as_str(block.get("name")) or "?"
-        summary, command, files, writes = describe_call(name, as_dict(block.get("input")))
+        args = as_dict(block.get("input"))
+        summary, command, files, writes = describe_call(name, args)
         call = ToolCall(
             id=call_id,
             name=name,
@@ -399,7 +474,9 @@ class _Parser:
             command=command,
             files=files,
             writes=writes,
+            added=added_lines(name, args) if writes else (),
             subagent=self._subagent(rec, file_agent),
+            read_range=read_range(name, args),
         )
         self.calls[call_id] = call
         self.session.tool_calls.append(call)
@@ -418,23 +495,29 @@ class _Parser:
         msg = rec.get("message")
         if not isinstance(msg, dict):
             return
+        if ts is not None:
+            self.last_user[self._subagent(rec, file_agent)] = ts
         content = msg.get("content")
         if isinstance(content, str):
             if self._is_typed(rec, file_agent):
-                self.session.prompts.append(Prompt(ts, len(content)))
+                self.session.prompts.append(Prompt(ts, len(content), _prompt_kind(content)))
             return
         if not isinstance(content, list):
             return
         typed = 0
+        kind = PROMPT_USER
         for block in content:
             if not isinstance(block, dict):
                 continue
             if block.get("type") == "tool_result":
                 self._tool_result(block, ts)
             elif block.get("type") == "text":
-                typed += text_len(block.get("text"))
+                text = block.get("text")
+                if isinstance(text, str):
+                    typed += len(text)
+                    kind = _prompt_kind(text) if kind == PROMPT_USER else kind
         if typed and self._is_typed(rec, file_agent):
-            self.session.prompts.append(Prompt(ts, typed))
+            self.session.prompts.append(Prompt(ts, typed, kind))
 
     def _tool_result(self, block: dict[str, Any], ts: datetime | None) -> None:
         call_id = as_str(block.get("tool_use_id"))
@@ -446,7 +529,7 @@ class _Parser:
         call.result_tokens = estimate_result_tokens(len(text))
         call.is_error = block.get("is_error") is True
         if call.is_error:
-            call.error_head = first_line_of(text)
+            call.error_head = error_line(text)
         if is_git_commit(call.command):
             for branch, sha in commits_in_output(text):
                 self.session.commits.append(
@@ -472,9 +555,7 @@ class _Parser:
             )
         )
 
-    def _cost_state(
-        self, rec: dict[str, Any], ts: datetime | None, file_agent: str | None
-    ) -> None:
+    def _cost_state(self, rec: dict[str, Any], ts: datetime | None, file_agent: str | None) -> None:
         """Claude Code's own running cost of the session; the latest one in the main file
         wins (each is a snapshot of the whole session so far)."""
         if file_agent:

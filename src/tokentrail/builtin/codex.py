@@ -29,6 +29,7 @@ from tokentrail.logfile import (
     MAX_TIME,
     MAX_TOTAL_TOKENS,
     MIN_TIME,
+    RecordKinds,
     as_dict,
     as_float,
     as_int,
@@ -58,7 +59,13 @@ from tokentrail.model import (
     cwd_inside,
     estimate_result_tokens,
 )
-from tokentrail.toolcalls import commits_in_output, describe_call, first_line_of, is_git_commit
+from tokentrail.toolcalls import (
+    added_lines,
+    commits_in_output,
+    describe_call,
+    error_line,
+    is_git_commit,
+)
 
 AGENT = "codex"
 FIELDS = (
@@ -73,6 +80,21 @@ _EXIT_CODE = re.compile(r"(?:Process exited with code|exit code:?|\"exit_code\":
 # Some published rollouts replace text by "[REDACTED_X len=N sha=...]": N is the real size.
 _REDACTED = re.compile(r"^\[REDACTED_\w+ len=(\d{1,10}) sha=[0-9a-f]+\]$")
 MAX_PERCENT = 1000.0  # a rate-limit window can be overdrawn, but not by this much
+# Rollout line types this parser knows (formats.md §2.2); anything else is warned as drift.
+KNOWN_RECORD_TYPES = frozenset(
+    {
+        "session_meta",
+        "response_item",
+        "compacted",
+        "turn_context",
+        "event_msg",
+        "world_state",
+        "inter_agent_communication",
+        "inter_agent_communication_metadata",
+        "security_risk_score",
+        "realtime_item",
+    }
+)
 
 
 def codex_home() -> Path:
@@ -81,7 +103,7 @@ def codex_home() -> Path:
 
 class CodexAdapter:
     name = AGENT
-    parser_version = "codex/2"  # bump when parse() output changes (cache key)
+    parser_version = "codex/5"  # bump when parse() output changes (cache key)
 
     def __init__(self) -> None:
         self.skipped: list[str] = []  # entries discovery could not use, "path: why"
@@ -182,6 +204,7 @@ class _Parser:
         self.issues = self.session.issues
         self.ref = ref
         self.model = "unknown"
+        self.sent: datetime | None = None  # when the next request was sent: its turn_context's time
         self.cwd: str | None = None
         self.branch: str | None = None
         self.previous: tuple[int, ...] | None = None
@@ -194,11 +217,14 @@ class _Parser:
         self.item_prompts: list[Prompt] = []  # event_msg/item_completed UserMessage
 
     def run(self) -> Session:
+        kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
         for rec in read_jsonl(self.ref.path, self.issues):
+            kinds.see(rec.get("type"))
             try:
                 self._record(rec)
             except Exception:  # a shape no accessor foresaw: lose the record, not the session
                 self.issues.bad_records += 1
+        kinds.report(self.ref.path, self.issues)
         # Builds that write both prompt records say the same thing twice: prefer the new.
         self.session.prompts = self.item_prompts or self.legacy_prompts
         last = max(len(self.session.requests) - 1, 0)
@@ -219,6 +245,7 @@ class _Parser:
         if kind == "session_meta":
             self._meta(payload)
         elif kind == "turn_context":
+            self.sent = ts  # written as a sampling step starts
             self.model = as_str(payload.get("model")) or self.model
             cwd = as_str(payload.get("cwd"))
             if cwd:
@@ -266,8 +293,9 @@ class _Parser:
     def _rate_limits(self, raw: Any, ts: datetime | None) -> None:
         """The latest rate-limit usage the agent reported (5-hour and weekly windows)."""
         limits = as_dict(raw)
-        primary, secondary = _window(limits.get("primary"), ts), _window(
-            limits.get("secondary"), ts
+        primary, secondary = (
+            _window(limits.get("primary"), ts),
+            _window(limits.get("secondary"), ts),
         )
         if primary is None and secondary is None:
             return
@@ -356,6 +384,7 @@ class _Parser:
                 ),
                 branch=self.branch,
                 cwd=self.cwd,
+                sent=self.sent,
             )
         )
 
@@ -388,6 +417,7 @@ class _Parser:
             command=command,
             files=files,
             writes=writes,
+            added=added_lines(name, args) if writes else (),
         )
         self.calls[call_id] = call
         self.session.tool_calls.append(call)
@@ -402,7 +432,7 @@ class _Parser:
         call.result_tokens = estimate_result_tokens(size)
         call.is_error = _failed(text)
         if call.is_error:
-            call.error_head = first_line_of(text)
+            call.error_head = error_line(text)
         if is_git_commit(call.command):
             for branch, sha in commits_in_output(text):
                 self.session.commits.append(

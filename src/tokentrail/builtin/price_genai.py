@@ -44,16 +44,26 @@ _IGNORED = {
     "output_video_mtok",
     "storage_searches_kcount",
 }
-_models: dict[str, gp.ModelInfo | None] = {}
+_models: dict[tuple[str, str | None], tuple[gp.ModelInfo, str | None] | None] = {}
 
 
-def _model_info(model: str) -> gp.ModelInfo | None:
-    if model not in _models:
-        try:
-            _models[model] = get_snapshot().find_provider_model(model, None, None, None)[1]
-        except LookupError:
-            _models[model] = None
-    return _models[model]
+def _model_info(model: str, provider: str | None = None) -> tuple[gp.ModelInfo, str | None] | None:
+    """The model's price entry and the provider id it was found under. A provider the
+    log names is tried first (the same model id can be priced differently elsewhere);
+    one genai-prices does not know falls back to a lookup by model id alone."""
+    key = (model, provider)
+    if key not in _models:
+        found = None
+        for provider_id in dict.fromkeys((provider, None)):
+            try:
+                found = get_snapshot().find_provider_model(model, None, provider_id, None)[1]
+            except LookupError:
+                continue
+            _models[key] = (found, provider_id)
+            break
+        if found is None:
+            _models[key] = None
+    return _models[key]
 
 
 def _rate(price: Decimal | gp.TieredPrices, prompt_tokens: int) -> Decimal:
@@ -148,25 +158,30 @@ def _utc(when: datetime | None) -> datetime:
         return when  # what the built-in adapters give: nothing to do on the hot path
     if when is not None:
         try:
-            return when.astimezone(timezone.utc) if when.tzinfo else when.replace(
-                tzinfo=timezone.utc
+            return (
+                when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
             )
         except (OverflowError, ValueError):
             pass
     return datetime.now(timezone.utc)
 
 
-def cost_of(model: str, usage: Usage, when: datetime | None) -> float | None:
+def cost_of(
+    model: str, usage: Usage, when: datetime | None, provider: str | None = None
+) -> float | None:
     """Price of one request in USD, or None when genai-prices does not know the model."""
-    info = _model_info(model)
-    if info is None:
+    found = _model_info(model, provider)
+    if found is None:
         return None
+    info, provider_id = found
     when = _utc(when)
     table = _rates_for(info.get_prices(when))
     fast = table.cost(usage) if table is not None else None
     if fast is not None:
         return fast
-    priced = genai_prices.calc_price(genai_usage(usage), model, genai_request_timestamp=when)
+    priced = genai_prices.calc_price(
+        genai_usage(usage), model, provider_id=provider_id, genai_request_timestamp=when
+    )
     return float(priced.total_price)
 
 
@@ -174,5 +189,5 @@ def cost_of(model: str, usage: Usage, when: datetime | None) -> float | None:
 def price_request(request: Request, config: Mapping[str, Any]) -> Price | None:
     if request.model in NOT_BILLED_MODELS:
         return Price(0.0, "not billed")
-    cost = cost_of(request.model, request.usage, request.timestamp)
+    cost = cost_of(request.model, request.usage, request.timestamp, request.provider)
     return None if cost is None else Price(cost, SOURCE)

@@ -14,30 +14,11 @@ from typing import Any
 
 import click
 
-from tokentrail.budget import ERROR_CODE, evaluate, resolve_budget
-from tokentrail.commands.common import dump_json, echo
-from tokentrail.commands.report import build_report
+from tokentrail.budget import parse_amount, resolve_budget
+from tokentrail.commands.common import emit, format_name, output_options
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
-from tokentrail.escape import plain
-from tokentrail.figures import envelope
-
-PREFIX = "tokentrail: "
-
-
-def _amount(flag: str, value: str | None, *, share: bool = False) -> float | None:
-    """`5`, `$5`, `2.50`; a share also as `20%`. Parsed here, not by click, so a bad value
-    in a hook's `args:` is a warning like any other tokentrail problem, not exit 2."""
-    if value is None:
-        return None
-    text = value.strip().lstrip("$").replace(",", "")
-    scale = 1.0
-    if share and text.endswith("%"):
-        text, scale = text[:-1], 0.01
-    try:
-        return float(text) * scale
-    except ValueError:
-        raise TokentrailError(ERROR_CODE, f"{flag} {value!r} is not a number") from None
+from tokentrail.pipeline import build_receipt
 
 
 def run_check(
@@ -48,12 +29,14 @@ def run_check(
     commit_usd: float | None = None,
     max_waste_share: float | None = None,
 ) -> dict[str, Any]:
-    """The check document: the verdict plus the receipt's headline figures."""
-    config = load_config()
+    """The check document: the receipt's verdict plus its headline figures."""
     budget = resolve_budget(
-        config, branch_usd=branch_usd, commit_usd=commit_usd, max_waste_share=max_waste_share
+        load_config(),
+        branch_usd=branch_usd,
+        commit_usd=commit_usd,
+        max_waste_share=max_waste_share,
     )
-    receipt = build_report(path, base, as_json=True)
+    receipt = build_receipt(path, base, budget=budget)
     doc: dict[str, Any] = {
         "kind": "check",
         "repo": receipt.get("repo"),
@@ -71,7 +54,7 @@ def run_check(
             "nothing to check"
         ]
         return doc
-    doc.update(evaluate(receipt, budget))
+    doc.update(receipt["budget"])
     return doc
 
 
@@ -95,7 +78,7 @@ def _skipped(code: str, message: str) -> dict[str, Any]:
 )
 @click.option("--strict", is_flag=True, help="Exit 1 when over budget (refuses the commit).")
 @click.option("--base", help="Base revision (default: merge-base with the default branch).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema_version 1).")
+@output_options
 def check(
     budget_: str | None,
     commit_budget: str | None,
@@ -103,15 +86,17 @@ def check(
     strict: bool,
     base: str | None,
     as_json: bool,
+    fmt: str | None,
 ) -> None:
     """Branch and pending spend against budgets; warns, and blocks only with --strict."""
     try:
+        fmt = format_name(as_json, fmt)
         doc = run_check(
             None,
             base,
-            branch_usd=_amount("--budget", budget_),
-            commit_usd=_amount("--commit-budget", commit_budget),
-            max_waste_share=_amount("--max-waste-share", max_waste_share, share=True),
+            branch_usd=parse_amount("--budget", budget_),
+            commit_usd=parse_amount("--commit-budget", commit_budget),
+            max_waste_share=parse_amount("--max-waste-share", max_waste_share, share=True),
         )
     except TokentrailError as exc:
         doc = _skipped(exc.code, exc.message)
@@ -122,21 +107,8 @@ def check(
     blocked = strict and doc["status"] == "over_budget"
     doc["strict"] = strict
     doc["blocked"] = blocked
-    if as_json:
-        echo(dump_json(envelope(**doc)), json=True)
-    else:
-        _print(doc, blocked)
+    try:
+        emit(doc, fmt=fmt or "text")
+    except TokentrailError as exc:  # an unknown --format: still never stop the commit
+        emit(_skipped(exc.code, exc.message))
     sys.exit(1 if blocked else 0)
-
-
-def _print(doc: dict[str, Any], blocked: bool) -> None:
-    lines = list(doc["lines"])
-    if doc["status"] == "over_budget":
-        if blocked:
-            lines.append("over budget: refused (--strict); `git commit --no-verify` skips the hook")
-        else:
-            lines.append("over budget (warning only; add --strict to enforce)")
-    for line in lines:  # each one line, whatever a branch name or a cause holds (CI logs)
-        echo(PREFIX + plain(line))
-    for warning in doc.get("warnings") or []:
-        echo(f"{PREFIX}warning: {plain(warning)}", err=True)

@@ -1,9 +1,14 @@
 """`tokentrail comment`: the branch receipt as one sticky PR comment (what the Action runs).
 
 Reads the standard Actions environment: GITHUB_API_URL, GITHUB_REPOSITORY,
-GITHUB_EVENT_PATH (PR number, base and head from the event), the token from GITHUB_TOKEN
-or `--token-env`. Writes the full report to $GITHUB_STEP_SUMMARY and key figures to
-$GITHUB_OUTPUT when those are set. The token is only ever sent to the API.
+GITHUB_REPOSITORY_ID (else asked of the API), GITHUB_EVENT_PATH (PR number, base and head
+from the event), the token from GITHUB_TOKEN or `--token-env`. Writes the full report to
+$GITHUB_STEP_SUMMARY and key figures to $GITHUB_OUTPUT when those are set. The token is
+only ever sent to the API.
+
+Missing receipts fail closed: commits without a note are counted and named in the comment,
+and `--fail-on-budget` fails on them too unless `--allow-missing` says they are expected.
+A fork PR's read-only token cannot comment: that is a warning, not a failed job.
 """
 
 from __future__ import annotations
@@ -15,87 +20,85 @@ from pathlib import Path
 from typing import Any
 
 import click
-import orjson
 
-from tokentrail.builtin.render_markdown import MARKER, render_receipt, total_tokens
+from tokentrail.actions import client, pr_number, pull_request, read_event, repo_name, warn
+from tokentrail.budget import Budget, parse_amount, resolve_budget
 from tokentrail.commands.common import dump_json, echo, handle_errors, json_option
-from tokentrail.commands.report import build_report
+from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
-from tokentrail.escape import plain
-from tokentrail.github import GitHub
+from tokentrail.figures import envelope
+from tokentrail.github import GitHub, Marker, Posted
+from tokentrail.hookspecs import FittingRenderer
+from tokentrail.notes import notes_ref
+from tokentrail.pipeline import build_receipt
+from tokentrail.plugins import get_plugin_manager
+from tokentrail.rollup import pr_baseline
 
+MARKER = "tokentrail:receipt"  # the hidden comment that makes our PR comment sticky
+MARKER_LINE = f"<!-- {MARKER} -->\n\n"
 LIMIT = 65_536  # GitHub's limit on a comment body, in characters
 MARGIN = 536  # room for GitHub's own accounting differences
 SUMMARY_NOTE = "The full report is in the workflow run's summary."
 
 
-def read_event(path: str | None) -> dict[str, Any]:
-    if not path:
-        return {}
-    try:
-        event = orjson.loads(Path(path).read_bytes())
-    except OSError as exc:
-        raise TokentrailError(
-            "event_unreadable", f"cannot read GITHUB_EVENT_PATH {path}: {exc.strerror}"
-        ) from None
-    except orjson.JSONDecodeError:
-        raise TokentrailError("event_unreadable", f"GITHUB_EVENT_PATH {path} is not JSON") from None
-    if not isinstance(event, dict):
-        raise TokentrailError("event_unreadable", f"GITHUB_EVENT_PATH {path} is not an object")
-    return event
-
-
-def pull_request(event: Mapping[str, Any]) -> dict[str, Any]:
-    """The PR part of a pull_request, pull_request_target or workflow_run event."""
-    pr = event.get("pull_request")
-    if isinstance(pr, dict):
-        return pr
-    runs = (event.get("workflow_run") or {}).get("pull_requests") or []
-    return runs[0] if runs and isinstance(runs[0], dict) else {}
-
-
-def pr_number(event: Mapping[str, Any], given: int | None) -> int:
-    if given is not None:
-        return given
-    number = pull_request(event).get("number") or event.get("number")
-    if isinstance(number, int):
-        return number
-    raise TokentrailError(
-        "no_pull_request",
-        "no pull request number: run on a pull_request event (GITHUB_EVENT_PATH) or pass --pr",
-    )
-
-
-def is_fork(event: Mapping[str, Any]) -> bool:
-    run = event.get("workflow_run")
-    if isinstance(run, dict):
-        head_repo = (run.get("head_repository") or {}).get("full_name")
-        return bool(head_repo and head_repo != (event.get("repository") or {}).get("full_name"))
-    pr = pull_request(event)
-    head = ((pr.get("head") or {}).get("repo") or {}).get("full_name")
-    base = ((pr.get("base") or {}).get("repo") or {}).get("full_name")
-    return bool(head and base and head != base)
-
-
 def build(
-    from_notes: bool, base: str | None, head: str | None, branch: str | None, ref: str | None
+    from_notes: bool,
+    base: str | None,
+    head: str | None,
+    branch: str | None,
+    ref: str | None,
+    budget: Budget,
 ) -> dict[str, Any]:
     """The receipt of base..head: from notes by default (CI has no logs)."""
     if not from_notes:
-        return build_report(None, base, ref=ref, as_json=True)
-    doc = build_report(None, base, from_notes=True, ref=ref, as_json=True, head=head or "HEAD")
-    doc["branch"] = doc.get("branch") or branch
-    return doc
+        return build_receipt(None, base, ref=ref, budget=budget)
+    return build_receipt(
+        None, base, from_notes=True, ref=ref, head=head or "HEAD", budget=budget, branch=branch
+    )
 
 
-def key_figures(doc: Mapping[str, Any], budget: float | None) -> dict[str, Any]:
+def baseline(
+    doc: Mapping[str, Any], event: Mapping[str, Any], number: int | None, ref: str | None
+) -> dict[str, Any] | None:
+    """ "this PR: $X; this repository's median PR: $Y" from the repository's notes; never
+    a reason for the comment to fail."""
+    try:
+        pr: int | None = pr_number(event, number)
+    except TokentrailError:
+        pr = None
+    try:
+        return pr_baseline(
+            Path.cwd(), notes_ref(load_config(), ref), pr, doc["totals"].get("cost_usd")
+        )
+    except TokentrailError:
+        return None
+
+
+def key_figures(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """What the Action exposes as step outputs, straight from the receipt."""
     t = doc["totals"]
-    cost = t.get("cost_usd")
     return {
-        "cost_usd": cost,
-        "tokens": total_tokens(t),
-        "over_budget": budget is not None and (cost or 0.0) > budget,
+        "cost_usd": t.get("cost_usd"),
+        "tokens": t["total_tokens"],
+        "requests": int(t.get("requests") or 0),
+        "over_budget": bool((doc.get("budget") or {}).get("over")),
+        "commits": len(doc.get("commits") or []),
+        "missing_receipts": int(doc.get("commits_without_note") or 0),
+        "commits_without_receipt": list(doc.get("commits_missing_note") or []),
     }
+
+
+def comment_body(doc: Mapping[str, Any], note: str) -> tuple[str, str]:
+    """The full Markdown receipt, and the comment body: our marker plus the receipt
+    shortened to fit GitHub's limit (by the renderer, when it knows how)."""
+    renderer = get_plugin_manager().renderer("markdown", "report")
+    full = renderer.render(envelope(**doc))
+    room = LIMIT - MARGIN - len(MARKER_LINE)
+    if isinstance(renderer, FittingRenderer):
+        fitted = renderer.render_within(envelope(**doc), room, note)
+    else:
+        fitted = full if len(full) <= room else full[: room - 1] + "…"
+    return MARKER_LINE + full, MARKER_LINE + fitted
 
 
 def write_outputs(figures: Mapping[str, Any], full: str) -> None:
@@ -107,6 +110,7 @@ def write_outputs(figures: Mapping[str, Any], full: str) -> None:
             f"cost-usd={'' if cost is None else f'{cost:.6f}'}",
             f"tokens={figures['tokens']}",
             f"over-budget={'true' if figures['over_budget'] else 'false'}",
+            f"missing-receipts={figures['missing_receipts']}",
         ]
         _append(out, "\n".join(lines) + "\n")
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -114,21 +118,21 @@ def write_outputs(figures: Mapping[str, Any], full: str) -> None:
         _append(summary, full + "\n")
 
 
-def client(token_env: str, event: Mapping[str, Any]) -> GitHub:
-    token = os.environ.get(token_env, "")
-    if not token:
-        raise TokentrailError(
-            "no_token", f"no token in ${token_env}: set it or pass --token-env NAME"
-        )
-    api = os.environ.get("GITHUB_API_URL") or "https://api.github.com"
-    return GitHub(api, token, fork=is_fork(event))
+def marker(gh: GitHub, repo: str) -> Marker:
+    """Our marker for this repository: the runner's GITHUB_REPOSITORY_ID, else the API's."""
+    repo_id = os.environ.get("GITHUB_REPOSITORY_ID", "").strip()
+    return Marker(MARKER, repo_id if repo_id.isdigit() else gh.repo_id(repo))
 
 
-def repo_name() -> str:
-    repo = os.environ.get("GITHUB_REPOSITORY", "")
-    if repo.count("/") != 1:
-        raise TokentrailError("no_repository", "GITHUB_REPOSITORY must be owner/name")
-    return repo
+def post(gh: GitHub, number: int, body: str) -> tuple[Posted, str]:
+    """Post or update our comment; what was done, and the body as posted (with the
+    repository's marker)."""
+    repo = repo_name()
+    ours = marker(gh, repo)
+    stamped = ours.stamp(body)
+    if len(stamped) >= LIMIT:
+        raise TokentrailError("body_too_long", f"the comment is over {LIMIT} characters")
+    return gh.upsert(repo, number, stamped, ours), stamped
 
 
 def post_prepared(
@@ -159,12 +163,17 @@ def post_prepared(
                 "head_mismatch",
                 f"PR #{pr}'s head is {head[:12]}, not {expect_head[:12]}: refusing to post",
             )
-    action, posted = gh.upsert(repo, pr, body, MARKER)
-    result = {"action": action, "comment_id": posted.get("id"), "url": posted.get("html_url")}
+    done, _ = post(gh, pr, body)
+    result = {
+        "action": done.action,
+        "comment_id": done.comment.get("id"),
+        "url": done.comment.get("html_url"),
+        "removed_duplicates": done.removed,
+    }
     if as_json:
         echo(dump_json({"schema_version": 1, **result}), json=True)
     else:
-        echo(f"tokentrail: {action} the PR comment: {plain(result['url'])}")
+        echo(f"tokentrail: {done.action} the PR comment: {result['url']}")
 
 
 def _append(path: str, text: str) -> None:
@@ -190,8 +199,23 @@ def _append(path: str, text: str) -> None:
     show_default=True,
     help="Name of the environment variable that holds the token.",
 )
-@click.option("--budget", type=float, help="Budget in USD (API-equivalent) for the branch.")
-@click.option("--fail-on-budget", is_flag=True, help="Exit 1 when the branch is over budget.")
+@click.option(
+    "--budget",
+    "budget_",
+    metavar="USD",
+    help="Branch budget in USD, API-equivalent (default: budget.branch_usd in .tokentrail.yml).",
+)
+@click.option(
+    "--fail-on-budget",
+    is_flag=True,
+    help="Exit 1 when the branch is over budget, or when commits have no receipt.",
+)
+@click.option(
+    "--allow-missing",
+    is_flag=True,
+    help="With --fail-on-budget: commits without a receipt do not fail the run (they are "
+    "still counted and named in the comment).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the comment instead of posting it.")
 @click.option(
     "--body-file",
@@ -213,16 +237,16 @@ def comment(
     ref: str | None,
     number: int | None,
     token_env: str,
-    budget: float | None,
+    budget_: str | None,
     fail_on_budget: bool,
+    allow_missing: bool,
     dry_run: bool,
     body_file: Path | None,
     expect_head: str | None,
     as_json: bool,
 ) -> None:
     """Post the branch receipt as one PR comment that updates itself."""
-    if budget is not None and budget < 0:
-        raise TokentrailError("bad_usage", "--budget must be >= 0")
+    budget = resolve_budget(load_config(), branch_usd=parse_amount("--budget", budget_))
     event = read_event(os.environ.get("GITHUB_EVENT_PATH"))
     if body_file is not None:
         post_prepared(body_file, event, number, token_env, expect_head, as_json)
@@ -230,13 +254,15 @@ def comment(
     pr = pull_request(event)
     base = base or (pr.get("base") or {}).get("sha")
     head = (pr.get("head") or {}).get("sha") if from_notes else None
-    doc = build(from_notes, base, head, (pr.get("head") or {}).get("ref"), ref)
-    figures = key_figures(doc, budget)
-    if budget is not None:
-        doc["budget"] = {"usd": budget, "over": figures["over_budget"]}
-    full = render_receipt(doc)
-    in_actions = bool(os.environ.get("GITHUB_STEP_SUMMARY"))
-    body = render_receipt(doc, LIMIT - MARGIN, SUMMARY_NOTE if in_actions else "")
+    doc = build(from_notes, base, head, (pr.get("head") or {}).get("ref"), ref, budget)
+    figures = key_figures(doc)
+    if figures["missing_receipts"]:
+        warn(
+            f"{figures['missing_receipts']} of {figures['commits']} commits have no receipt "
+            "(no tokentrail note): push notes with `tokentrail notes push`"
+        )
+    doc["baseline"] = baseline(doc, event, number, ref)
+    full, body = comment_body(doc, SUMMARY_NOTE if os.environ.get("GITHUB_STEP_SUMMARY") else "")
     write_outputs(figures, full)
     result: dict[str, Any] = {
         **figures,
@@ -246,18 +272,58 @@ def comment(
     if dry_run:
         result.update(action="dry-run", body=body)
     else:
-        gh = client(token_env, event)
-        action, posted = gh.upsert(repo_name(), pr_number(event, number), body, MARKER)
-        result.update(action=action, comment_id=posted.get("id"), url=posted.get("html_url"))
+        result.update(send(client(token_env, event), pr_number(event, number), body))
     if as_json:
         echo(dump_json({"schema_version": 1, **result}), json=True)
     elif dry_run:
         echo(body, nl=False)
-    else:
-        where = f": {plain(result['url'])}" if result.get("url") else ""
+    elif result["action"] != "skipped":
+        where = f": {result['url']}" if result.get("url") else ""
         echo(f"tokentrail: {result['action']} the PR comment{where}")
-    if fail_on_budget and figures["over_budget"]:
-        echo(
-            f"tokentrail: over budget: ${figures['cost_usd'] or 0:.2f} > ${budget:.2f}", err=True
-        )
+    failures = gate(doc, figures, fail_on_budget, allow_missing)
+    for line in failures:
+        echo(f"tokentrail: {line}", err=True)
+    if failures:
         sys.exit(1)
+
+
+def send(gh: GitHub, number: int, body: str) -> dict[str, Any]:
+    """Post or update the comment; a fork PR's read-only token is a warning, not a failure
+    (the job summary still has the report)."""
+    try:
+        done, posted = post(gh, number, body)
+    except TokentrailError as exc:
+        if exc.code != "github_fork_read_only":
+            raise
+        warn(
+            "this pull request comes from a fork and its GITHUB_TOKEN is read-only, so no "
+            "comment was posted; the report is in the job summary. To comment on fork PRs "
+            "use the workflow_run pattern in docs/action.md#pull-requests-from-forks"
+        )
+        return {"action": "skipped", "reason": "fork_read_only"}
+    return {
+        "action": done.action,
+        "comment_id": done.comment.get("id"),
+        "url": done.comment.get("html_url"),
+        "removed_duplicates": done.removed,
+        "chars": len(posted),
+    }
+
+
+def gate(
+    doc: Mapping[str, Any], figures: Mapping[str, Any], fail_on_budget: bool, allow_missing: bool
+) -> list[str]:
+    """Why --fail-on-budget fails the run: over budget, or receipts missing (fail closed)."""
+    if not fail_on_budget:
+        return []
+    out = []
+    if figures["over_budget"]:
+        out += [*doc["budget"]["lines"], "over budget (--fail-on-budget)"]
+    if figures["missing_receipts"] and not allow_missing:
+        out.append(
+            f"{figures['missing_receipts']} of {figures['commits']} commits have no receipt, "
+            "so the budget cannot be checked: push notes with `tokentrail notes push`, or pass "
+            "--allow-missing (Action input `allow-missing: true`) when commits without agent "
+            "work are expected"
+        )
+    return out

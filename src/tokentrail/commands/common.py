@@ -1,4 +1,9 @@
-"""What every command shares: option parsing, JSON and error output, rendering."""
+"""What every command shares: option parsing, rendering a document, errors and warnings.
+
+Commands build a document (a dict with a `kind`) and hand it to `emit`, which wraps it in
+the JSON envelope and renders it with the renderer plugin the user asked for (`--format`,
+`--json` as its shorthand). Errors become the same envelope with `kind: "error"`.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +14,34 @@ import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from tokentrail.builtin.render_json import JsonRenderer
-from tokentrail.catalog import Catalog
 from tokentrail.errors import TokentrailError
 from tokentrail.escape import plain, terminal
 from tokentrail.figures import envelope
-from tokentrail.hookspecs import Renderer
 from tokentrail.plugins import TokentrailPluginManager, get_plugin_manager
 from tokentrail.redact import redact_lines
 
 F = TypeVar("F", bound=Callable[..., Any])
 _RELATIVE = re.compile(r"^(\d+)([dhm])$")
 
+MAX_WARNINGS_SHOWN = 6
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (schema_version 1).")
+format_option = click.option(
+    "--format",
+    "fmt",
+    metavar="NAME",
+    help="Renderer to use: text (default), json, markdown, html, or a plugin's.",
+)
+
+
+def output_options(fn: F) -> F:
+    """`--format NAME` and its shorthand `--json`, on every command that prints a document."""
+    return json_option(format_option(fn))
 
 
 def parse_when(value: str | None, *, end_of_day: bool = False) -> datetime | None:
@@ -48,8 +64,57 @@ def parse_when(value: str | None, *, end_of_day: bool = False) -> datetime | Non
     return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
 
 
+def format_name(as_json: bool, fmt: str | None) -> str:
+    if as_json and fmt and fmt != "json":
+        raise TokentrailError("bad_usage", f"--json and --format {fmt} ask for two formats")
+    return "json" if as_json else (fmt or "text")
+
+
+def render(doc: Mapping[str, Any], name: str) -> str:
+    """The document in the envelope, through the named renderer plugin."""
+    return _render(doc, name)[0]
+
+
+def _render(doc: Mapping[str, Any], name: str) -> tuple[str, bool]:
+    """The rendered text, and whether our own json renderer wrote it (already escaped).
+    A renderer plugin runs contained (it cannot print into our output or end the run); if
+    it fails, that is the error."""
+    pm = get_plugin_manager()
+    plugin, chosen = pm.renderer_of(name, str(doc.get("kind")))
+    before = len(pm.problems)
+    text = pm.guard(plugin, f"render {name}", partial(chosen.render, envelope(**doc)))
+    if not isinstance(text, str):
+        failed = pm.problems[before:]
+        why = failed[-1].message if failed else f"returned {type(text).__name__}, not text"
+        raise TokentrailError("render_failed", f"{why} (in the {name} renderer)")
+    return text.rstrip("\n"), name == "json" and plugin == "tokentrail.builtin.render_json"
+
+
 def dump_json(doc: Mapping[str, Any]) -> str:
-    return JsonRenderer().render(doc)
+    return render(doc, "json")
+
+
+def emit(doc: Mapping[str, Any], as_json: bool = False, fmt: str | None = None) -> None:
+    """Print the document; its warnings go to stderr unless the output is JSON (where they
+    are part of the document)."""
+    name = format_name(as_json, fmt)
+    text, ours = _render(doc, name)
+    echo(text, json=ours)
+    if name != "json":
+        show_warnings(doc.get("warnings") or [])
+
+
+def show_warnings(lines: list[str]) -> None:
+    shown = (
+        lines
+        if len(lines) <= MAX_WARNINGS_SHOWN
+        else [
+            *lines[: MAX_WARNINGS_SHOWN - 1],
+            f"... and {len(lines) - MAX_WARNINGS_SHOWN + 1} more (see --json)",
+        ]
+    )
+    for line in shown:
+        echo(f"tokentrail: warning: {plain(line)}", err=True)
 
 
 def echo(text: str, err: bool = False, nl: bool = True, *, json: bool = False) -> None:
@@ -66,10 +131,11 @@ def handle_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         as_json = bool(kwargs.get("as_json"))
+        exit_code = 1
         try:
             return fn(*args, **kwargs)
         except TokentrailError as exc:
-            code, message = exc.code, exc.message
+            code, message, exit_code = exc.code, exc.message, exc.exit_code
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # never a traceback for the user
@@ -77,73 +143,45 @@ def handle_errors(fn: F) -> F:
                 raise
             code = "internal_error"
             message = f"{type(exc).__name__}: {exc} (set TOKENTRAIL_DEBUG=1 for a traceback)"
-        if as_json:
-            echo(
-                dump_json({"schema_version": 1, "error": {"code": code, "message": message}}),
-                json=True,
-            )
+        doc = {"kind": "error", "error": {"code": code, "message": message}}
+        if as_json or kwargs.get("fmt") == "json":
+            text, ours = _render(doc, "json")
+            echo(text, json=ours)
         else:
             echo(f"tokentrail: error: {plain(message)}", err=True)
-        sys.exit(1)
+        sys.exit(exit_code)
 
     return wrapper  # type: ignore[return-value]
 
 
-def renderers(pm: TokentrailPluginManager) -> dict[str, tuple[str, Renderer]]:
-    """Renderer name -> (plugin, renderer)."""
-    found = pm.collect("register_renderers", Renderer)  # type: ignore[type-abstract]
-    return {r.name: (plugin, r) for plugin, r in found}
+def write_page(target: Path, page: str) -> None:
+    """Write a rendered page (`--html FILE`), with a clear error when it cannot be."""
+    try:
+        target.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise TokentrailError("write_failed", f"cannot write {target}: {exc.strerror}") from None
 
 
-def renderer(pm: TokentrailPluginManager, name: str) -> Renderer:
-    return _renderer(pm, name)[1]
+def agent_option(fn: F) -> F:
+    """`--agent NAME`: only that agent's sessions."""
+    return click.option(
+        "--agent",
+        metavar="NAME",
+        help="Only this agent (claude-code, codex, gemini, opencode, pi, or a logged one).",
+    )(fn)
 
 
-def _renderer(pm: TokentrailPluginManager, name: str) -> tuple[str, Renderer]:
-    found = renderers(pm)
-    if name not in found:
+def check_agent(pm: TokentrailPluginManager, agent: str | None) -> None:
+    """An `--agent` nobody knows is a usage error naming the agents that exist, never an
+    empty answer that looks like "no sessions"."""
+    if agent is None:
+        return
+    from tokentrail.catalog import known_agents
+
+    known = known_agents(pm)
+    if agent not in known:
         raise TokentrailError(
-            "unknown_format", f"no renderer named {name!r}; available: {', '.join(sorted(found))}"
+            "unknown_agent",
+            f"no agent named {agent!r}; known agents: {', '.join(known) or 'none'}",
+            exit_code=2,
         )
-    return found[name]
-
-
-def emit(doc: dict[str, Any], as_json: bool, fmt: str | None = None) -> None:
-    """Render `doc` with the chosen renderer and print it. A renderer plugin runs contained
-    (it cannot print into our output or end the run); if it fails, that is the error."""
-    pm = get_plugin_manager()
-    if as_json and fmt and fmt != "json":
-        raise TokentrailError("bad_usage", f"--json and --format {fmt} ask for two formats")
-    name = "json" if as_json else (fmt or "text")
-    plugin, chosen = _renderer(pm, name)
-    before = len(pm.problems)
-    text = pm.guard(plugin, f"render {name}", partial(chosen.render, envelope(**doc)))
-    if not isinstance(text, str):
-        failed = pm.problems[before:]
-        why = failed[-1].message if failed else f"returned {type(text).__name__}, not text"
-        raise TokentrailError("render_failed", f"{why} (in the {name} renderer)")
-    ours = name == "json" and plugin == "tokentrail.builtin.render_json"
-    echo(text.rstrip("\n"), json=ours)
-
-
-def warn_about(catalog: Catalog | None, pm: TokentrailPluginManager, as_json: bool) -> list[str]:
-    """Problems worth telling the user, on stderr in text mode and in `warnings` for JSON."""
-    lines = []
-    if catalog is not None:
-        issues = catalog.issues
-        if issues.bad_lines or issues.truncated_lines:
-            lines.append(
-                f"skipped {issues.bad_lines} garbled and {issues.truncated_lines} truncated "
-                "log line(s); totals exclude them"
-            )
-        lines.extend(issues.warnings)
-    lines.extend(f"plugin {p.plugin} failed in {p.stage}: {p.message}" for p in pm.problems)
-    if not as_json:
-        shown = (
-            lines
-            if len(lines) <= 6
-            else [*lines[:5], f"... and {len(lines) - 5} more (see --json)"]
-        )
-        for line in shown:
-            echo(f"tokentrail: warning: {plain(line)}", err=True)
-    return lines

@@ -11,23 +11,18 @@ from pathlib import Path
 import click
 
 from tokentrail import catalog as catalog_mod
-from tokentrail.commands.common import dump_json, echo, handle_errors, json_option
+from tokentrail.commands.common import echo, emit, format_name, handle_errors, output_options
 from tokentrail.demo.repo import Demo, build_demo
-from tokentrail.figures import envelope
+from tokentrail.pipeline import build_receipt, note_commits
 from tokentrail.plugins import get_plugin_manager
 
 
-def show(demo: Demo, as_json: bool) -> None:
+def show(demo: Demo, as_json: bool, fmt: str | None) -> None:
     """The branch report of the generated repo, after writing its commits' notes."""
-    from tokentrail.commands.note import write_notes
-    from tokentrail.commands.report import build_report, render_text
-
-    write_notes(demo.repo, None, f"{demo.base}..{demo.branch}", demo.base, None, as_json)
-    doc = build_report(demo.repo, demo.base, as_json=as_json)
-    if as_json:
-        echo(dump_json(envelope(**doc)), json=True)
-    else:
-        echo(render_text(doc))
+    noted = note_commits(demo.repo, None, f"{demo.base}..{demo.branch}", demo.base, None)
+    doc = build_receipt(demo.repo, demo.base)
+    doc["warnings"] = [*noted["warnings"], *doc["warnings"]]
+    emit(doc, as_json, fmt)
 
 
 def own_sessions() -> int:
@@ -42,17 +37,17 @@ def own_sessions() -> int:
     type=click.Path(file_okay=False, path_type=Path),
     help="Build in this folder and keep it (default: a temp dir, removed afterwards).",
 )
-@json_option
+@output_options
 @handle_errors
-def demo(keep: Path | None, as_json: bool) -> None:
+def demo(keep: Path | None, as_json: bool, fmt: str | None) -> None:
     """Build a small repo with a branch, commits and matching agent logs; show its report."""
     mine = own_sessions()
     root = keep if keep is not None else Path(tempfile.mkdtemp(prefix="tokentrail-demo-"))
     try:
         built = build_demo(root)
         os.environ.update(built.env())
-        show(built, as_json)
-        if as_json:
+        show(built, as_json, fmt)
+        if format_name(as_json, fmt) != "text":
             return
         echo(
             f"\nWhat you are looking at: the agent sessions behind branch {built.branch} of a "

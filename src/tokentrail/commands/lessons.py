@@ -4,18 +4,13 @@ ranked by money saved; `--write FILE` keeps them in a marked block of AGENTS.md/
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
-from tokentrail import catalog as catalog_mod
-from tokentrail.commands.common import dump_json, echo, handle_errors, json_option, warn_about
+from tokentrail.commands.common import emit, handle_errors, output_options
 from tokentrail.config import load_config
-from tokentrail.detect import analyze
-from tokentrail.escape import plain
-from tokentrail.figures import envelope
 from tokentrail.lessons import DEFAULT_LIMIT, write_block
-from tokentrail.pipeline import run_branch
+from tokentrail.pipeline import lessons_of_branch, lessons_of_machine
 from tokentrail.plugins import get_plugin_manager
 from tokentrail.scope import find_scope
 
@@ -29,53 +24,21 @@ from tokentrail.scope import find_scope
     help="Keep the lessons in a marked block of this file (AGENTS.md, CLAUDE.md).",
 )
 @click.option("--limit", default=DEFAULT_LIMIT, show_default=True, help="Lessons to show/write.")
-@json_option
+@output_options
 @handle_errors
-def lessons(all_sessions: bool, write_to: Path | None, limit: int, as_json: bool) -> None:
+def lessons(
+    all_sessions: bool, write_to: Path | None, limit: int, as_json: bool, fmt: str | None
+) -> None:
     """Reusable rules from the waste found on this branch (or --all), biggest saving first."""
     pm = get_plugin_manager()
     config = load_config()
-    scope: dict[str, Any]
     if all_sessions:
-        found = catalog_mod.load(pm, catalog_mod.SessionFilter(), config)
-        chosen, scope = found.sessions, {"all": True}
-        result = analyze(chosen, pm, config)
-    else:  # the sessions the branch receipt attributes to this branch
-        run = run_branch(find_scope(None, None), pm, config)
-        found, result = run.catalog, run.analysis
-        chosen = [part.session for part in run.attribution.sessions]
-        scope = {"repo": str(run.scope.root), "branch": run.scope.branch}
-    ranked = result.lessons[: max(limit, 0)]
-    changed = write_block(write_to, ranked, limit) if write_to else None
-    doc: dict[str, Any] = {
-        "kind": "lessons",
-        "scope": scope,
-        "sessions": len(chosen),
-        "likely_cause": result.likely_cause,
-        "lessons": [lesson.to_dict() for lesson in ranked],
-        "findings": len(result.findings),
-        "wasted_usd": round(sum(f.wasted_usd for f in result.findings), 6),
-    }
+        doc = lessons_of_machine(pm, config)
+    else:
+        doc = lessons_of_branch(find_scope(None, None), pm, config)
+    ranked = doc["lessons"][: max(limit, 0)]
+    doc["lessons"] = ranked
     if write_to:
+        changed = write_block(write_to, [str(lesson["text"]) for lesson in ranked], limit)
         doc["written"] = {"path": str(write_to), "changed": changed}
-    doc["warnings"] = warn_about(found, pm, as_json)
-    if as_json:
-        echo(dump_json(envelope(**doc)), json=True)
-        return
-    echo(_text(doc))
-
-
-def _text(doc: dict[str, Any]) -> str:
-    where = "all sessions" if doc["scope"].get("all") else f"branch {plain(doc['scope']['branch'])}"
-    lines = [f"Lessons from {doc['sessions']} session(s) on {where} (API-equivalent $):"]
-    if not doc["lessons"]:
-        lines.append("  no wasteful patterns found")
-    for n, lesson in enumerate(doc["lessons"], 1):
-        lines.append(f"{n:>3}. {plain(lesson['text'])}")
-        lines.append(f"     saves ~${lesson['saved_usd']:.2f} ({lesson['count']} finding(s))")
-    if doc["sessions"]:
-        lines.append(f"Likely cause: {plain(doc['likely_cause'])}")
-    if "written" in doc:
-        state = "updated" if doc["written"]["changed"] else "already up to date"
-        lines.append(f"{plain(doc['written']['path'])}: lessons block {state}")
-    return "\n".join(lines)
+    emit(doc, as_json, fmt)

@@ -8,74 +8,25 @@ or rebase merge produced (hosting-side merges drop notes).
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
-from typing import Any
 
 import click
 
-from tokentrail.commands.common import echo, emit, handle_errors, json_option
+from tokentrail.commands.common import echo, emit, handle_errors, output_options
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
-from tokentrail.escape import plain
-from tokentrail.notes import combine, notes_ref, read_note, ref_exists, write_note
-from tokentrail.scope import (
-    git_lines,
-    one_line,
-    open_repo,
-    range_commits,
-    repo_root,
-    resolve_rev,
-    run_git,
+from tokentrail.notes import (
+    combine,
+    fetch_notes,
+    notes_ref,
+    pick_remote,
+    push_notes,
+    read_note,
+    write_note,
 )
-
-
-def pick_remote(root: Path, remote: str | None) -> str:
-    remotes = git_lines(run_git(root, "remote"))
-    if not remotes:
-        raise TokentrailError(
-            "no_remote", "this repository has no remote; add one with `git remote add`"
-        )
-    if remote:
-        if remote not in remotes:
-            raise TokentrailError(
-                "unknown_remote", f"no remote named {remote!r}; remotes: {', '.join(remotes)}"
-            )
-        return remote
-    upstream = one_line(
-        run_git(
-            root, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}", check=False
-        )
-    )
-    if "/" in upstream and upstream.split("/", 1)[0] in remotes:
-        return upstream.split("/", 1)[0]
-    return "origin" if "origin" in remotes else remotes[0]
-
-
-def tracking_ref(ref: str, remote: str) -> str:
-    name = ref.removeprefix("refs/notes/")
-    return f"refs/notes/remotes/{remote}/{name}"
-
-
-def fetch_notes(root: Path, ref: str, remote: str) -> str:
-    """Fetch and merge the remote's notes; 'absent', 'created' or 'merged'."""
-    if not run_git(root, "ls-remote", remote, ref).strip():
-        return "absent"
-    tracking = tracking_ref(ref, remote)
-    run_git(root, "fetch", "--quiet", remote, f"+{ref}:{tracking}")
-    if not ref_exists(root, ref):
-        run_git(root, "update-ref", ref, tracking)
-        return "created"
-    run_git(root, "notes", f"--ref={ref}", "merge", "--quiet", "-s", "cat_sort_uniq", tracking)
-    return "merged"
-
-
-def push_notes(root: Path, ref: str, remote: str) -> str:
-    """Fetch-merge, then push (without running hooks again); 'nothing' or 'pushed'."""
-    fetch_notes(root, ref, remote)
-    if not ref_exists(root, ref):
-        return "nothing"
-    run_git(root, "push", "--quiet", "--no-verify", remote, f"{ref}:{ref}")
-    return "pushed"
+from tokentrail.scope import open_repo, range_commits, repo_root, resolve_rev
 
 
 def _root() -> Path:
@@ -90,47 +41,85 @@ def notes_group() -> None:
 @notes_group.command("fetch")
 @click.argument("remote", required=False)
 @click.option("--ref", help="Notes ref (default: notes.ref in .tokentrail.yml, else tokentrail).")
-@json_option
+@output_options
 @handle_errors
-def fetch(remote: str | None, ref: str | None, as_json: bool) -> None:
+def fetch(remote: str | None, ref: str | None, as_json: bool, fmt: str | None) -> None:
     """Fetch REMOTE's notes (default: upstream or origin) and merge them into yours."""
     root = _root()
     notes = notes_ref(load_config(), ref)
     name = pick_remote(root, remote)
     status = fetch_notes(root, notes, name)
-    _report({"kind": "notes_fetch", "remote": name, "ref": notes, "status": status}, as_json)
+    emit({"kind": "notes_fetch", "remote": name, "ref": notes, "status": status}, as_json, fmt)
+
+
+HOOK_TIMEOUT = 20.0  # seconds the pre-push hook may spend on notes before the push goes on
 
 
 @notes_group.command("push")
 @click.argument("remote", required=False)
 @click.option("--ref", help="Notes ref (default: notes.ref in .tokentrail.yml, else tokentrail).")
 @click.option(
+    "--hook",
+    is_flag=True,
+    help="Run as the pre-push hook: push unless notes.push is false in .tokentrail.yml, "
+    "within --timeout, and always exit 0 (a failure is explained, never blocks the push).",
+)
+@click.option(
     "--if-configured",
     is_flag=True,
-    help="Only push when notes.push is true in .tokentrail.yml (the pre-push hook uses this).",
+    help="Only push when notes.push is true in .tokentrail.yml (hooks installed before --hook).",
 )
-@json_option
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help=f"Give up after this many seconds (default with --hook: {HOOK_TIMEOUT:g}).",
+)
+@output_options
 @handle_errors
-def push(remote: str | None, ref: str | None, if_configured: bool, as_json: bool) -> None:
-    """Merge REMOTE's notes into yours, then push them."""
+def push(
+    remote: str | None,
+    ref: str | None,
+    hook: bool,
+    if_configured: bool,
+    timeout: float | None,
+    as_json: bool,
+    fmt: str | None,
+) -> None:
+    """Merge REMOTE's notes into yours, then push them (fetch-merge-push is retried when a
+    teammate pushed notes in between)."""
     config = load_config()
-    notes_cfg = config.get("notes")
-    if if_configured and not (isinstance(notes_cfg, dict) and notes_cfg.get("push") is True):
+    notes_cfg = config.get("notes") if isinstance(config.get("notes"), dict) else {}
+    wanted = notes_cfg.get("push") if isinstance(notes_cfg, dict) else None
+    if (if_configured and wanted is not True) or (hook and wanted is False):
         return
-    root = _root()
-    notes = notes_ref(config, ref)
-    name = pick_remote(root, remote)
-    status = push_notes(root, notes, name)
-    _report({"kind": "notes_push", "remote": name, "ref": notes, "status": status}, as_json)
+    remote = remote or (os.environ.get("PRE_COMMIT_REMOTE_NAME") if hook else None)
+    limit = timeout if timeout is not None else (HOOK_TIMEOUT if hook else None)
+    deadline = None if limit is None else time.monotonic() + limit
+    try:
+        root = _root()
+        notes = notes_ref(config, ref)
+        name = pick_remote(root, remote)
+        status = push_notes(root, notes, name, deadline)
+    except TokentrailError as exc:
+        if not hook:
+            raise
+        echo(
+            f"tokentrail: the notes (receipts) were not pushed: {exc.message}. The push goes "
+            "on; run `tokentrail notes push` later.",
+            err=True,
+        )
+        return
+    emit({"kind": "notes_push", "remote": name, "ref": notes, "status": status}, as_json, fmt)
 
 
 @notes_group.command("carry")
 @click.option("--onto", required=True, help="The commit a squash or rebase merge produced.")
 @click.option("--range", "spec", required=True, help="The PR's commits, A..B.")
 @click.option("--ref", help="Notes ref (default: notes.ref in .tokentrail.yml, else tokentrail).")
-@json_option
+@output_options
 @handle_errors
-def carry(onto: str, spec: str, ref: str | None, as_json: bool) -> None:
+def carry(onto: str, spec: str, ref: str | None, as_json: bool, fmt: str | None) -> None:
     """Merge the notes of the commits in A..B onto the merge commit ONTO."""
     root, target = resolve_rev(None, onto)
     notes = notes_ref(load_config(), ref)
@@ -139,7 +128,7 @@ def carry(onto: str, spec: str, ref: str | None, as_json: bool) -> None:
     noted = sum(bool(f) for f in found)
     lines = combine(found, target)
     held = write_note(root, notes, target, lines) if lines else len(read_note(root, notes, target))
-    _report(
+    emit(
         {
             "kind": "notes_carry",
             "onto": target,
@@ -149,29 +138,5 @@ def carry(onto: str, spec: str, ref: str | None, as_json: bool) -> None:
             "sessions_in_note": held,
         },
         as_json,
+        fmt,
     )
-
-
-_TEXT = {
-    "notes_fetch": {
-        "absent": "{remote} has no {ref} yet; nothing fetched",
-        "created": "fetched {ref} from {remote}",
-        "merged": "fetched {ref} from {remote} and merged it into yours",
-    },
-    "notes_push": {
-        "nothing": "no local {ref} yet; nothing to push (run `tokentrail note` first)",
-        "pushed": "pushed {ref} to {remote}",
-    },
-}
-
-
-def _report(doc: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        emit(doc, True)
-    elif doc["kind"] == "notes_carry":
-        echo(
-            f"carried notes of {doc['commits_with_notes']} of {doc['commits']} commit(s) onto "
-            f"{doc['onto'][:7]}; its note holds {doc['sessions_in_note']} session line(s)"
-        )
-    else:
-        echo(_TEXT[doc["kind"]][doc["status"]].format(**{k: plain(v) for k, v in doc.items()}))

@@ -6,27 +6,23 @@ from typing import Any
 
 import click
 
-from tokentrail.commands.common import emit, handle_errors, json_option
-from tokentrail.hookspecs import Adapter, Detector, Renderer
+from tokentrail.commands.common import emit, handle_errors, output_options
 from tokentrail.plugins import BUILTIN_PLUGINS, get_plugin_manager
 
 
 @click.command(name="plugins")
-@json_option
+@output_options
 @handle_errors
-def plugins_command(as_json: bool) -> None:
+def plugins_command(as_json: bool, fmt: str | None) -> None:
     """List plugins, their hooks and versions, and any that failed to load."""
     from tokentrail import __version__
 
     pm = get_plugin_manager()
     # Registration hooks only run when something needs what they register; run them here
     # too, so a plugin that fails inside one shows up in the listing, not only later.
-    for hook_name, kind in (
-        ("register_adapters", Adapter),
-        ("register_detectors", Detector),
-        ("register_renderers", Renderer),
-    ):
-        pm.collect(hook_name, kind)
+    pm.adapters()
+    pm.detectors()
+    pm.renderers()
     rows: list[dict[str, Any]] = []
     for name, plugin in pm.list_name_plugin():
         if plugin is None:
@@ -42,4 +38,4 @@ def plugins_command(as_json: bool) -> None:
             }
         )
     problems = [{"plugin": p.plugin, "stage": p.stage, "message": p.message} for p in pm.problems]
-    emit({"kind": "plugins", "plugins": rows, "problems": problems}, as_json)
+    emit({"kind": "plugins", "plugins": rows, "problems": problems}, as_json, fmt)

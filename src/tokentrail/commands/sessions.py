@@ -1,4 +1,5 @@
-"""`tokentrail sessions`: every agent session on this machine, one row each."""
+"""`tokentrail sessions`: every agent session on this machine, one row each, optionally
+ranked by cost or waste."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ from pathlib import Path
 import click
 
 from tokentrail import catalog as catalog_mod
-from tokentrail.commands.common import emit, handle_errors, json_option, parse_when, warn_about
-from tokentrail.config import load_config
-from tokentrail.figures import session_row, totals
+from tokentrail.commands.common import (
+    agent_option,
+    check_agent,
+    emit,
+    handle_errors,
+    output_options,
+    parse_when,
+)
+from tokentrail.pipeline import SORT_KEYS, sessions_listing
 from tokentrail.plugins import get_plugin_manager
-from tokentrail.pricing import PRICING_VERSION
 
 
 @click.command()
-@click.option("--agent", help="Only this agent (e.g. claude-code, codex).")
+@agent_option
 @click.option("--since", help="Sessions active on or after: 2026-02-23, ISO time, or 7d/12h.")
 @click.option("--until", help="Sessions started on or before this time.")
 @click.option(
@@ -23,43 +29,37 @@ from tokentrail.pricing import PRICING_VERSION
     type=click.Path(file_okay=False, path_type=Path),
     help="Only sessions that ran inside this folder.",
 )
-@click.option("--format", "fmt", help="Renderer to use (default: text).")
-@json_option
+@click.option("--model", metavar="NAME", help="Only sessions that used a model matching NAME.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Only the N sessions active most recently.",
+)
+@click.option(
+    "--sort",
+    type=click.Choice(SORT_KEYS),
+    help="Rank by cost, or by waste (runs the detectors), largest first.",
+)
+@click.option("--top", type=click.IntRange(min=1), metavar="N", help="Show the first N rows.")
+@output_options
 @handle_errors
 def sessions(
     agent: str | None,
     since: str | None,
     until: str | None,
     repo: Path | None,
+    model: str | None,
+    limit: int | None,
+    sort: str | None,
+    top: int | None,
     fmt: str | None,
     as_json: bool,
 ) -> None:
     """List sessions with tokens by kind and cost. With no filter, lists all of them."""
-    pm = get_plugin_manager()
+    check_agent(get_plugin_manager(), agent)
     flt = catalog_mod.SessionFilter(
         agent=agent, since=parse_when(since), until=parse_when(until, end_of_day=True), repo=repo
     )
-    found = catalog_mod.load(pm, flt, load_config())
-    rows = [session_row(s) for s in found.sessions]
-    everything = [r for s in found.sessions for r in s.requests]
-    doc = {
-        "kind": "sessions",
-        "pricing": PRICING_VERSION,
-        "adapters": found.adapters,
-        "searched": catalog_mod.searched_places(pm),
-        "sessions": rows,
-        "totals": {"sessions": len(rows), **totals(everything)},
-        "skipped": {
-            "bad_lines": found.issues.bad_lines,
-            "truncated_lines": found.issues.truncated_lines,
-            "duplicate_requests": found.duplicate_requests,
-            "repaired_lines": found.issues.repaired_lines,
-            "implausible_values": found.issues.implausible_values,
-            "wrong_types": found.issues.wrong_types,
-            "bad_records": found.issues.bad_records,
-            "replayed_events": found.issues.replayed_events,
-            "files": found.issues.skipped_files,
-        },
-    }
-    doc["warnings"] = warn_about(found, pm, as_json)
+    doc = sessions_listing(flt, model=model, sort=sort, top=top, limit=limit)
     emit(doc, as_json, fmt)

@@ -7,15 +7,27 @@ from the context jumps equal the results' sizes.
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tests.cli_run import CORPUS, claude_config_from_corpus
 from tokentrail.builtin.price_genai import cost_of
-from tokentrail.carry import compute
-from tokentrail.model import Compaction, Request, Session, ToolCall, Usage
-from tokentrail.thresholds import Thresholds
+from tokentrail.carry import SessionCarry, combine, compute, summary
+from tokentrail.catalog import SessionFilter
+from tokentrail.cause import likely_cause
+from tokentrail.detect import Analysis, DetectContext, analyze
+from tokentrail.model import Compaction, Finding, Request, Session, ToolCall, Usage
+from tokentrail.pipeline import load_sessions
+from tokentrail.plugins import get_plugin_manager
+from tokentrail.pricing import Pricer
+from tokentrail.privacy import portable
+from tokentrail.thresholds import declared, load_thresholds
 
 START = datetime(2026, 2, 1, 10, 0, tzinfo=timezone.utc)
 
@@ -53,6 +65,7 @@ class Build:
     calls: list[ToolCall] = field(default_factory=list)
     compactions: list[Compaction] = field(default_factory=list)
     _last: dict[str | None, int] = field(default_factory=dict)
+    _entered: dict[int, int] = field(default_factory=dict)  # request -> its results' tokens
     _now: datetime = START
 
     def turn(
@@ -73,7 +86,7 @@ class Build:
             prompt, new = self.base + extra, self.base + extra
         else:
             p = self.requests[prev]
-            entered = sum(c.result_tokens for c in self.calls if c.request_index == prev)
+            entered = self._entered.get(prev, 0)
             new = p.usage.output + entered + extra
             prompt = p.usage.prompt_tokens + new
         write = prompt - 3 if rewrite else min(new, prompt - 3)
@@ -96,6 +109,7 @@ class Build:
         self._last[subagent] = index
         for c in calls:
             c.id = f"call{len(self.calls)}"
+            self._entered[index] = self._entered.get(index, 0) + c.result_tokens
             c.request_index = index
             c.timestamp = self._now
             c.subagent = subagent
@@ -117,9 +131,64 @@ class Build:
         return s
 
 
-def context(session: Session, **thresholds: Any) -> dict[str, Any]:
-    return {"carry": compute(session), "thresholds": Thresholds(**thresholds), "config": {}}
+def pricer(config: dict[str, Any] | None = None) -> Pricer:
+    """The price stage as a run builds it (config overrides, then genai-prices)."""
+    return Pricer(get_plugin_manager(), config or {})
+
+
+def context(session: Session, **thresholds: Any) -> DetectContext:
+    """What the detect step hands a detector: built-in thresholds with these overrides."""
+    config = {"thresholds": thresholds}
+    known = declared(d for _, d in get_plugin_manager().detectors())
+    prices = pricer(config)
+    return DetectContext(compute(session, prices), load_thresholds(config, known), config, prices)
 
 
 def run(detector: Any, session: Session, **thresholds: Any) -> list[Any]:
     return list(detector.detect(session, context(session, **thresholds)))
+
+
+@dataclass(frozen=True)
+class CorpusRun:
+    """Every real corpus session through the pipeline (parse, price, detect), once per run."""
+
+    sessions: dict[str, Session]
+    analysis: Analysis
+    pricer: Pricer
+    problems: list[str]  # plugin failures while parsing and detecting
+
+    def session(self, prefix: str) -> Session:
+        [found] = [s for sid, s in self.sessions.items() if sid.startswith(prefix)]
+        return found
+
+    def findings(self, prefix: str) -> list[Finding]:
+        sid = self.session(prefix).id
+        return [f for f in self.analysis.findings if f.session == sid]
+
+    def carry(self, prefix: str) -> SessionCarry:
+        return self.analysis.carry[self.session(prefix).id]
+
+    def cause(self, prefix: str) -> str:
+        """The likely cause as a receipt of this one session derives it (its strings made
+        portable, paths relative to where the agent ran)."""
+        root = Path(self.session(prefix).cwd or "/")
+        carry = combine([portable(summary(self.carry(prefix)), root)])
+        return likely_cause([f.to_dict() for f in self.findings(prefix)], carry)
+
+
+@functools.lru_cache(maxsize=1)
+def corpus() -> CorpusRun:
+    """The real corpus read in place (tests must not mutate what this returns)."""
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", tmp)
+        mp.setenv("CLAUDE_CONFIG_DIR", str(claude_config_from_corpus(Path(tmp))))
+        mp.setenv("CODEX_HOME", str(CORPUS / "codex" / "madshn-localpush"))
+        mp.setenv("TOKENTRAIL_CACHE_DIR", str(Path(tmp) / "cache"))
+        mp.setenv("TOKENTRAIL_PLUGINS", "")
+        pm = get_plugin_manager()
+        loaded = load_sessions(pm, SessionFilter(), {})
+        analysis = analyze(loaded.catalog.sessions, pm, loaded.pricer)
+        problems = [f"{p.plugin} {p.stage}: {p.message}" for p in pm.problems]
+        get_plugin_manager.cache_clear()
+    sessions = {s.id: s for s in loaded.catalog.sessions}
+    return CorpusRun(sessions, analysis, loaded.pricer, problems)

@@ -22,3 +22,13 @@ def test_three_failed_edits_on_one_file_are_a_cascade() -> None:
 def test_two_failures_or_a_landed_edit_in_between_are_not() -> None:
     assert run(EditCascade(), _edits(2).session()) == []
     assert run(EditCascade(), _edits(3, landed_between=True).session()) == []
+
+
+def test_a_read_between_failures_starts_the_count_again() -> None:
+    b = Build()
+    b.turn(call("Edit", files=("/a.py",), error="String not found", writes=True))
+    b.turn(call("Edit", files=("/a.py",), error="String not found", writes=True))
+    b.turn(call("Read", files=("/a.py",), tokens=800))
+    b.turn(call("Edit", files=("/a.py",), error="String not found", writes=True))
+    b.turns(2)
+    assert run(EditCascade(), b.session()) == []

@@ -1,4 +1,4 @@
-from tests.builtin.detectors import Build, call, run
+from tests.builtin.detectors import Build, call, corpus, run
 from tokentrail.builtin.detectors.error_churn import ErrorChurn, error_class
 
 
@@ -31,3 +31,24 @@ def test_different_errors_a_success_between_or_knock_on_errors_are_not_churn() -
     b.turns(2)
     assert run(ErrorChurn(), b.session()) == []
     assert error_class(b.calls[0]) == error_class(b.calls[2])
+
+
+def test_one_call_repeated_unchanged_is_retry_loop_not_churn() -> None:
+    b = Build()
+    for _ in range(3):
+        b.turn(call("Bash", command="npm run build", tokens=500, error="Build error occurred"))
+    b.turns(2)
+    assert run(ErrorChurn(), b.session()) == []
+
+
+def test_on_the_real_log_the_error_is_named_and_retry_loop_keeps_its_calls() -> None:
+    """fe5e1c67: `npm run build` printed two npm warnings before "Build error occurred";
+    the four identical runs are retry_loop's finding, not error_churn's too."""
+    run_ = corpus()
+    session = run_.session("fe5e1c67")
+    builds = [c for c in session.tool_calls if c.command == "npm run build"]
+    assert {c.error_head for c in builds} == {"Build error occurred"}
+    findings = run_.findings("fe5e1c67")
+    churn = [f for f in findings if f.detector == "error_churn"]
+    assert not any("npm" in f.title or "build" in f.title.lower() for f in churn)
+    assert [f.detector for f in findings if "npm run" in f.title] == ["retry_loop"]

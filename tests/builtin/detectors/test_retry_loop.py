@@ -1,4 +1,4 @@
-from tests.builtin.detectors import Build, call, run
+from tests.builtin.detectors import Build, call, corpus, run
 from tokentrail.builtin.detectors.retry_loop import RetryLoop
 
 
@@ -37,3 +37,24 @@ def test_failed_edits_are_left_to_edit_cascade() -> None:
     for _ in range(3):
         b.turn(call("Edit", files=("/a.py",), error="String not found", writes=True))
     assert run(RetryLoop(), b.session()) == []
+
+
+def test_a_successful_edit_between_two_failures_breaks_the_run() -> None:
+    b = Build()
+    b.turn(call("Bash", command="mix test", tokens=3000, error="1 test failed"))
+    b.turn(call("Edit", files=("/t_test.exs",), writes=True))
+    b.turn(call("Bash", command="mix test", tokens=3000, error="1 test failed"))
+    b.turns(5)
+    assert run(RetryLoop(), b.session()) == []
+
+
+def test_real_sessions_that_changed_something_between_failures_are_not_loops() -> None:
+    """8463c716: `mix test` failed at turns 119 and 121 with an Edit of the test at 120;
+    ae4a77f8: `git commit` failed at 127 and 130 with two Edits between. fe5e1c67 re-ran
+    `npm run build` 4 times with nothing in between: that one is a loop."""
+    run_ = corpus()
+    assert [f for f in run_.findings("8463c716") if f.detector == "retry_loop"] == []
+    assert [f for f in run_.findings("ae4a77f8") if f.detector == "retry_loop"] == []
+    [loop] = [f for f in run_.findings("fe5e1c67") if f.detector == "retry_loop"]
+    assert "npm run" in loop.title and "4 times" in loop.title
+    assert [e["turn"] for e in loop.evidence] == [155, 156, 157, 158]

@@ -14,8 +14,13 @@ from tokentrail.model import Session, ToolCall
 from tokentrail.redact import short
 
 EVIDENCE_LIMIT = 120
-READ_TOOLS = {"Read", "read_file", "view", "NotebookRead"}
-SEARCH_TOOLS = {"Grep", "Glob", "LS", "grep_search", "file_search", "list_dir", "WebSearch"}
+# Claude Code / Codex names, then OpenCode and Pi (`read`, `grep`, `glob`, `list`, `ls`,
+# `find`) and Gemini CLI (`read_file`, `search_file_content`, `list_directory`).
+READ_TOOLS = {"Read", "read_file", "view", "NotebookRead", "read"}
+SEARCH_TOOLS = {
+    *("Grep", "Glob", "LS", "grep_search", "file_search", "list_dir", "WebSearch"),
+    *("grep", "glob", "list", "ls", "find", "search_file_content", "list_directory"),
+}
 READ_COMMANDS = {"cat", "head", "tail", "less", "more", "sed", "nl", "bat", "jq"}
 SEARCH_COMMANDS = {"grep", "rg", "find", "fd", "ag", "ls", "tree", "git grep"}
 

@@ -3,12 +3,14 @@ never edits. Reads beyond an ordinary orientation allowance are the estimate."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import ClassVar
 
 from tokentrail.builtin.detectors import carry_claims, evidence, read_targets, threads
+from tokentrail.detect import DetectContext
 from tokentrail.hookspecs import Detector, hookimpl
 from tokentrail.model import Finding, Session, ToolCall
+from tokentrail.thresholds import Threshold
 
 LESSON = (
     "Explore with a subagent or grep for the symbol instead of reading many files into the "
@@ -18,8 +20,19 @@ LESSON = (
 
 class BroadExploration:
     name = "broad_exploration"
+    thresholds: ClassVar[dict[str, Threshold]] = {
+        "broad_min_unused_files": Threshold(
+            25,
+            "reading up to ~25 files a session never edits is ordinary orientation",
+        ),
+        "broad_unused_share": Threshold(
+            0.8,
+            "only when at least this share of all files read is never edited is it exploration "
+            "rather than work",
+        ),
+    }
 
-    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[Finding]:
+    def detect(self, session: Session, context: DetectContext) -> Iterator[Finding]:
         carry, th = context["carry"], context["thresholds"]
         written = {f for c in session.tool_calls if c.writes and not c.is_error for f in c.files}
         calls = threads(session).get(None, [])

@@ -1,13 +1,17 @@
-"""Edit cascade: repeated failed edits on the same file (editing blind)."""
+"""Edit cascade: repeated failed edits on the same file without reading it in between
+(editing blind). A successful read of the file starts the count again: after it the agent
+was not blind."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import ClassVar
 
-from tokentrail.builtin.detectors import carry_claims, evidence, threads
+from tokentrail.builtin.detectors import carry_claims, evidence, read_targets, threads
+from tokentrail.detect import DetectContext
 from tokentrail.hookspecs import Detector, hookimpl
 from tokentrail.model import Finding, Session, ToolCall
+from tokentrail.thresholds import Threshold
 
 LESSON = (
     "After an edit fails, re-read the lines you are changing before the next edit; "
@@ -17,13 +21,24 @@ LESSON = (
 
 class EditCascade:
     name = "edit_cascade"
+    thresholds: ClassVar[dict[str, Threshold]] = {
+        "edit_cascade_min_failures": Threshold(
+            3,
+            "one failed edit (stale old_string) is normal; a third failure on one file means the "
+            "agent is editing blind instead of re-reading the file once",
+        ),
+    }
 
-    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[Finding]:
+    def detect(self, session: Session, context: DetectContext) -> Iterator[Finding]:
         carry, th = context["carry"], context["thresholds"]
         for calls in threads(session).values():
             failed: dict[str, list[ToolCall]] = {}
             for call in calls:
                 if not call.writes:
+                    if not call.is_error:
+                        for f in read_targets(call):
+                            if len(failed.get(f, ())) < th.edit_cascade_min_failures:
+                                failed.pop(f, None)  # re-read before the cascade built up
                     continue
                 for f in call.files[:1]:
                     if call.is_error:

@@ -1,15 +1,19 @@
 """Error churn: the same class of error on consecutive calls (different arguments, same
-wall), i.e. varying the attempt instead of changing the approach."""
+wall), i.e. varying the attempt instead of changing the approach. A run of one call repeated
+unchanged is retry_loop's, failed edits of one file are edit_cascade's: neither is counted
+twice."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 from tokentrail.builtin.detectors import carry_claims, evidence, redact, threads
+from tokentrail.detect import DetectContext
 from tokentrail.hookspecs import Detector, hookimpl
 from tokentrail.model import Finding, Session, ToolCall
+from tokentrail.thresholds import Threshold
 
 LESSON = (
     "When the same error comes back three times, stop and change the approach (read the "
@@ -31,10 +35,25 @@ def error_class(call: ToolCall) -> str:
     return " ".join(head.split())[:80].lower()
 
 
+def _varied(run: list[ToolCall]) -> bool:
+    """The attempts differ: not one call repeated (retry_loop) and not failed edits of one
+    file (edit_cascade)."""
+    if len({(c.name, c.command or c.summary) for c in run}) == 1:
+        return False
+    return not (all(c.writes for c in run) and len({c.files[:1] for c in run}) == 1)
+
+
 class ErrorChurn:
     name = "error_churn"
+    thresholds: ClassVar[dict[str, Threshold]] = {
+        "error_churn_min_run": Threshold(
+            3,
+            "three consecutive calls failing with the same error class means the approach, not "
+            "the arguments, is wrong",
+        ),
+    }
 
-    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[Finding]:
+    def detect(self, session: Session, context: DetectContext) -> Iterator[Finding]:
         carry, th = context["carry"], context["thresholds"]
         for calls in threads(session).values():
             run: list[ToolCall] = []
@@ -47,7 +66,7 @@ class ErrorChurn:
                 ):
                     run.append(call)
                     continue
-                if len(run) >= th.error_churn_min_run and error_class(run[0]):
+                if len(run) >= th.error_churn_min_run and error_class(run[0]) and _varied(run):
                     yield self._finding(session, carry, run)
                 run = [call] if call is not None and call.is_error else []
 

@@ -4,12 +4,14 @@ family on the same tokens."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import ClassVar
 
-from tokentrail.builtin.price_genai import cost_of
+from tokentrail.detect import DetectContext
 from tokentrail.hookspecs import Detector, hookimpl
 from tokentrail.model import Finding, Request, Session
+from tokentrail.pricing import Pricer
+from tokentrail.thresholds import Threshold
 
 # family marker -> the smaller model priced instead (genai-prices ids)
 SMALLER = (
@@ -30,9 +32,9 @@ def smaller_model(model: str) -> str | None:
     return None
 
 
-def saving(request: Request, smaller: str) -> float:
-    here = cost_of(request.model, request.usage, request.timestamp)
-    there = cost_of(smaller, request.usage, request.timestamp)
+def saving(request: Request, smaller: str, pricer: Pricer) -> float:
+    here = pricer.cost(request.model, request.usage, request.timestamp)
+    there = pricer.cost(smaller, request.usage, request.timestamp)
     if here is None or there is None:
         return 0.0
     return max(float(here - there), 0.0)
@@ -40,8 +42,19 @@ def saving(request: Request, smaller: str) -> float:
 
 class ModelRightsizing:
     name = "model_rightsizing"
+    thresholds: ClassVar[dict[str, Threshold]] = {
+        "rightsize_max_output": Threshold(
+            300,
+            "a call that writes under ~300 tokens and uses no tools is a lookup or a yes/no "
+            "answer a smaller model gives as well",
+        ),
+        "rightsize_min_requests": Threshold(
+            3,
+            "one short premium call is not a pattern; three in one thread are",
+        ),
+    }
 
-    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[Finding]:
+    def detect(self, session: Session, context: DetectContext) -> Iterator[Finding]:
         th = context["thresholds"]
         with_tools = {c.request_index for c in session.tool_calls}
         groups: dict[tuple[str, str], list[int]] = {}
@@ -62,7 +75,7 @@ class ModelRightsizing:
             claims = {
                 f"request:{i}": (
                     session.requests[i].usage.total,
-                    saving(session.requests[i], smaller),
+                    saving(session.requests[i], smaller, context.pricer),
                 )
                 for i in idx
             }

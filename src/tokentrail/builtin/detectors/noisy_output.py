@@ -4,8 +4,8 @@ install and search logs); its carry beyond a truncated size is the waste."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import ClassVar
 
 from tokentrail.builtin.detectors import (
     READ_TOOLS,
@@ -15,16 +15,30 @@ from tokentrail.builtin.detectors import (
     is_search,
     read_targets,
 )
+from tokentrail.detect import DetectContext
 from tokentrail.hookspecs import Detector, hookimpl
 from tokentrail.model import Finding, Session
+from tokentrail.thresholds import Threshold
 
 TRUNCATED = re.compile(r"\|\s*(head|tail)\b|\|\s*(wc|grep -c)\b|--quiet\b|\s-q\b")
 
 
 class NoisyOutput:
     name = "noisy_output"
+    thresholds: ClassVar[dict[str, Threshold]] = {
+        "noisy_min_tokens": Threshold(
+            8000,
+            "a command or search result above ~8k tokens (~23k characters) is a full log, not an "
+            "answer; real corpus results of useful commands stay well below it",
+        ),
+        "noisy_keep_tokens": Threshold(
+            2000,
+            "what a truncated result (`| tail -80`, `head -100`) would have kept; only the carry "
+            "beyond it is counted",
+        ),
+    }
 
-    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[Finding]:
+    def detect(self, session: Session, context: DetectContext) -> Iterator[Finding]:
         carry, th = context["carry"], context["thresholds"]
         for call in session.tool_calls:
             if call.name in READ_TOOLS or read_targets(call) or call.writes:

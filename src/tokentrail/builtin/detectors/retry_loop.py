@@ -1,13 +1,19 @@
-"""Retry loop: the same call with identical arguments failing again, nothing new between."""
+"""Retry loop: the same call with identical arguments failing again, nothing new between.
+
+A successful call in between (an edit that landed, a command that worked) means the agent
+changed something before trying again, so it breaks the run; failed edits do not (they are
+edit_cascade's)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 from tokentrail.builtin.detectors import carry_claims, command_head, evidence, threads
+from tokentrail.detect import DetectContext
 from tokentrail.hookspecs import Detector, hookimpl
 from tokentrail.model import Finding, Session, ToolCall
+from tokentrail.thresholds import Threshold
 
 
 def _key(call: ToolCall) -> tuple[str, str]:
@@ -16,14 +22,21 @@ def _key(call: ToolCall) -> tuple[str, str]:
 
 class RetryLoop:
     name = "retry_loop"
+    thresholds: ClassVar[dict[str, Threshold]] = {
+        "retry_min_failures": Threshold(
+            2,
+            "the same call failing twice with nothing in between is already a loop: the second "
+            "failure brought no new evidence",
+        ),
+    }
 
-    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[Finding]:
+    def detect(self, session: Session, context: DetectContext) -> Iterator[Finding]:
         carry, th = context["carry"], context["thresholds"]
         for calls in threads(session).values():
             run: list[ToolCall] = []
             for call in [*calls, None]:
-                if call is not None and call.writes:
-                    continue  # failed edits are edit_cascade's
+                if call is not None and call.writes and call.is_error:
+                    continue  # failed edits change nothing (and are edit_cascade's)
                 if call is not None and call.is_error and run and _key(call) == _key(run[0]):
                     run.append(call)
                     continue

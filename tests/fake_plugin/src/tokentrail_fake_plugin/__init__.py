@@ -9,7 +9,8 @@
 - renderer `csv`: the `sessions` document as CSV.
 - detector `fake-long-session`: a finding when a session has more than N requests.
 
-It uses only tokentrail's public plugin surface: `tokentrail.hookspecs` and `tokentrail.model`.
+It uses only tokentrail's public plugin surface: `tokentrail.hookspecs`, `tokentrail.model`
+and `tokentrail.thresholds`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from tokentrail.hookspecs import Adapter, Detector, Renderer, hookimpl
 from tokentrail.model import Price, Request, Session, SessionRef, Usage
+from tokentrail.thresholds import Threshold
 
 AGENT = "fake-agent"
 SUFFIX = ".fake.jsonl"
@@ -134,15 +136,19 @@ class CsvRenderer:
 class LongSessionDetector:
     """Flags sessions with more than N requests; the requests past N are the waste.
 
-    N is `fake_long_session_requests` in the detect context's `config` (the parsed
-    `.tokentrail.yml`), else LONG_SESSION_REQUESTS.
+    N is the threshold `fake_long_session_requests` this detector declares: users set it
+    under `thresholds:` in `.tokentrail.yml` like a built-in detector's.
     """
 
     name = "fake-long-session"
+    thresholds: ClassVar[dict[str, Threshold]] = {
+        "fake_long_session_requests": Threshold(
+            LONG_SESSION_REQUESTS, "a session past this many requests should have been split"
+        )
+    }
 
-    def detect(self, session: Session, context: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-        config = context.get("config") or {}
-        limit = int(config.get("fake_long_session_requests", LONG_SESSION_REQUESTS))
+    def detect(self, session: Session, context: Any) -> Iterator[dict[str, Any]]:
+        limit = int(context["thresholds"]["fake_long_session_requests"])
         extra = list(enumerate(session.requests))[limit:]
         if not extra:
             return
