@@ -20,7 +20,7 @@ CHARS_PER_TOKEN = 2.85
 RESULT_FRAMING_TOKENS = 100
 # Bumped when these dataclasses change shape: it is part of every parse-cache key, so a
 # session pickled with the old fields is parsed again rather than loaded half-filled.
-MODEL_VERSION = 3
+MODEL_VERSION = 4
 
 
 def estimate_result_tokens(chars: int) -> int:
