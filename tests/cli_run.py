@@ -139,3 +139,29 @@ def tokentrail(
 
 def tokentrail_json(*args: str, env: dict[str, str], cwd: Path | None = None) -> Any:
     return json.loads(tokentrail(*args, "--json", env=env, cwd=cwd).stdout)
+
+
+def invoke(*args: str, env: dict[str, str | Path] | None = None, cwd: Path | None = None) -> Any:
+    """The CLI in-process (click's CliRunner): exit code, stdout and stderr, fast.
+
+    `env` is set for the call only; `cwd` is the working directory for it. Exceptions that
+    escape the CLI fail the test instead of becoming an exit code.
+    """
+    from click.testing import CliRunner
+
+    from tokentrail.cli import cli
+    from tokentrail.plugins import get_plugin_manager
+
+    get_plugin_manager.cache_clear()  # plugin problems belong to one command
+    before = Path.cwd()
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        return CliRunner().invoke(
+            cli,
+            list(args),
+            env={k: str(v) for k, v in (env or {}).items()},
+            catch_exceptions=False,
+        )
+    finally:
+        os.chdir(before)

@@ -263,12 +263,19 @@ class ClaudeLog:
             }
             self._write(rec, path)
 
-    def tool_result(self, when: datetime, branch: str | None, call_id: str, output: str) -> None:
+    def tool_result(
+        self,
+        when: datetime,
+        branch: str | None,
+        call_id: str,
+        output: str,
+        is_error: bool = False,
+    ) -> None:
         rec = self._base(when, branch, "user")
-        rec["message"] = {
-            "role": "user",
-            "content": [{"type": "tool_result", "tool_use_id": call_id, "content": output}],
-        }
+        result = {"type": "tool_result", "tool_use_id": call_id, "content": output}
+        if is_error:
+            result["is_error"] = True
+        rec["message"] = {"role": "user", "content": [result]}
         rec["toolUseResult"] = {"stdout": output, "stderr": "", "interrupted": False}
         self._write(rec)
 

@@ -173,28 +173,17 @@ def place(source: Path, scratch: Path, target_root: Path) -> Path:
     return target_root / source.relative_to(scratch)
 
 
-def test_an_appended_log_is_read_on_from_where_it_stopped(tmp_path: Path) -> None:
+def test_an_appended_log_gives_what_a_fresh_parse_gives(tmp_path: Path) -> None:
     (main,) = busy_session(tmp_path, "scratch")
     full = main.read_bytes()
     lines = full.splitlines(keepends=True)
     log = place(main, tmp_path / "scratch", tmp_path / "claude")
     log.parent.mkdir(parents=True)
     env = claude_env(tmp_path)
-    for cut in (len(lines) // 3, 2 * len(lines) // 3):
+    for cut in (len(lines) // 3, 2 * len(lines) // 3, len(lines)):
         log.write_bytes(b"".join(lines[:cut]))
-        listing(env)
-    # In place, the first line is now garbage of the same length. A re-read would count a
-    # garbled line and lose what it held: going on from the last offset does not see it.
-    first = lines[0]
-    with log.open("r+b") as fh:
-        fh.write(b"x" * (len(first) - 1))
-    with log.open("ab") as fh:
-        fh.write(b"".join(lines[2 * len(lines) // 3 :]))
-    resumed = listing(env)
-    log.write_bytes(full)  # what the agent really wrote, for the oracle
-    expected = fresh_parse(env)
-    assert resumed["sessions"] == expected["sessions"]
-    assert resumed["skipped"]["bad_lines"] == 0
+        assert listing(env)["sessions"] == fresh_parse(env)["sessions"], cut
+    assert listing(env)["skipped"]["bad_lines"] == 0
 
 
 def test_a_half_written_last_line_is_counted_then_read_when_complete(tmp_path: Path) -> None:
@@ -514,46 +503,3 @@ def test_calls_copied_into_a_resumed_session_count_once(tmp_path: Path) -> None:
         assert doc["totals"] == expected["totals"]
         assert doc["skipped"]["duplicate_requests"] == 3
         assert [s["requests"] for s in doc["sessions"]] == [4, 2]
-
-
-def _resume_cases() -> list[Path]:
-    claude = sorted(
-        p
-        for p in (CORPUS / "claude-code").rglob("*.jsonl")
-        if "subagents" not in p.parts and p.stat().st_size > 2000
-    )
-    codex = sorted((CORPUS / "codex").rglob("*.jsonl"))
-    return [*claude[:8], *codex[:4]]
-
-
-@pytest.mark.parametrize("source", _resume_cases(), ids=lambda p: p.name[:24])
-def test_a_log_read_on_from_each_cut_parses_to_what_a_whole_read_gives(
-    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Real logs, cut at three points and read on from each by the adapter's resume: the
-    whole Session (request send times, inline sidechain threads, tool calls, prompts,
-    warnings about record types the parser does not know) equals a fresh parse."""
-    codex = source.is_relative_to(CORPUS / "codex")
-    if codex:
-        target = tmp_path / "codex" / "sessions" / "2026" / "01" / "01" / f"rollout-{source.name}"
-    else:
-        target = tmp_path / "claude" / "projects" / "-work-app" / source.name
-    target.parent.mkdir(parents=True)
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
-    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
-    lines = source.read_bytes().splitlines(keepends=True)
-    third = len(lines) // 3
-    unknown = b'{"type":"a-record-type-from-the-future","timestamp":"2026-01-01T00:00:00Z"}\n'
-    lines[third:third] = [unknown]  # before the first cut: counted across the resume
-    pm = get_plugin_manager()
-    session = token = None
-    for cut in (third, 2 * third, len(lines)):
-        target.write_bytes(b"".join(lines[:cut]))
-        [(_, adapter, ref)] = catalog.discover(pm, catalog.SessionFilter())
-        session, token = adapter.parse_resumable(ref, session, token)  # type: ignore[attr-defined]
-        whole = adapter.parse(ref)
-        assert session == whole, cut
-        assert session.issues.warnings == whole.issues.warnings
-    assert session is not None and any(
-        "a-record-type-from-the-future" in w for w in session.issues.warnings
-    )

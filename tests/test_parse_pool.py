@@ -67,10 +67,10 @@ class KilledInWorker(ClaudeCodeAdapter):
         self.victim = victim
         self.parent = os.getpid()
 
-    def parse_resumable(self, ref: SessionRef, previous: Any, token: Any) -> Any:
+    def parse(self, ref: SessionRef) -> Any:
         if os.getpid() != self.parent and ref.id == self.victim:
             os.kill(os.getpid(), signal.SIGKILL)
-        return super().parse_resumable(ref, previous, token)
+        return super().parse(ref)
 
 
 def big_home(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[SessionRef]:
@@ -123,8 +123,8 @@ class AppendsWhileRead(ClaudeCodeAdapter):
     def __init__(self, line: bytes) -> None:
         self.line = line
 
-    def parse_resumable(self, ref: SessionRef, previous: Any, token: Any) -> Any:
-        result = super().parse_resumable(ref, previous, token)
+    def parse(self, ref: SessionRef) -> Any:
+        result = super().parse(ref)
         if self.line:
             with ref.path.open("ab") as fh:
                 fh.write(self.line)

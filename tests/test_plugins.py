@@ -8,7 +8,9 @@ import csv
 import importlib
 import io
 import json
+import math
 import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -19,10 +21,11 @@ import genai_prices
 import pytest
 
 from tests.cli_run import CORPUS, tokentrail, tokentrail_json
+from tests.gitrepo import Env, Feature, feature_branch
 from tokentrail.builtin.price_genai import genai_usage
 from tokentrail.detect import analyze
 from tokentrail.model import Usage
-from tokentrail.plugins import TokentrailPluginManager
+from tokentrail.plugins import PRINTED, TokentrailPluginManager
 from tokentrail.pricing import Pricer
 
 FAKE_PRICE = 0.000002  # tests/fake_plugin: $ per token for fake-model-1
@@ -259,3 +262,87 @@ def test_detector_hook_feeds_the_detect_step(
     tighter = analyze(sessions, pm, Pricer(pm, config)).findings
     assert sorted(f.session for f in tighter) == ["long", "short"]
     assert pm.problems == []
+
+
+# --- plugins that misbehave cannot take the run down ---------------------------------------
+
+
+@pytest.fixture
+def branch(fake_plugin_site: Path, tmp_path: Path) -> Feature:
+    """The standard branch scenario, with the misbehaving plugin (and only it) loaded."""
+    env = Env(tmp_path / "env", extra={"PYTHONPATH": str(fake_plugin_site)})
+    return feature_branch(tmp_path, env)
+
+
+def misbehave(f: Feature, *ways: str, **extra: str) -> Env:
+    f.env.extra.update(TOKENTRAIL_PLUGINS="misbehaving", FAKE_MISBEHAVE=",".join(ways), **extra)
+    return f.env
+
+
+def plugin_warnings(doc: dict[str, Any]) -> list[str]:
+    return [w for w in doc["warnings"] if w.startswith("plugin misbehaving")]
+
+
+def test_sys_exit_in_a_plugin_never_decides_a_commit(branch: Feature) -> None:
+    env = misbehave(branch, "exit", "exit-price")
+    proc = env.run(branch.repo.path, "check", "--strict", "--budget", "1000")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "called sys.exit(3) (ignored: a plugin cannot end the run)" in proc.stderr
+    doc = env.json(branch.repo.path, "report")
+    warnings = plugin_warnings(doc)
+    assert any("price_request: called sys.exit(4)" in w for w in warnings)
+    assert doc["totals"]["cost_usd"] > 0  # genai-prices priced what the plugin would not
+
+
+def test_print_in_a_plugin_cannot_corrupt_json(branch: Feature) -> None:
+    env = misbehave(branch, "print")
+    for args in (("report",), ("sessions",), ("check",), ("lessons",)):
+        proc = env.run(branch.repo.path, *args, "--json")
+        doc = json.loads(proc.stdout)  # nothing else on stdout
+        assert any(PRINTED in w for w in plugin_warnings(doc)), doc["warnings"]
+        for printed in ("detecting 1111", "pricing claude-", "registering the misbehaving"):
+            assert printed not in proc.stdout and printed not in proc.stderr
+
+
+def test_non_finite_waste_is_dropped_and_reported(branch: Feature) -> None:
+    env = misbehave(branch, "nan")
+    doc = env.json(branch.repo.path, "report")
+    titles = {f["title"] for f in doc["findings"]}
+    assert "sound finding" in titles and not titles & {"nan waste", "inf tokens"}
+    warnings = " ".join(plugin_warnings(doc))
+    assert "wasted_usd is nan, not a finite number" in warnings
+    assert "wasted_tokens is inf, not a finite number" in warnings
+    check = env.json(branch.repo.path, "check", "--max-waste-share", "0.5")
+    assert check["status"] == "ok" and 0 <= check["waste"]["share"] < 0.5
+
+
+def test_an_absurd_waste_claim_is_capped_by_the_bill(branch: Feature) -> None:
+    env = misbehave(branch, "huge")
+    doc = env.json(branch.repo.path, "report")
+    huge = [f for f in doc["findings"] if f["title"] == "huge claim"]  # one per session
+    assert huge and sum(f["wasted_usd"] for f in huge) <= doc["carry"]["billed_usd"] + 1e-9
+    assert sum(f["wasted_tokens"] for f in huge) <= doc["carry"]["billed_tokens"]
+    check = env.json(branch.repo.path, "check", "--max-waste-share", "1")
+    assert math.isfinite(check["waste"]["share"])  # capped by the sessions' bills, not NaN
+
+
+def test_a_non_finite_price_falls_through_to_the_next_pricer(branch: Feature) -> None:
+    env = misbehave(branch, "nan-price")
+    doc = env.json(branch.repo.path, "report")
+    assert doc["totals"]["cost_usd"] > 0 and doc["totals"]["unpriced_requests"] == 0
+    [warning] = plugin_warnings(doc)
+    assert "returned a cost of nan (not a finite number >= 0)" in warning
+
+
+@pytest.mark.parametrize("ways", [("hang", "hang-price"), ("swallow",)])
+def test_a_plugin_past_its_time_limit_is_disabled_for_the_run(
+    branch: Feature, ways: tuple[str, ...]
+) -> None:
+    env = misbehave(branch, *ways, TOKENTRAIL_PLUGIN_TIMEOUT="1")
+    began = time.monotonic()
+    doc = env.json(branch.repo.path, "report")
+    assert time.monotonic() - began < 30
+    warnings = plugin_warnings(doc)
+    assert warnings and all("took longer than 1 s (disabled for this run)" in w for w in warnings)
+    assert len(warnings) == 1  # the first time-out disables the plugin for every hook
+    assert doc["totals"]["cost_usd"] > 0

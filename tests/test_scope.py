@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from tests.gitrepo import Env, GitRepo, at
+from tests.cli_run import invoke
+from tests.gitrepo import ClaudeLog, Env, GitRepo, at
+from tokentrail import githooks
 from tokentrail.errors import TokentrailError
 from tokentrail.scope import find_scope
 
@@ -78,3 +81,58 @@ def test_linked_worktree_detached_head_and_tag_base(repo: GitRepo, tmp_path: Pat
         find_scope(worktree)
     assert err.value.code == "detached_head"
     assert find_scope(worktree, allow_detached=True).head == a
+
+
+# Every character str.splitlines() breaks on, besides "\n" and "\r\n".
+SEPARATORS = "\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+# Of those, the ones git allows in a branch name (it refuses ASCII control characters).
+BRANCH_SEPARATORS = "\x85\u2028\u2029"
+
+
+def test_line_separators_in_subjects_branch_names_and_paths(tmp_path: Path) -> None:
+    """A PR author controls subjects and branch names: none of these characters may split
+    a record of git's output, in any command that reads it."""
+    env = Env(tmp_path / "env")
+    repo = GitRepo(tmp_path / f"re{SEPARATORS}po", env)
+    repo.commit("initial", at(0))
+    branch = f"feat{BRANCH_SEPARATORS}x"
+    repo.checkout("-b", branch)
+    subject = f"fix{SEPARATORS}this"
+    first = repo.commit(subject, at(13))
+    second = repo.commit(f"{SEPARATORS}lead and trail{SEPARATORS}", at(16))
+    log = ClaudeLog(env, repo.path)
+    log.request(at(10), branch, input=100, output=10)
+    log.request(at(14), branch, input=200, output=20)
+    environ = env.environ()
+
+    scope = find_scope(repo.path)
+    assert scope.branch == branch
+    assert [(c.sha, c.subject) for c in scope.commits] == [
+        (first, subject),
+        (second, f"{SEPARATORS}lead and trail{SEPARATORS}"),  # git strips ASCII only
+    ]
+
+    for args in (
+        ("report", "--json"),
+        ("report",),
+        ("report", "--markdown"),
+        ("note", "--range", f"{scope.base}..HEAD", "--json"),
+        ("show", first, "--json"),
+        ("report", "--from-notes", "--json"),
+        ("check", "--json"),
+        ("check",),
+        ("comment", "--dry-run", "--from-logs", "--pr", "1"),
+        ("install", "--json"),
+        ("notes", "carry", "--onto", "HEAD", "--range", f"{scope.base}..HEAD", "--json"),
+    ):
+        result = invoke(*args, env=environ, cwd=repo.path)
+        assert result.exit_code == 0, (args, result.output)
+        assert "error" not in result.stdout[:200].lower() or args[0] == "check", args
+        if "--json" in args:
+            doc = json.loads(result.stdout)
+            assert "error" not in doc, (args, doc)
+            if args[0] == "report":
+                assert [c["sha"] for c in doc["commits"]] == [first, second]
+                assert doc["totals"]["requests"] == 2
+    hooks = githooks.hooks_dir(repo.path)
+    assert hooks.is_dir() and hooks.parent.parent == repo.path.resolve()

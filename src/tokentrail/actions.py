@@ -12,6 +12,7 @@ import click
 import orjson
 
 from tokentrail.errors import TokentrailError
+from tokentrail.escape import plain
 from tokentrail.github import DEFAULT_MAX_WAIT, GitHub
 
 MAX_WAIT_ENV = "TOKENTRAIL_GITHUB_MAX_WAIT"  # seconds all GitHub retries may wait together
@@ -93,6 +94,7 @@ def repo_name() -> str:
 
 def warn(message: str) -> None:
     """A warning on stderr; an annotation on the run's page when in GitHub Actions."""
+    message = plain(message)  # redacted, one line, nothing a terminal or a CI log acts on
     if os.environ.get("GITHUB_ACTIONS") == "true":
         data = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
         click.echo(f"::warning title=tokentrail::{data}", err=True)

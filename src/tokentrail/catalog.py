@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from tokentrail import __version__
 from tokentrail.figures import cost_units, session_row, totals, units_to_usd
 from tokentrail.hookspecs import Adapter
 from tokentrail.index import Index, IndexCorrupt, Listed, file_state, key_hashes
-from tokentrail.logfile import heads
+from tokentrail.logfile import display, heads
 from tokentrail.model import (
     MODEL_VERSION,
     AgentCommit,
@@ -124,24 +125,31 @@ def known_agents(pm: TokentrailPluginManager) -> list[str]:
 
 
 def discover(
-    pm: TokentrailPluginManager, flt: SessionFilter
+    pm: TokentrailPluginManager, flt: SessionFilter, issues: ParseIssues | None = None
 ) -> list[tuple[str, Adapter, SessionRef]]:
-    """Cheap listing from every adapter: no file is parsed whole here."""
+    """Cheap listing from every adapter: no file is parsed whole here. Entries an adapter
+    could not use (it lists them in an optional `skipped` attribute) go into `issues`."""
     since_ts = flt.since.timestamp() if flt.since else None
     found: list[tuple[str, Adapter, SessionRef]] = []
     for plugin, adapter in pm.adapters():
         if flt.agent and flt.agent not in agent_names(adapter):
             continue
-        refs: list[SessionRef] = []
-        try:
-            refs.extend(adapter.discover(flt.repo))
-        except Exception as exc:  # what was listed before the failure is still used
-            pm.report(plugin, "discover", exc)
+        refs: list[SessionRef] = []  # what was listed before a failure is still used
+        pm.guard(plugin, "discover", partial(_listing, adapter, flt.repo, refs))
+        skipped = getattr(adapter, "skipped", None)
+        if issues is not None and isinstance(skipped, list):
+            for entry in skipped:
+                issues.skipped_files.append(str(entry))
+                issues.warnings.append(f"{entry}: not read; its sessions are not counted")
         for ref in refs:
             if since_ts is not None and ref.mtime and ref.mtime < since_ts:
                 continue  # not written since then, so it ended before then
             found.append((plugin, adapter, ref))
     return found
+
+
+def _listing(adapter: Adapter, repo: Path | None, into: list[SessionRef]) -> None:
+    into.extend(adapter.discover(repo))  # appends as it goes: a failure keeps the rest
 
 
 def parser_version(pm: TokentrailPluginManager, plugin: str, adapter: Adapter) -> str:
@@ -185,6 +193,7 @@ class _Synced:
     ids: list[int]  # index entries of this run's sessions, in discovery order
     gone: set[int]  # those kept after their logs were deleted
     secondary: set[int]  # those read by an adapter that only imports (`secondary`)
+    issues: ParseIssues  # what discovery could not read
 
 
 def sync(
@@ -197,8 +206,9 @@ def sync(
     """Bring the index up to date with the logs this filter covers; `progress(done,
     total)` is called as session files are (re)parsed."""
     heads.memo, heads.new = index.heads(), {}
+    discovered = ParseIssues()  # entries the adapters listed but could not use
     try:
-        found = discover(pm, flt)
+        found = discover(pm, flt, discovered)
     finally:
         new, heads.memo, heads.new = heads.new, None, {}
     if new:
@@ -237,7 +247,7 @@ def sync(
             if getattr(job.adapter, "secondary", False):
                 secondary.add(result)
     gone = _deleted(pm, flt, index, set(keys), keep_deleted(config))
-    return _Synced([*ids, *sorted(gone)], gone, secondary)
+    return _Synced([*ids, *sorted(gone)], gone, secondary, discovered)
 
 
 def _deleted(
@@ -414,6 +424,7 @@ def listing(
     def run(index: Index) -> Listing:
         synced = sync(pm, flt, index, config, progress)
         chosen, issues = _chosen(index.listed(synced.ids), flt, synced.secondary)
+        issues.add(synced.issues)
         drops = _drops(index, chosen)
         overridden = _overridden(config)
         custom = _custom_pricing(pm)
@@ -529,6 +540,7 @@ def load(
     def run(index: Index) -> Catalog:
         synced = sync(pm, flt, index, config, progress)
         chosen, issues = _chosen(index.listed(synced.ids), flt, synced.secondary)
+        issues.add(synced.issues)
         drops = _drops(index, chosen)
         picked = [item for item in chosen if select is None or select(item.row)]
         loaded = _sessions(index, [item.id for item in picked], drops, pm, config)
@@ -618,15 +630,21 @@ def _reindex(session: Session, keep: list[Request]) -> None:
 def searched_places(pm: TokentrailPluginManager) -> list[dict[str, Any]]:
     """Where each adapter looks (adapters may expose `roots()`), and whether it exists."""
     places = []
-    for _, adapter in pm.adapters():
+    for plugin, adapter in pm.adapters():
         roots = getattr(adapter, "roots", None)
         if not callable(roots):
             continue
-        try:
-            for root in roots():
-                places.append(
-                    {"agent": adapter.name, "path": str(root), "exists": Path(root).is_dir()}
-                )
-        except Exception:
-            continue
+        for root in pm.guard(plugin, "roots", partial(_roots, roots)) or []:
+            places.append({"agent": adapter.name, "path": display(root), "exists": _is_dir(root)})
     return places
+
+
+def _roots(roots: Any) -> list[Path]:
+    return [Path(r) for r in roots()]
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False

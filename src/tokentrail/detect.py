@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from functools import partial
 from typing import Any, Protocol
 
 import orjson
@@ -75,9 +77,20 @@ def finding_id(f: Finding) -> str:
     return hashlib.sha1(raw).hexdigest()[:12]
 
 
+def _finite(value: Any, what: str) -> float:
+    """A figure a finding claims, as a float; a finding with NaN, infinity or a
+    non-number there is refused (its waste would poison every total it reaches)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} is a {type(value).__name__}, not a number")
+    if not math.isfinite(value):
+        raise ValueError(f"{what} is {value!r}, not a finite number")
+    return float(value)
+
+
 def coerce(item: Any, plugin: str, session: Session) -> Finding:
     """A Finding, or a mapping (third parties need not import us): missing figures mean
-    "no waste claimed", other scalar keys become evidence."""
+    "no waste claimed", other scalar keys become evidence. Raises TypeError/ValueError for
+    a finding whose figures are not finite numbers."""
     if isinstance(item, Finding):
         f = item
     elif isinstance(item, Mapping):
@@ -92,19 +105,26 @@ def coerce(item: Any, plugin: str, session: Session) -> Finding:
             title=str(item.get("title") or item.get("message") or item.get("detector") or plugin),
             session=str(item.get("session") or session.id),
             evidence=[dict(e) for e in evidence] if evidence else ([extra] if extra else []),
-            wasted_tokens=int(item.get("wasted_tokens") or 0),
-            wasted_usd=float(item.get("wasted_usd") or 0.0),
-            confidence=float(item.get("confidence", 0.5)),
+            wasted_tokens=item.get("wasted_tokens") or 0,
+            wasted_usd=item.get("wasted_usd") or 0.0,
+            confidence=item.get("confidence", 0.5),
             measured=bool(item.get("measured", False)),
             lesson=str(item.get("lesson") or ""),
-            claims={str(k): (int(v[0]), float(v[1])) for k, v in item.get("claims", {}).items()},
+            claims=dict(item.get("claims") or {}),
         )
     else:
         raise TypeError(f"yielded {type(item).__name__}, not a Finding or mapping")
     f.session = f.session or session.id
-    f.wasted_tokens = max(int(f.wasted_tokens), 0)
-    f.wasted_usd = max(float(f.wasted_usd), 0.0)
-    f.confidence = min(max(float(f.confidence), 0.0), 1.0)
+    f.wasted_tokens = max(int(_finite(f.wasted_tokens, "wasted_tokens")), 0)
+    f.wasted_usd = max(_finite(f.wasted_usd, "wasted_usd"), 0.0)
+    f.confidence = min(max(_finite(f.confidence, "confidence"), 0.0), 1.0)
+    f.claims = {
+        str(k): (
+            max(int(_finite(v[0], f"claim {k} tokens")), 0),
+            max(_finite(v[1], f"claim {k} usd"), 0.0),
+        )
+        for k, v in f.claims.items()
+    }
     if not f.claims:  # nothing to share: it owns exactly what it says
         f.claims = {f"{plugin}:{f.title}": (f.wasted_tokens, f.wasted_usd)}
     return f
@@ -146,15 +166,20 @@ def detect_session(
     context = DetectContext(carry, thresholds, pricer.config, pricer)
     findings: list[Finding] = []
     for plugin, detector in found:
-        try:
-            produced = [coerce(i, plugin, session) for i in detector.detect(session, context)]
-        except Exception as exc:  # a detector's bug must not stop the report
-            pm.report(plugin, f"detect {session.id}", exc)
-            continue
-        findings.extend(produced)
+        stage = f"detect {session.id}"
+        produced = pm.guard(plugin, stage, partial(_detect, detector, session, context))
+        for item in produced or []:
+            try:
+                findings.append(coerce(item, plugin, session))
+            except (TypeError, ValueError, OverflowError, IndexError) as exc:
+                pm.report(plugin, stage, exc)  # that finding is dropped, not the others
     for f in findings:
         f.id = f.id or finding_id(f)
     return settle(findings, carry.billed_tokens, carry.billed_usd), carry
+
+
+def _detect(detector: Detector, session: Session, context: DetectContext) -> list[Any]:
+    return list(detector.detect(session, context))
 
 
 class Results(Protocol):

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from tokentrail.logfile import display
 from tokentrail.model import Request, Session, Usage
 
 SCHEMA_VERSION = 1
@@ -90,14 +91,24 @@ def totals(requests: Iterable[Request]) -> dict[str, Any]:
     }
 
 
-def agent_cost(requests: Iterable[Request]) -> dict[str, Any]:
+def agent_cost(requests: Iterable[Request], session_total: float | None = None) -> dict[str, Any]:
     """The cost the agent recorded itself, beside tokentrail's price of the same requests.
 
     `agent_cost_usd` is None when the log records no cost; `agent_cost_requests` says how
     many requests carried one and `cost_usd_same_requests` is tokentrail's price of
     exactly those (None when none of them could be priced), so the two compare like for
-    like."""
+    like. An agent that records one running total for the whole session instead (Claude
+    Code `cost-state`: `session_total`) is compared with the price of all its requests;
+    the difference is usage the transcript does not show."""
+    requests = list(requests)
     recorded = [r for r in requests if r.agent_cost_usd is not None]
+    if not recorded and session_total is not None:
+        priced = [r.cost_usd for r in requests if r.cost_usd is not None]
+        return {
+            "agent_cost_usd": round(session_total, 6),
+            "agent_cost_requests": len(requests),
+            "cost_usd_same_requests": round(sum(priced), 6) if priced else None,
+        }
     ours = [r.cost_usd for r in recorded if r.cost_usd is not None]
     return {
         "agent_cost_usd": round(sum(r.agent_cost_usd or 0.0 for r in recorded), 6)
@@ -120,8 +131,8 @@ def session_row(session: Session) -> dict[str, Any]:
         "models": session.model_mix,
         "parent_id": session.parent_id,
         **totals(session.requests),
-        **agent_cost(session.requests),
-        "paths": [str(p) for p in session.paths],
+        **agent_cost(session.requests, session.agent_cost_usd),
+        "paths": [display(p) for p in session.paths],
     }
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tokentrail.errors import TokentrailError
-from tokentrail.scope import run_git
+from tokentrail.scope import git_records, one_line, run_git
 
 MARKER = "# tokentrail-hook v1"
 CHAINED_SUFFIX = ".tokentrail-chained"
@@ -50,12 +50,12 @@ exit 0
 
 
 def hooks_dir(root: Path) -> Path:
-    path = Path(run_git(root, "rev-parse", "--git-path", "hooks").strip())
+    path = Path(one_line(run_git(root, "rev-parse", "--git-path", "hooks")))
     return path if path.is_absolute() else (root / path).resolve()
 
 
 def _refuse_hooks_path(root: Path) -> None:
-    configured = run_git(root, "config", "--get", "core.hooksPath", check=False).strip()
+    configured = _config(root, "core.hooksPath")
     if configured:
         raise TokentrailError(
             "hooks_path_set",
@@ -91,9 +91,14 @@ def wrapper(name: str, program: str) -> str:
     )
 
 
+def _config(root: Path, key: str) -> str:
+    """One config value as stored ("" when unset), read NUL-terminated."""
+    values = git_records(run_git(root, "config", "-z", "--get", key, check=False))
+    return values[-1] if values else ""
+
+
 def _rewrite_refs(root: Path) -> list[str]:
-    out = run_git(root, "config", "--get-all", "notes.rewriteRef", check=False)
-    return out.split()
+    return git_records(run_git(root, "config", "-z", "--get-all", "notes.rewriteRef", check=False))
 
 
 def install(root: Path, ref: str) -> dict[str, Any]:
@@ -143,7 +148,7 @@ def uninstall(root: Path) -> dict[str, Any]:
         else:
             status = "removed"
         done.append({"hook": name, "path": str(path), "status": status})
-    added = run_git(root, "config", "--get", INSTALLED_KEY, check=False).strip()
+    added = _config(root, INSTALLED_KEY)
     rewrite = "kept"
     if added:
         values = [v for v in _rewrite_refs(root) if v != added]

@@ -33,6 +33,7 @@ import requests
 
 from tokentrail import __version__
 from tokentrail.errors import TokentrailError
+from tokentrail.escape import cut, flat
 from tokentrail.redact import MARK, redact
 
 FORK_DOCS = "docs/action.md#pull-requests-from-forks"
@@ -197,7 +198,7 @@ class GitHub:
             said = data.get("message", "") if isinstance(data, dict) else ""
         except ValueError:
             said = ""
-        return self.scrub(" ".join(str(said).split()))[:200]
+        return cut(self.scrub(flat(said)), 200)  # one line, no controls or bidi
 
     def scrub(self, text: str) -> str:
         """`text` without our token (even one a proxy echoed) or anything else secret."""

@@ -109,7 +109,7 @@ def load_history(scope: Scope, since: datetime, paths: Iterable[str]) -> History
 def _touched_without_added_lines(diff: str, keep: set[str]) -> list[str]:
     """Files a commit deleted or only removed lines from: touched, with nothing added."""
     out = []
-    for line in diff.splitlines():
+    for line in diff.split("\n"):  # a diff line may hold \r (CRLF files)
         if line.startswith("diff --git "):
             _, _, rest = line.partition(" b/")
             if rest in keep:

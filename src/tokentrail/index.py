@@ -54,7 +54,10 @@ from tokentrail.model import (
     AgentCommit,
     Compaction,
     ParseIssues,
+    PrLink,
     Prompt,
+    RateLimits,
+    RateWindow,
     Request,
     Session,
     ToolCall,
@@ -62,7 +65,8 @@ from tokentrail.model import (
     resolved_cwd,
 )
 
-SCHEMA = 2  # 2: request provider, agent cost, sent; tool call added, read range; prompt kind
+SCHEMA = 3  # 2: request provider, agent cost, sent; tool call added, read range; prompt kind
+# 3: every ParseIssues counter; the agent's own cost, PR links and rate limits
 APPLICATION_ID = 0x746B7472  # "tktr"
 BUSY_TIMEOUT_S = 30.0
 _CHUNK = 500  # values per `IN (...)` list
@@ -77,7 +81,10 @@ def _model_shape() -> str:
     """The fields of every model class the index encodes: a change rebuilds the index
     (and the codec test fails until the encoding below knows the new field)."""
     parts = []
-    for cls in (Session, Request, Usage, ToolCall, Prompt, Compaction, AgentCommit, ParseIssues):
+    for cls in (
+        *(Session, Request, Usage, ToolCall, Prompt, Compaction, AgentCommit, ParseIssues),
+        *(PrLink, RateLimits, RateWindow),
+    ):
         parts.append(cls.__name__ + "(" + ",".join(f.name for f in fields(cls)) + ")")
     return hashlib.sha1(";".join(parts).encode()).hexdigest()[:16]
 
@@ -242,6 +249,40 @@ def key_hashes(blob: bytes) -> array[int]:
     return hashes
 
 
+_ISSUE_FIELDS = [f.name for f in fields(ParseIssues)]
+
+
+def _issues_json(issues: ParseIssues) -> list[Any]:
+    return [getattr(issues, name) for name in _ISSUE_FIELDS]
+
+
+def _issues_of(values: list[Any]) -> ParseIssues:
+    issues = ParseIssues()
+    for name, value in zip(_ISSUE_FIELDS, values):
+        setattr(issues, name, list(value) if isinstance(value, list) else value)
+    return issues
+
+
+def _window_json(w: RateWindow | None) -> list[Any] | None:
+    return None if w is None else [w.used_percent, w.window_minutes, _iso(w.resets_at)]
+
+
+def _window_of(data: list[Any] | None) -> RateWindow | None:
+    return None if data is None else RateWindow(data[0], data[1], _ts(data[2]))
+
+
+def _limits_json(limits: RateLimits | None) -> list[Any] | None:
+    if limits is None:
+        return None
+    return [_window_json(limits.primary), _window_json(limits.secondary), _iso(limits.timestamp)]
+
+
+def _limits_of(data: list[Any] | None) -> RateLimits | None:
+    if data is None:
+        return None
+    return RateLimits(_window_of(data[0]), _window_of(data[1]), _ts(data[2]))
+
+
 def encode_head(session: Session) -> bytes:
     issues = session.issues
     return orjson.dumps(
@@ -256,7 +297,16 @@ def encode_head(session: Session) -> bytes:
             "parent_id": session.parent_id,
             "paths": [str(p) for p in session.paths],
             "subagent_files": session.subagent_files,
-            "issues": [issues.bad_lines, issues.truncated_lines, issues.warnings],
+            "issues": _issues_json(issues),
+            "agent_cost": [
+                session.agent_cost_usd,
+                session.agent_cost_by_model,
+                session.agent_cost_unknown_models,
+            ],
+            "pr_links": [
+                [p.url, p.number, p.repository, _iso(p.timestamp)] for p in session.pr_links
+            ],
+            "rate_limits": _limits_json(session.rate_limits),
             "commits": [
                 [c.sha, c.branch, _iso(c.timestamp), c.request_index, c.tool_call_id]
                 for c in session.commits
@@ -300,7 +350,7 @@ def encode_body(session: Session) -> bytes:
 def decode_session(head: bytes, body: bytes | None) -> Session:
     """A session without its requests (added by the caller), from its head and body."""
     h = orjson.loads(head)
-    bad, truncated, warnings = h["issues"]
+    cost, by_model, unknown = h["agent_cost"]
     session = Session(
         agent=h["agent"],
         id=h["id"],
@@ -311,8 +361,13 @@ def decode_session(head: bytes, body: bytes | None) -> Session:
         start=_ts(h["start"]),
         end=_ts(h["end"]),
         parent_id=h["parent_id"],
-        issues=ParseIssues(bad, truncated, warnings),
+        issues=_issues_of(h["issues"]),
         subagent_files=h["subagent_files"],
+        agent_cost_usd=cost,
+        agent_cost_by_model=by_model,
+        agent_cost_unknown_models=unknown,
+        pr_links=[PrLink(p[0], p[1], p[2], _ts(p[3])) for p in h["pr_links"]],
+        rate_limits=_limits_of(h["rate_limits"]),
         commits=[AgentCommit(c[0], c[1], _ts(c[2]), c[3], c[4]) for c in h["commits"]],
     )
     if body is not None:
@@ -426,11 +481,7 @@ class Entry:
             requests,
             keys,
             None if units is None else str(units),
-            (
-                orjson.dumps([i.bad_lines, i.truncated_lines, i.warnings])
-                if i.bad_lines or i.truncated_lines or i.warnings
-                else None
-            ),
+            orjson.dumps(_issues_json(i)) if i != ParseIssues() else None,
             "\n".join(filter(None, (_resolved(cwd) for cwd in session.cwds))),
             len(session.requests),
         )
@@ -757,8 +808,7 @@ class Index:
                 raise IndexCorrupt(f"session {r[2]}: stored data does not verify")
             issues = None
             if r[8] is not None:
-                bad, truncated, warnings = orjson.loads(r[8])
-                issues = ParseIssues(bad, truncated, warnings)
+                issues = _issues_of(orjson.loads(r[8]))
             out.append(
                 Listed(
                     r[0],

@@ -1,32 +1,180 @@
-"""Streaming JSONL reading shared by adapters: one line at a time, bad lines counted."""
+"""Reading agent logs that may be broken, hostile or still being written.
+
+Shared by the adapters: files are opened only when they are regular files of a sane size
+(a FIFO, a device or a symlink loop never hangs or floods a run), read one line at a time
+with a cap on line length, and decoded with orjson first; a line orjson rejects is read
+again leniently (a BOM, invalid UTF-8, NUL bytes, raw control characters and lone UTF-16
+surrogates are replaced, not allowed to cost the line's other fields). Fields are read
+through typed accessors that reject a wrong type or an implausible number *per field*, so
+one absurd value never takes its line, its request or its session down with it.
+"""
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import re
 import stat
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
 from tokentrail.model import ParseIssues
 
+# One token field of one API call. The largest context windows are ~2M tokens, so a value
+# 50 times that is corruption, not usage (docs/cli.md, "Limits").
+MAX_REQUEST_TOKENS = 100_000_000
+# A cumulative total (Codex `total_token_usage`): a whole session, however long.
+MAX_TOTAL_TOKENS = 100_000_000_000
+# Dollar figures an agent logs about itself (Claude Code `cost-state`).
+MAX_AGENT_COST_USD = 1_000_000.0
+MAX_LINE_BYTES = 64 << 20  # a longer line is skipped, never held in memory whole
+MAX_FILE_BYTES = 4 << 30  # a bigger "log" is not read at all
+# Timestamps outside this range are treated as missing (they overflow date arithmetic).
+MIN_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MAX_TIME = datetime(2200, 1, 1, tzinfo=timezone.utc)
+
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_MAX_INT_DIGITS = 40  # longer integer literals become inf (implausible), never a slow int
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a regular file"
+
+
+def open_regular(path: Path) -> tuple[IO[bytes] | None, str]:
+    """The file opened for reading, or None and why not.
+
+    Opened non-blocking (opening a FIFO never waits for a writer), then checked on the open
+    descriptor, so a file swapped for a FIFO between a listing and this call is still
+    refused. Only regular files up to MAX_FILE_BYTES are returned.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | _NONBLOCK)
+    except OSError as exc:
+        return None, _os_reason(exc)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            reason = _kind(st.st_mode)
+        elif st.st_size > MAX_FILE_BYTES:
+            reason = f"{st.st_size >> 20} MB, over the {MAX_FILE_BYTES >> 30} GB limit"
+        else:
+            os.set_blocking(fd, True)
+            return os.fdopen(fd, "rb"), ""
+    except OSError as exc:
+        reason = _os_reason(exc)
+    os.close(fd)
+    return None, reason
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "missing or a dangling symlink"
+    if exc.errno == 40:  # ELOOP
+        return "a symlink loop"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return exc.strerror or type(exc).__name__
+
+
+def is_regular(path: Path) -> bool:
+    """Whether `path` (symlinks followed) is a regular file; never raises."""
+    return irregular(path) is None
+
+
+def irregular(path: Path) -> str | None:
+    """Why `path` (symlinks followed) is not a readable regular file; None when it is."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return _os_reason(exc)
+    except ValueError:
+        return "an unusable name"
+    return None if stat.S_ISREG(mode) else _kind(mode)
+
+
+def _lines(fh: IO[bytes], limit: int) -> Iterator[bytes]:
+    """Each line with its newline, at most `limit` bytes long (read by C-level iteration:
+    this is the hot loop). A longer line comes out in pieces; `_skip_rest` drops them."""
+    return iter(partial(fh.readline, limit), b"")
+
+
+def _skip_rest(fh: IO[bytes]) -> int:
+    """Read past the rest of an overlong line in bounded chunks; how many bytes."""
+    skipped = 0
+    while True:
+        chunk = fh.readline(1 << 20)
+        skipped += len(chunk)
+        if not chunk or chunk.endswith(b"\n"):
+            return skipped
+
+
+def _big_int(digits: str) -> float | int:
+    return int(digits) if len(digits) < _MAX_INT_DIGITS else math.inf
+
+
+def _no_constant(_: str) -> None:
+    return None  # NaN / Infinity are not JSON; read them as "no value"
+
+
+def _fix_strings(value: Any) -> Any:
+    """Lone surrogates (valid JSON as JavaScript writes it) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_fix_strings(v) for v in value]
+    if isinstance(value, dict):
+        return {_fix_strings(k): _fix_strings(v) for k, v in value.items()}
+    return value
+
+
+def lenient_loads(line: bytes) -> Any:
+    """A line orjson rejected, read as leniently as keeps its meaning; None if it is not
+    JSON at all. Invalid UTF-8 becomes U+FFFD, a BOM is dropped, NUL bytes become spaces
+    (never joining two tokens into one), raw control characters are allowed inside strings,
+    integers too long to be real become inf, and NaN/Infinity become null."""
+    text = line.decode("utf-8", "replace").replace("\x00", " ").lstrip("\ufeff \t\r\n")
+    try:
+        obj = json.loads(text, strict=False, parse_int=_big_int, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return None
+    return _fix_strings(obj) if "\\u" in text or "\ufffd" in text else obj
+
 
 def read_jsonl(
-    path: Path, issues: ParseIssues, skip: bytes | None = None, skip_window: int = 600
+    path: Path,
+    issues: ParseIssues,
+    skip: bytes | None = None,
+    skip_window: int = 600,
+    max_line: int = MAX_LINE_BYTES,
 ) -> Iterator[dict[str, Any]]:
     """Yield each JSON object line of `path`.
 
-    A line that is not valid JSON is skipped and counted: as truncated when it is the last
-    line and has no newline (the agent was still writing), as garbled otherwise. `skip`
-    drops lines containing that byte string within their first `skip_window` bytes
-    without decoding them (a cheap filter for record types a caller ignores).
+    A line that is not valid JSON even when read leniently is skipped and counted: as
+    truncated when it is the last line and has no newline (the agent was still writing), as
+    garbled otherwise. `skip` drops lines containing that byte string within their first
+    `skip_window` bytes without decoding them (a cheap filter for record types a caller
+    ignores). A file that cannot be read is named in one warning that says it was left out;
+    a line longer than `max_line` bytes is skipped and counted as garbled.
     """
-    return iter(JsonlReader(path, issues, skip=skip, skip_window=skip_window))
+    return iter(JsonlReader(path, issues, skip=skip, skip_window=skip_window, max_line=max_line))
 
 
 TAIL_BYTES = 64  # how much of a file before the resume point must be unchanged
@@ -39,7 +187,8 @@ class JsonlReader:
     `offset` is the end of the last line consumed (decoded, skipped or counted garbled); a
     last line with no newline that is not valid JSON is not consumed: it is counted as
     truncated (or, with `count_partial=False`, only flagged in `partial`) and read again
-    next time, when the agent has finished writing it.
+    next time, when the agent has finished writing it. `bad` and `repaired` carry the counts
+    of an earlier read of the same file, so a resumed read reports what a fresh one would.
     """
 
     def __init__(
@@ -52,7 +201,9 @@ class JsonlReader:
         skip_window: int = 600,
         count_partial: bool = True,
         bad: int = 0,
+        repaired: int = 0,
         types: tuple[str, ...] | None = None,
+        max_line: int = MAX_LINE_BYTES,
     ) -> None:
         self.path = path
         self.issues = issues
@@ -62,60 +213,87 @@ class JsonlReader:
         self.count_partial = count_partial
         self.partial = False
         self.device = self.inode = 0
-        self.bad = bad  # garbled lines so far (an earlier read of this file counts too)
+        self.bad = bad  # garbled or overlong lines so far (an earlier read counts too)
+        self.repaired = repaired  # lines read leniently so far
+        self.max_line = max_line
         # `types`: a record whose first key is "type" is decoded only for these types
         self.wanted: tuple[bytes, ...] = tuple(
             f'{{"type":{gap}"{t}"'.encode() for t in types or () for gap in ("", " ")
         )
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        bad, truncated = self.bad, 0
+        bad, repaired, truncated, oversized = self.bad, self.repaired, 0, 0
         path, skip, window, wanted = self.path, self.skip, self.skip_window, self.wanted
+        limit = self.max_line
         typed = (b'{"type":', b'{"type": ')
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
-        try:
-            fh = path.open("rb")
-        except OSError as exc:
-            self.issues.warnings.append(f"{path}: cannot open ({exc.strerror or exc})")
+        fh, why = open_regular(path)
+        if fh is None:
+            self.issues.skip_file(path, why)
             return
         consumed = 0  # bytes of the lines read, from `start`
         last, used = b"", False  # the last line, and whether it was a whole record
         with fh:
-            st = os.fstat(fh.fileno())
-            self.device, self.inode = st.st_dev, st.st_ino
-            if self.start:
-                fh.seek(self.start)
-            for line in fh:
-                consumed += len(line)
-                last, used = line, False
-                if skip is not None and line.find(skip, 0, window) != -1:
-                    continue
-                if wanted and line.startswith(typed) and not line.startswith(wanted):
-                    continue  # a record type the caller ignores: not worth decoding
-                try:
-                    obj = loads(line)
-                except decode_error:
-                    if not line.strip():
+            try:
+                st = os.fstat(fh.fileno())
+                self.device, self.inode = st.st_dev, st.st_ino
+                if self.start:
+                    fh.seek(self.start)
+                for line in _lines(fh, limit):
+                    consumed += len(line)
+                    if len(line) == limit and not line.endswith(b"\n"):
+                        consumed += _skip_rest(fh)
+                        oversized += 1
+                        last, used = b"\n", True
                         continue
-                    if line.endswith(b"\n"):
-                        bad += 1
-                    else:
-                        self.partial = True
-                        truncated += self.count_partial
-                    continue
-                used = True
-                if type(obj) is dict:
-                    yield obj
+                    last, used = line, False
+                    if skip is not None and line.find(skip, 0, window) != -1:
+                        continue
+                    if wanted and line.startswith(typed) and not line.startswith(wanted):
+                        continue  # a record type the caller ignores: not worth decoding
+                    try:
+                        obj = loads(line)
+                    except decode_error:
+                        if not line.strip():
+                            continue
+                        obj = lenient_loads(line)
+                        if obj is None:
+                            if line.endswith(b"\n"):
+                                bad += 1
+                            else:
+                                self.partial = True
+                                truncated += self.count_partial
+                            continue
+                        repaired += 1
+                    used = True
+                    if type(obj) is dict:
+                        yield obj
+            except OSError as exc:
+                self.issues.warnings.append(
+                    f"{display(path)}: read failed part way ({_os_reason(exc)}); "
+                    "the rest of the file is not counted"
+                )
         # a last line with no newline is read again next time unless it was a whole record
         unfinished = bool(last) and not used and not last.endswith(b"\n")
         self.offset = self.start + consumed - (len(last) if unfinished else 0)
-        self.bad = bad
+        self.bad, self.repaired = bad + oversized, repaired
         if bad:
             self.issues.bad_lines += bad
-            self.issues.warnings.append(f"{path}: skipped {bad} garbled line(s)")
+            self.issues.warnings.append(f"{display(path)}: skipped {bad} garbled line(s)")
         if truncated:
             self.issues.truncated_lines += truncated
-            self.issues.warnings.append(f"{path}: skipped a truncated last line")
+            self.issues.warnings.append(f"{display(path)}: skipped a truncated last line")
+        if oversized:
+            self.issues.bad_lines += oversized
+            self.issues.warnings.append(
+                f"{display(path)}: skipped {oversized} line(s) longer than {limit:,} bytes"
+            )
+        if repaired:
+            self.issues.repaired_lines += repaired
+            self.issues.warnings.append(
+                f"{display(path)}: read {repaired} line(s) leniently (BOM, invalid UTF-8, NUL "
+                "bytes, control characters or lone surrogates replaced)"
+            )
 
     def mark(self) -> FileMark:
         """Where a later read of this file can go on from."""
@@ -163,32 +341,9 @@ class FileMark:
         return cls(str(data[0]), int(data[1]), int(data[2]), int(data[3]), bytes.fromhex(data[4]))
 
 
-def parse_ts(value: Any) -> datetime | None:
-    """ISO-8601 timestamp (with `Z`) to an aware datetime; None for anything else."""
-    if not isinstance(value, str) or len(value) < 10:
-        return None
-    text = value[:-1] + "+00:00" if value.endswith("Z") else value
-    try:
-        ts = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
-
-
-def as_int(value: Any) -> int:
-    """Token counts as logged: ints, sometimes floats or strings; anything else is 0."""
-    if type(value) is int:  # the common case first: this runs for every token field
-        return value if value > 0 else 0
-    if isinstance(value, bool):
-        return 0
-    try:
-        return max(int(value), 0)
-    except (TypeError, ValueError):
-        return 0
-
-
 def first_line(path: Path, limit: int = 1 << 20) -> dict[str, Any] | None:
-    """Decode only the first line of a file (cheap discovery); None if it is not JSON.
+    """Decode only the first line of a file (cheap discovery); None if it is not JSON or
+    not a readable regular file.
 
     While `heads` holds a memo (the catalog lends it the index's during discovery), a file
     whose device, inode, size and mtime are unchanged is not opened again."""
@@ -197,14 +352,17 @@ def first_line(path: Path, limit: int = 1 << 20) -> dict[str, Any] | None:
     if memo is not None:
         try:
             state = state_of(os.stat(path))
-        except OSError:
+        except (OSError, ValueError):
             return None
         known = memo.get(str(path))
         if known is not None and known[0] == state:
             line = known[1]
     if line is None:
+        fh, _ = open_regular(path)
+        if fh is None:
+            return None
         try:
-            with path.open("rb") as fh:
+            with fh:
                 line = fh.readline(limit)
         except OSError:
             return None
@@ -213,7 +371,7 @@ def first_line(path: Path, limit: int = 1 << 20) -> dict[str, Any] | None:
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError:
-        return None
+        obj = lenient_loads(line)
     return obj if isinstance(obj, dict) else None
 
 
@@ -249,13 +407,145 @@ class _Heads:
 heads = _Heads()
 
 
+def display(path: Path | str) -> str:
+    """A path as text that can always be printed (undecodable bytes shown as U+FFFD)."""
+    return _LONE_SURROGATE.sub("\ufffd", str(path))
+
+
+def parse_ts(value: Any) -> datetime | None:
+    """ISO-8601 timestamp to an aware UTC datetime; None for anything else, including
+    times outside 1970-2199 (an offset at the edge of the range overflows arithmetic)."""
+    if not isinstance(value, str) or not 10 <= len(value) <= 64:
+        return None
+    text = value[:-1] + "+00:00" if value[-1] in "Zz" else value
+    try:
+        ts = datetime.fromisoformat(text)
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=timezone.utc)
+        elif ts.tzinfo is not timezone.utc:
+            ts = ts.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return None
+    return ts if MIN_TIME <= ts < MAX_TIME else None
+
+
+def tokens(value: Any, issues: ParseIssues, ceiling: int = MAX_REQUEST_TOKENS) -> int:
+    """A token count: 0 when absent; a wrong type, a negative number or one above
+    `ceiling` is skipped (0) and counted in `issues`."""
+    if type(value) is int and 0 <= value <= ceiling:  # the common case, first
+        return value
+    found = count_or_none(value, issues, ceiling)
+    return found or 0
+
+
+def count_or_none(value: Any, issues: ParseIssues, ceiling: int = MAX_REQUEST_TOKENS) -> int | None:
+    """A token count, or None when the field is absent or unusable (counted in `issues`),
+    for callers to whom a missing value differs from 0."""
+    if type(value) is int and 0 <= value <= ceiling:
+        return value
+    if value is None:
+        return None
+    number: float | int
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        issues.wrong_types += 1
+        return None
+    if isinstance(value, str):
+        try:
+            number = int(value) if len(value) < _MAX_INT_DIGITS else math.inf
+        except ValueError:
+            issues.wrong_types += 1
+            return None
+    elif isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+        issues.wrong_types += 1  # 1.5 tokens: not a count
+        return None
+    else:
+        number = value
+    if number != number or not 0 <= number <= ceiling:  # NaN, negative, implausible
+        issues.implausible_values += 1
+        return None
+    return int(number)
+
+
+def money(value: Any, issues: ParseIssues, ceiling: float = MAX_AGENT_COST_USD) -> float | None:
+    """A dollar figure: finite, 0..ceiling; None when absent or unusable (counted)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        issues.wrong_types += 1
+        return None
+    if not (math.isfinite(value) and 0 <= value <= ceiling):
+        issues.implausible_values += 1
+        return None
+    return float(value)
+
+
+def as_int(value: Any) -> int:
+    """A non-negative count as logged (ints, sometimes floats or numeric strings) for
+    adapters without per-field issue counting; anything else, or anything above
+    MAX_TOTAL_TOKENS, is 0."""
+    if type(value) is int:  # the common case first
+        return value if 0 < value <= MAX_TOTAL_TOKENS else 0
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, str):
+        if len(value) >= _MAX_INT_DIGITS:
+            return 0
+        try:
+            value = int(value)
+        except ValueError:
+            return 0
+    if isinstance(value, (int, float)) and math.isfinite(value) and 0 < value <= MAX_TOTAL_TOKENS:
+        return int(value)
+    return 0
+
+
 def as_dict(value: Any) -> dict[str, Any]:
     """The value when it is a JSON object, else an empty one: logs drift, parsers shouldn't."""
     return value if isinstance(value, dict) else {}
 
 
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def as_str(value: Any) -> str | None:
+    """A non-empty string, or None."""
     return value if isinstance(value, str) and value else None
+
+
+def text_len(value: Any) -> int:
+    """Characters of a text field; 0 when it is not a string."""
+    return len(value) if isinstance(value, str) else 0
+
+
+def scan_dir(folder: Path, skipped: list[str]) -> list[Path]:
+    """The entries of `folder`, sorted; an unreadable folder is named in `skipped` (a
+    missing one is not: most agents are simply not installed)."""
+    try:
+        return sorted(folder.iterdir())
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        skipped.append(f"{display(folder)}: folder not readable ({_os_reason(exc)})")
+        return []
+
+
+def walk_files(root: Path, pattern: str, skipped: list[str]) -> list[Path]:
+    """Every file under `root` whose name matches the glob `pattern`, sorted; symlinked
+    folders are not followed (no loops) and unreadable folders are named in `skipped`."""
+    import fnmatch
+
+    found: list[Path] = []
+
+    def unreadable(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename is not None else root
+        if isinstance(exc, FileNotFoundError) and where == root:
+            return  # the agent is not installed
+        skipped.append(f"{display(where)}: folder not readable ({_os_reason(exc)})")
+
+    for folder, _dirs, names in os.walk(root, onerror=unreadable, followlinks=False):
+        found.extend(Path(folder) / n for n in fnmatch.filter(names, pattern))
+    return sorted(found)
 
 
 def ms_ts(value: Any) -> datetime | None:
@@ -263,20 +553,22 @@ def ms_ts(value: Any) -> datetime | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         return None
     try:
-        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+        ts = datetime.fromtimestamp(value / 1000, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
         return None
+    return ts if MIN_TIME <= ts < MAX_TIME else None
 
 
 def as_float(value: Any) -> float | None:
-    """A recorded dollar figure: a finite non-negative number (or numeric string), else None."""
+    """A recorded figure (dollars, a percentage, seconds): a finite non-negative number
+    (or numeric string), else None."""
     if isinstance(value, bool):
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return number if number >= 0 and number != float("inf") else None
+    return number if number >= 0 and math.isfinite(number) else None
 
 
 class RecordKinds:
@@ -304,6 +596,7 @@ class RecordKinds:
 
     def report(self, where: Path | str, issues: ParseIssues) -> None:
         """Add this file's warning (if any) and start counting the next file."""
+        where = display(where)
         unknown = sum(self.unknown.values())
         if self.lines and not self.recognised:
             issues.warnings.append(

@@ -21,7 +21,7 @@ CHARS_PER_TOKEN = 2.85
 RESULT_FRAMING_TOKENS = 100
 # Bumped when these dataclasses change shape: it is part of every parse-cache key, so a
 # session pickled with the old fields is parsed again rather than loaded half-filled.
-MODEL_VERSION = 3
+MODEL_VERSION = 4
 
 
 def estimate_result_tokens(chars: int) -> int:
@@ -203,16 +203,76 @@ class SessionRef:
 
 @dataclass(slots=True)
 class ParseIssues:
-    """What the parser skipped, so a report can say it rather than hide it."""
+    """What the parser skipped or repaired, so a report can say it rather than hide it."""
 
-    bad_lines: int = 0  # garbled JSON in the middle of a file
+    bad_lines: int = 0  # garbled JSON in the middle of a file (or a line over the size cap)
     truncated_lines: int = 0  # a partial last line (the file was being written)
+    repaired_lines: int = 0  # read leniently (BOM, invalid UTF-8, NUL, lone surrogates)
+    implausible_values: int = 0  # negative, non-finite or above the ceiling: skipped
+    wrong_types: int = 0  # a field of the wrong JSON type: skipped
+    bad_records: int = 0  # a record the parser could not use at all (its session is kept)
+    replayed_events: int = 0  # an exact copy of an earlier usage event: not counted again
+    skipped_files: list[str] = field(default_factory=list)  # "path: why"
     warnings: list[str] = field(default_factory=list)
 
     def add(self, other: ParseIssues) -> None:
         self.bad_lines += other.bad_lines
         self.truncated_lines += other.truncated_lines
+        self.repaired_lines += other.repaired_lines
+        self.implausible_values += other.implausible_values
+        self.wrong_types += other.wrong_types
+        self.bad_records += other.bad_records
+        self.replayed_events += other.replayed_events
+        self.skipped_files.extend(other.skipped_files)
         self.warnings.extend(other.warnings)
+
+    def skip_file(self, path: Path | str, why: str) -> None:
+        """A file that could not be read: named once, with what that costs."""
+        from tokentrail.logfile import display
+
+        self.skipped_files.append(f"{display(path)}: {why}")
+        self.warnings.append(f"{display(path)}: not read ({why}); its requests are not counted")
+
+    def field_warning(self, where: str) -> None:
+        """One line for the values skipped while parsing `where` (call once, at the end)."""
+        parts = []
+        if self.implausible_values:
+            parts.append(
+                f"{self.implausible_values} implausible value(s) (negative, not finite or "
+                "above the ceiling in docs/cli.md)"
+            )
+        if self.wrong_types:
+            parts.append(f"{self.wrong_types} field(s) of the wrong type")
+        if self.bad_records:
+            parts.append(f"{self.bad_records} unusable record(s)")
+        if parts:
+            self.warnings.append(f"{where}: skipped " + ", ".join(parts) + "; totals exclude them")
+
+
+@dataclass(slots=True)
+class PrLink:
+    """A pull request the agent linked the session to (Claude Code `pr-link`)."""
+
+    url: str
+    number: int | None = None
+    repository: str | None = None
+    timestamp: datetime | None = None
+
+
+@dataclass(slots=True)
+class RateWindow:
+    """One rate-limit window as the agent last reported it (Codex `rate_limits`)."""
+
+    used_percent: float
+    window_minutes: int | None = None
+    resets_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class RateLimits:
+    primary: RateWindow | None = None  # the short window (5 hours)
+    secondary: RateWindow | None = None  # the long window (weekly)
+    timestamp: datetime | None = None  # when the agent reported them
 
 
 @dataclass(slots=True)
@@ -235,6 +295,13 @@ class Session:
     commits: list[AgentCommit] = field(default_factory=list)
     issues: ParseIssues = field(default_factory=ParseIssues)
     subagent_files: dict[str, str] = field(default_factory=dict)  # subagent id -> file path
+    # The agent's own cost accounting (Claude Code `cost-state`): a cross-check of the
+    # priced transcript, never the number the report bills.
+    agent_cost_usd: float | None = None
+    agent_cost_by_model: dict[str, float] = field(default_factory=dict)
+    agent_cost_unknown_models: bool = False
+    pr_links: list[PrLink] = field(default_factory=list)
+    rate_limits: RateLimits | None = None
 
     @property
     def model_mix(self) -> dict[str, int]:

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from tokentrail.errors import TokentrailError
+from tokentrail.escape import flat
 from tokentrail.figures import COUNT_FIELDS
 from tokentrail.scope import run_git
 
@@ -39,6 +40,8 @@ EMPTY_KIND = "no_sessions"  # a receipt saying: no agent work went into this com
 RID_WIDTH = 10  # hex digits of one request id (model.request_id)
 # A count above this is not a token count (fuzzing found 2**64 and 1e21 in garbled logs).
 MAX_COUNT = 10**12
+MAX_FINDINGS = 200  # per line; more are left out
+_FINDING_TEXT = ("id", "detector", "title", "lesson")
 WRITE_ATTEMPTS = 30
 # Row fields copied into a note line (everything else in a row stays on the machine).
 _LINE_FIELDS = (
@@ -72,9 +75,21 @@ def note_line(sha: str, row: Mapping[str, Any], *, pricing: str) -> dict[str, An
     """A receipt row as a note line: the session, the exact requests it covers (`rids`),
     their figures. No host, no absolute path: the same session noted on two machines gives
     the same line."""
-    line = {k: row.get(k) for k in _LINE_FIELDS if row.get(k) is not None}
+    line = {k: _clean(row.get(k)) for k in _LINE_FIELDS if row.get(k) is not None}
     line.update(v=NOTE_VERSION, kind=LINE_KIND, commit=sha, pricing=pricing)
     return line
+
+
+def _clean(value: Any) -> Any:
+    """Strings redacted, one line, without control, bidi or zero-width characters: a note
+    is shown by `git notes show` and leaves the machine."""
+    if isinstance(value, str):
+        return flat(value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {_clean(k) if isinstance(k, str) else k: _clean(v) for k, v in value.items()}
+    return value
 
 
 def no_sessions_line(sha: str) -> dict[str, Any]:
@@ -173,6 +188,28 @@ def _problem(obj: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _usd_ok(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= MAX_COUNT
+    )
+
+
+def _finding_ok(raw: Any) -> bool:
+    """Whether a finding a note carries is readable: text where text belongs, plausible
+    figures, a confidence in 0..1 (a PR author writes notes: nothing absurd reaches a total)."""
+    if not isinstance(raw, dict):
+        return False
+    if not all(isinstance(raw.get(k), (str, type(None))) for k in _FINDING_TEXT):
+        return False
+    if not (_count_ok(raw.get("wasted_tokens", 0)) and _usd_ok(raw.get("wasted_usd", 0))):
+        return False
+    confidence = raw.get("confidence", 0)
+    return _usd_ok(confidence) and confidence <= 1 and isinstance(raw.get("evidence", []), list)
+
+
 def parse_note_text(text: str) -> ParsedNote:
     """Every line of a note: ours and readable, or kept as it is (and counted when ours)."""
     lines: list[dict[str, Any]] = []
@@ -183,7 +220,7 @@ def parse_note_text(text: str) -> ParsedNote:
         if not raw.strip():
             continue
         try:
-            obj = orjson.loads(raw)
+            obj = orjson.loads(raw.lstrip("\ufeff"))  # a BOM an editor left: still ours
         except orjson.JSONDecodeError:
             kept.append(raw)
             if '"kind":"session"' in raw.replace(" ", ""):
@@ -200,6 +237,11 @@ def parse_note_text(text: str) -> ParsedNote:
             kept.append(raw)
             skipped[problem] += 1
             continue
+        findings = obj.get("findings") or []
+        readable = [f for f in findings[:MAX_FINDINGS] if _finding_ok(f)]
+        if len(readable) != len(findings):  # the line is read, those findings are not
+            skipped["implausible_finding"] += len(findings) - len(readable)
+            obj = {**obj, "findings": readable}
         lines.append(obj)
     return ParsedNote(union(lines, []), kept, skipped, empty and not lines)
 

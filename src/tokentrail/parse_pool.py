@@ -22,7 +22,13 @@ from tokentrail.figures import cost_units, session_row
 from tokentrail.hookspecs import Adapter
 from tokentrail.index import Entry, Index, file_state
 from tokentrail.model import Price, Request, Session, SessionRef, Usage
-from tokentrail.plugins import PluginProblem, TokentrailPluginManager
+from tokentrail.plugins import (
+    BUILTIN_PLUGINS,
+    PluginProblem,
+    TokentrailPluginManager,
+    contained,
+    describe_failure,
+)
 
 MIN_FILES = 16
 MIN_BYTES = 32 << 20
@@ -71,19 +77,23 @@ def prepare(job: Job, index: Index, pricer: Pricer, pricing: str) -> Entry | int
     resumable = getattr(job.adapter, "parse_resumable", None)
     token: bytes | None = None
     try:
-        if callable(resumable):
-            previous = None
-            if job.previous is not None:
-                token = index.resume_token(job.previous)
-                if token is not None:
-                    previous = index.sessions([job.previous]).get(job.previous)
-            session, token = resumable(job.ref, previous, token if previous else None)
-        else:
-            session = job.adapter.parse(job.ref)
-    except Exception as exc:  # a plugin's bug must not stop the run
-        return f"{type(exc).__name__}: {exc}"
+        # what a plugin prints is discarded; a third party's parse has a time limit
+        with contained(job.plugin not in BUILTIN_PLUGINS):
+            if callable(resumable):
+                previous = None
+                if job.previous is not None:
+                    token = index.resume_token(job.previous)
+                    if token is not None:
+                        previous = index.sessions([job.previous]).get(job.previous)
+                session, token = resumable(job.ref, previous, token if previous else None)
+            else:
+                session = job.adapter.parse(job.ref)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a plugin must not end the run, whatever it raises
+        return describe_failure(exc)
     if not isinstance(session, Session):
-        return f"parse returned {type(session).__name__}, not a Session"
+        return f"returned {type(session).__name__}, not a Session"
     # a log appended to while it was read: keep what was read, but read it again next time
     digest = job.digest if file_state(job.ref.paths) == job.state else ""
     price(session, pricer)

@@ -26,7 +26,8 @@ from tokentrail.errors import TokentrailError
 from tokentrail.figures import agent_cost, iso, session_row, totals
 from tokentrail.history import gather, originals_of, repo_relative
 from tokentrail.lessons import build_lessons
-from tokentrail.model import Finding, Request, Session
+from tokentrail.logfile import display
+from tokentrail.model import Finding, RateLimits, RateWindow, Request, Session
 from tokentrail.notes import (
     combine,
     line_to_row,
@@ -344,7 +345,7 @@ def breakdown(session: Session) -> dict[str, Any]:
     """One session by model, subagent and log file, with its activity counts."""
     by_file = _group(session.requests, lambda r: r.file_index, "file")
     for row in by_file:
-        row["file"] = str(session.paths[row["file"]])
+        row["file"] = display(session.paths[row["file"]])
     return {
         "session": session_row(session),
         "by_model": _by_model(session.requests),
@@ -355,6 +356,53 @@ def breakdown(session: Session) -> dict[str, Any]:
         "prompts": len(session.prompts),
         "compactions": len(session.compactions),
         "agent_commits": [{"sha": c.sha, "branch": c.branch} for c in session.commits],
+        "agent_cost": _agent_cost_detail(session),
+        "pr_links": [
+            {"number": p.number, "url": p.url, "repository": p.repository, "at": iso(p.timestamp)}
+            for p in session.pr_links
+        ],
+        "rate_limits": _rate_limits(session.rate_limits),
+    }
+
+
+def _agent_cost_detail(session: Session) -> dict[str, Any] | None:
+    """What the agent's own running total (Claude Code `cost-state`) says beyond the
+    session row's `agent_cost_usd`: its split by model, whether it could price every
+    model, and the part of it the transcript does not show (agent total - priced
+    transcript). A cross-check, never the number the report bills."""
+    if session.agent_cost_usd is None:
+        return None
+    priced = [r.cost_usd for r in session.requests if r.cost_usd is not None]
+    transcript = sum(priced) if priced else None
+    return {
+        "total_usd": round(session.agent_cost_usd, 6),
+        "by_model": {m: round(c, 6) for m, c in session.agent_cost_by_model.items()},
+        "unknown_models": session.agent_cost_unknown_models,
+        "transcript_usd": round(transcript, 6) if transcript is not None else None,
+        "outside_transcript_usd": (
+            round(session.agent_cost_usd - transcript, 6) if transcript is not None else None
+        ),
+    }
+
+
+def _window(window: RateWindow | None) -> dict[str, Any] | None:
+    if window is None:
+        return None
+    return {
+        "used_percent": window.used_percent,
+        "window_minutes": window.window_minutes,
+        "resets_at": iso(window.resets_at),
+    }
+
+
+def _rate_limits(limits: RateLimits | None) -> dict[str, Any] | None:
+    """The latest rate-limit usage the agent reported (Codex: 5-hour and weekly windows)."""
+    if limits is None:
+        return None
+    return {
+        "primary": _window(limits.primary),
+        "secondary": _window(limits.secondary),
+        "reported_at": iso(limits.timestamp),
     }
 
 
@@ -522,6 +570,12 @@ def _listing_from_index(
             "bad_lines": found.issues.bad_lines,
             "truncated_lines": found.issues.truncated_lines,
             "duplicate_requests": found.duplicate_requests,
+            "repaired_lines": found.issues.repaired_lines,
+            "implausible_values": found.issues.implausible_values,
+            "wrong_types": found.issues.wrong_types,
+            "bad_records": found.issues.bad_records,
+            "replayed_events": found.issues.replayed_events,
+            "files": found.issues.skipped_files,
         },
         "warnings": warnings(found, pm),
     }

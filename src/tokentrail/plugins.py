@@ -1,18 +1,27 @@
 """The plugin manager: built-ins first, then third-party entry points, each isolated.
 
-A third-party plugin that fails to import or raises inside a hook is recorded in
-`problems` and skipped; it never breaks a run.
+A third-party plugin that fails to import, raises inside a hook (even `SystemExit`), runs
+past its time limit, prints to stdout or answers with a non-finite number is recorded in
+`problems` and its contribution dropped; it never breaks a run, corrupts `--json` or
+decides a commit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
+import math
 import os
 import re
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
+from importlib.metadata import entry_points
+from types import FrameType
 from typing import Any, TypeVar
 
 import pluggy
@@ -46,8 +55,91 @@ BUILTIN_PLUGINS = (
     "tokentrail.builtin.detectors.context_bloat",
 )
 ENTRY_POINT_GROUP = "tokentrail"
+TIMEOUT_ENV = "TOKENTRAIL_PLUGIN_TIMEOUT"
+DEFAULT_TIMEOUT = 30.0  # seconds per hook call of a third-party plugin
+PRINTED = "wrote to stdout (discarded: plugins must not print; use warnings or stderr)"
 
 T = TypeVar("T")
+
+
+class PluginTimeout(BaseException):
+    """Raised inside a plugin call that ran past its time limit. A BaseException, so a
+    plugin's own `except Exception` cannot swallow it (and it is raised again every 0.1 s
+    until the call gives up)."""
+
+
+def plugin_timeout() -> float:
+    """Seconds a third-party hook call may take (`TOKENTRAIL_PLUGIN_TIMEOUT`, 0 = none)."""
+    raw = os.environ.get(TIMEOUT_ENV)
+    try:
+        value = float(raw) if raw else DEFAULT_TIMEOUT
+    except ValueError:
+        return DEFAULT_TIMEOUT
+    return value if math.isfinite(value) and value > 0 else 0.0
+
+
+def _on_alarm(signum: int, frame: FrameType | None) -> None:
+    raise PluginTimeout
+
+
+_deadline_active = False
+
+
+@contextlib.contextmanager
+def contained(third_party: bool) -> Iterator[io.StringIO]:
+    """Around one plugin call: what it prints on stdout goes into the yielded buffer, not
+    into our output; a third party's call also gets a time limit (SIGALRM, main thread
+    only; nested calls share the outer deadline)."""
+    global _deadline_active
+    captured = io.StringIO()
+    if not third_party:
+        yield captured
+        return
+    limit = plugin_timeout()
+    armed = (
+        limit > 0
+        and not _deadline_active
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    previous: Any = None
+    if armed:
+        previous = signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, limit, 0.1)
+        _deadline_active = True
+    try:
+        with contextlib.redirect_stdout(captured):
+            yield captured
+    finally:
+        if armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            _deadline_active = False
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for a plugin's failure (it becomes one warning line)."""
+    if isinstance(exc, PluginTimeout):
+        return f"took longer than {plugin_timeout():g} s (disabled for this run)"
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({exc.code!r}) (ignored: a plugin cannot end the run)"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _ran(function: Callable[..., Any], args: list[Any]) -> bool:
+    function(*args)
+    return True
+
+
+def _boxed(check: Callable[[Any], Any], function: Callable[..., Any], args: list[Any]) -> list[Any]:
+    """The checked answer in a list, so a None answer differs from a failed call."""
+    return [check(function(*args))]
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float (bool excluded): what a price or a waste figure must be."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass
@@ -63,17 +155,41 @@ class TokentrailPluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
         self.problems: list[PluginProblem] = []
         self.versions: dict[str, str] = {}
-        self._disabled: set[str] = set()
+        self._disabled: set[str] = set()  # timed out: out of the run for every hook
+        self._off: dict[str, set[str]] = {}  # hook -> plugins whose answer to it failed
+
+    def is_builtin(self, plugin: str) -> bool:
+        return plugin in BUILTIN_PLUGINS
+
+    def guard(self, plugin: str, stage: str, call: Callable[[], T]) -> T | None:
+        """Run one call into plugin code: stdout kept out of ours, a time limit for third
+        parties, and any failure (even SystemExit) reported instead of raised. None when it
+        failed. A plugin that ran past its time limit is left out of the rest of the run."""
+        if plugin in self._disabled:
+            return None
+        third_party = not self.is_builtin(plugin)
+        try:
+            with contained(third_party) as printed:
+                result = call()
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a plugin must not end the run, whatever it raises
+            self.report(plugin, stage, exc)
+            if isinstance(exc, PluginTimeout):
+                self._disabled.add(plugin)
+            return None
+        if printed.getvalue():
+            self.add_problem(PluginProblem(plugin, stage, PRINTED))
+        return result
 
     def collect(self, hook_name: str, kind: type[T]) -> list[tuple[str, T]]:
         """Call a `register_*` hook plugin by plugin, so one failure cannot hide the rest."""
         found: list[tuple[str, T]] = []
         for impl in getattr(self.hook, hook_name).get_hookimpls():
             items: list[Any] = []
-            try:
-                impl.function(*[{"register": items.append}[a] for a in impl.argnames])
-            except Exception as exc:  # a plugin's bug must not stop the run
-                self.report(impl.plugin_name, hook_name, exc)
+            args = [{"register": items.append}[a] for a in impl.argnames]
+            done = self.guard(impl.plugin_name, hook_name, partial(_ran, impl.function, args))
+            if done is None:
                 continue
             for item in items:
                 if isinstance(item, kind):
@@ -106,12 +222,16 @@ class TokentrailPluginManager(pluggy.PluginManager):
         """The renderer for format `name` and document `kind`: the last one registered
         under that name that accepts the kind, so a plugin can take over a built-in
         format for every kind or for the kinds it declares."""
-        found = self.renderers()
-        for renderer in reversed(found):
+        return self.renderer_of(name, kind)[1]
+
+    def renderer_of(self, name: str, kind: str | None = None) -> tuple[str, Renderer]:
+        """`renderer`, with the plugin that registered it (so its call can be contained)."""
+        found = self.collect("register_renderers", Renderer)  # type: ignore[type-abstract]
+        for plugin, renderer in reversed(found):
             kinds = getattr(renderer, "kinds", None)
             if renderer.name == name and (kind is None or not kinds or kind in kinds):
-                return renderer
-        names = sorted({r.name for r in found})
+                return plugin, renderer
+        names = sorted({r.name for _, r in found})
         raise TokentrailError(
             "unknown_format", f"no renderer named {name!r}; available: {', '.join(names)}"
         )
@@ -128,27 +248,42 @@ class TokentrailPluginManager(pluggy.PluginManager):
         pricing calls it for every request)."""
         impls = list(reversed(getattr(self.hook, hook_name).get_hookimpls()))
 
+        def valid(result: Any) -> Any:
+            if result is not None and not isinstance(result, kind):
+                raise TypeError(f"returned {type(result).__name__}, not {kind.__name__}")
+            cost = getattr(result, "cost_usd", 0.0)
+            if result is not None and not (is_number(cost) and cost >= 0):
+                raise ValueError(f"returned a cost of {cost!r} (not a finite number >= 0)")
+            return result
+
+        off = self._off.setdefault(hook_name, set())  # plugins whose answer failed once
+
         def call(**kwargs: Any) -> tuple[str, T] | None:
             for impl in impls:
-                if impl.plugin_name in self._disabled:
+                name = impl.plugin_name
+                if name in self._disabled or name in off:
                     continue
-                try:
-                    result = impl.function(*[kwargs[a] for a in impl.argnames])
-                    if result is not None and not isinstance(result, kind):
-                        raise TypeError(f"returned {type(result).__name__}, not {kind.__name__}")
-                except Exception as exc:
-                    self.report(impl.plugin_name, hook_name, exc)
-                    self._disabled.add(impl.plugin_name)
-                    continue
+                args = [kwargs[a] for a in impl.argnames]
+                if self.is_builtin(name):  # ours: no containment cost on the hot path
+                    try:
+                        result = valid(impl.function(*args))
+                    except Exception as exc:  # one bad request, not a broken plugin
+                        self.report(name, hook_name, exc)
+                        continue
+                else:
+                    boxed = self.guard(name, hook_name, partial(_boxed, valid, impl.function, args))
+                    if boxed is None:
+                        off.add(name)  # reported once, left out for the rest of the run
+                        continue
+                    result = boxed[0]
                 if result is not None:
-                    return impl.plugin_name, result
+                    return name, result
             return None
 
         return call
 
     def report(self, plugin: str, stage: str, exc: BaseException) -> None:
-        text = " ".join(str(exc).split())  # one line: it becomes one warning line
-        self.add_problem(PluginProblem(plugin, stage, f"{type(exc).__name__}: {text}"))
+        self.add_problem(PluginProblem(plugin, stage, describe_failure(exc)))
 
     def add_problem(self, problem: PluginProblem) -> None:
         """Record a failure once: `register_*` hooks run several times in one command."""
@@ -229,7 +364,6 @@ def find_entry_points() -> list[Found]:
             return [Found(*item) for item in orjson.loads(stored)]
     except (OSError, sqlite3.Error, IndexCorrupt, ValueError, TypeError):
         stored = None
-    from importlib.metadata import entry_points
 
     found = [
         Found(
@@ -272,12 +406,17 @@ def get_plugin_manager() -> TokentrailPluginManager:
         missing -= names
         plugin: object = None
         try:
-            plugin = ep.load()
+            with contained(True) as printed:
+                plugin = ep.load()
+            if printed.getvalue():
+                pm.add_problem(PluginProblem(ep.name, "load", PRINTED))
             pm.register(plugin, name=ep.name)
             problem = _unusable(pm, plugin)
             if problem:
                 raise pluggy.PluginValidationError(plugin, problem)
-        except (Exception, SystemExit) as exc:  # a plugin must not end the run
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a plugin must not end the run, whatever it raises
             # pluggy keeps the hooks it registered before one that failed validation
             if plugin is not None and pm.get_plugin(ep.name) is plugin:
                 pm.unregister(name=ep.name)

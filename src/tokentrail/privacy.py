@@ -1,7 +1,8 @@
 """What may leave the machine: strings from logs made portable before they go into a note, a
 receipt for CI or a PR comment.
 
-Every string is redacted and shortened (`redact.short`), and paths are made repository-
+Every string is redacted, flattened to one line without control, bidi or zero-width
+characters and shortened (`escape.flat`), and paths are made repository-
 relative: the repository root is cut off, any other absolute path is reduced to its file
 name, so neither the developer's folder layout, user name nor home directory travels.
 """
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tokentrail.redact import short
+from tokentrail.escape import cut, flat
 
 LIMIT = 200
 COMMAND_KEYS = ("command", "what")
@@ -50,7 +51,8 @@ def portable(value: Any, root: Path | None, limit: int = LIMIT, key: str = "") -
     `command` or `what` key are treated as shell commands."""
     if isinstance(value, str):
         text = command_text(value) if key in COMMAND_KEYS else value
-        return short(relative_text(text, root), limit)
+        # one line, redacted, without control, bidi or zero-width characters
+        return cut(flat(relative_text(text, root)), limit)
     if isinstance(value, Mapping):
         return {str(k): portable(v, root, limit, str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -23,7 +23,13 @@ from typing import Any
 
 from tokentrail.errors import TokentrailError
 from tokentrail.notes import parse_note
-from tokentrail.scope import DEFAULT_BRANCH_CANDIDATES, open_repo, repo_root, run_git
+from tokentrail.scope import (
+    DEFAULT_BRANCH_CANDIDATES,
+    git_fields,
+    open_repo,
+    repo_root,
+    run_git,
+)
 
 MERGE_PR = re.compile(r"^Merge pull request #(\d+) from (\S+)")
 MERGE_BRANCH = re.compile(r"^Merge (?:remote-tracking )?branch '([^']+)'")
@@ -94,7 +100,7 @@ def _commit_facts(raw: bytes) -> tuple[list[str], str, str, datetime | None, str
     parents: list[str] = []
     name = email = ""
     when: datetime | None = None
-    for line in head.splitlines():
+    for line in head.split("\n"):  # an author name may hold \r or U+2028
         if line.startswith("parent "):
             parents.append(line[7:].strip())
         elif line.startswith("author "):
@@ -126,14 +132,13 @@ def _graph(root: Path) -> dict[str, tuple[list[str], str]]:
         "--remotes",
         "--tags",
         "HEAD",
+        "-z",
         "--format=%H%x00%P%x00%s",
         check=False,
     )
     graph: dict[str, tuple[list[str], str]] = {}
-    for line in out.splitlines():
-        parts = line.split("\x00", 2)
-        if len(parts) == 3:
-            graph[parts[0]] = (parts[1].split(), parts[2])
+    for sha, parents, subject in git_fields(out, 3):  # a subject may hold \r, U+2028...
+        graph[sha.strip()] = (parents.split(), subject)
     return graph
 
 
@@ -147,8 +152,10 @@ def _branch_tips(root: Path) -> list[tuple[str, str]]:
         check=False,
     )
     tips = []
-    for line in out.splitlines():
+    for line in out.split("\n"):  # a ref name may hold U+2028, never a newline
         sha, _, ref = line.partition(" ")
+        if not ref:
+            continue
         if ref.endswith("/HEAD"):
             continue
         name = ref.removeprefix("refs/heads/")
@@ -231,7 +238,7 @@ def read_repo_notes(path: Path, ref: str) -> RepoNotes:
     default = default_branch(root)
     repo = RepoNotes(repo_name(root), root, ref, default)
     listing = run_git(root, "notes", f"--ref={ref}", "list", check=False)
-    pairs = [line.split() for line in listing.splitlines() if len(line.split()) == 2]
+    pairs = [line.split() for line in listing.split("\n") if len(line.split()) == 2]
     objects = cat_file(root, [n for n, _ in pairs] + [c for _, c in pairs])
     pr_of, branch_of, reachable = assign_prs(root, default)
     for note_blob, sha in pairs:

@@ -57,14 +57,20 @@ def run_git(
     check: bool = True,
     timeout: float | None = None,
 ) -> str:
-    """Plain `git` for the corners GitPython makes awkward (notes, config, hooks)."""
+    """Plain `git` for the corners GitPython makes awkward (notes, config, hooks).
+
+    Output is decoded as UTF-8 with undecodable bytes kept as surrogate escapes (a path
+    stays usable; printing goes through the output escaping), and callers split it only on
+    the separator they asked git for (`-z` NULs, or "\n"), never with str.splitlines(),
+    which also breaks on \r, \v, \f, \x1c-\x1e, NEL, U+2028 and U+2029 that a commit
+    subject, a branch name or a path may hold.
+    """
     try:
         proc = subprocess.run(
             ["git", *args],
             cwd=root,
-            input=input,
+            input=input.encode("utf-8", "surrogateescape") if input is not None else None,
             capture_output=True,
-            text=True,
             check=False,
             timeout=timeout,
         )
@@ -74,16 +80,40 @@ def run_git(
         raise TokentrailError(
             "git_timeout", f"git {args[0]} did not finish within {timeout:g}s"
         ) from None
+    out = proc.stdout.decode("utf-8", "surrogateescape")
     if check and proc.returncode != 0:
-        raise TokentrailError(
-            "git_failed", f"git {' '.join(args)} failed: {git_error(proc.stderr or proc.stdout)}"
-        )
-    return proc.stdout
+        said = (proc.stderr or proc.stdout).decode("utf-8", "replace")
+        raise TokentrailError("git_failed", f"git {' '.join(args)} failed: {git_error(said)}")
+    return out
+
+
+def git_lines(out: str) -> list[str]:
+    """Lines of `git` output that are separated by "\n" only (names git itself refuses to
+    hold a newline in, such as remotes)."""
+    return [line for line in out.split("\n") if line]
+
+
+def git_records(out: str) -> list[str]:
+    """NUL-terminated records of `git ... -z` output."""
+    return [record for record in out.split("\0") if record]
+
+
+def git_fields(out: str, width: int) -> list[list[str]]:
+    """Records of `git log -z --format=A%x00B%x00C` output: every field NUL-separated and
+    records NUL-terminated, `width` fields each (a subject may hold any other character)."""
+    fields = out.split("\0")
+    return [fields[i : i + width] for i in range(0, len(fields) - width + 1, width)]
+
+
+def one_line(out: str) -> str:
+    """A single value git printed: exactly its trailing newline removed (a path may itself
+    end with whitespace)."""
+    return out.removesuffix("\n")
 
 
 def git_error(output: str) -> str:
     """The line of git's output that says what went wrong (not its closing hints)."""
-    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    lines = [line.strip() for line in output.strip().split("\n") if line.strip()]
     for line in lines:
         if line.startswith(("error:", "fatal:", "! [rejected]", "! [remote rejected]")):
             return line
@@ -102,7 +132,7 @@ def open_repo(path: Path | None = None) -> git.Repo:
 
 
 def repo_root(repo: git.Repo) -> Path:
-    top = repo.git.rev_parse("--show-toplevel")
+    top = one_line(run_git(Path(repo.working_dir or repo.git_dir), "rev-parse", "--show-toplevel"))
     return Path(top).resolve()
 
 

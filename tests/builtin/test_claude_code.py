@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-from tests.cli_run import isolated_env, tokentrail, tokentrail_json
+import pytest
+
+from tests.cli_run import CORPUS, invoke, isolated_env, tokentrail, tokentrail_json
 from tests.logs import claude_call, write_jsonl
-from tokentrail.builtin.claude_code import project_slug
+from tokentrail.builtin.claude_code import ClaudeCodeAdapter, _sessions_in, project_slug
+from tokentrail.model import Session
 
 TS = "2026-02-10T12:0{}:00.000Z"
 
@@ -242,3 +246,192 @@ def test_repo_filter_accepts_a_relative_path(tmp_path: Path) -> None:
     for repo, cwd in ((".", app), ("app", tmp_path)):
         doc = tokentrail_json("sessions", "--repo", repo, env=env, cwd=cwd)
         assert [row["id"] for row in doc["sessions"]] == ["a"]
+
+
+# --- hostile values: a wrong type or an absurd number loses one field, never more ---------
+
+
+def parse_one(folder: Path) -> Session:
+    """The one session of a project folder, through the adapter's own discovery."""
+    adapter = ClaudeCodeAdapter()
+    refs = list(_sessions_in(folder, adapter.skipped))
+    assert len(refs) == 1, refs
+    return adapter.parse(refs[0])
+
+
+def lines(*records: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(records)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("output_tokens", 2**64),
+        ("output_tokens", 1e21),
+        ("output_tokens", 10**30),
+        ("output_tokens", -7),
+        ("output_tokens", "many"),
+        ("output_tokens", [5]),
+        ("output_tokens", None),
+    ],
+)
+def test_an_absurd_token_field_is_skipped_counted_and_the_rest_kept(
+    tmp_path: Path, field: str, value: Any
+) -> None:
+    bad = claude_call(1, TS.format(0), "claude-sonnet-4-5", inp=5, read=900, w5=40, out=70)
+    for rec in bad:
+        rec["message"]["usage"][field] = value
+    good = claude_call(2, TS.format(1), "claude-sonnet-4-5", inp=3, read=1000, out=20)
+    write_jsonl(project(tmp_path) / "s1.jsonl", [*bad, *good])
+    session = parse_one(project(tmp_path))
+    u = session.usage()
+    assert (len(session.requests), u.input, u.cache_read, u.cache_write, u.output) == (
+        2,
+        8,
+        1900,
+        40,
+        20,
+    )
+    skipped = session.issues.implausible_values + session.issues.wrong_types
+    assert skipped == (0 if value is None else 2)  # one per line of the response
+    if value is not None:
+        assert "totals exclude them" in session.issues.warnings[-1]
+
+
+def test_wrong_types_in_records_and_blocks_do_not_drop_the_session(tmp_path: Path) -> None:
+    call = claude_call(1, TS.format(0), "claude-sonnet-4-5", read=1000, out=50, blocks=1)
+    call[0]["message"]["content"] = [
+        {"type": "text", "text": 12345},
+        {"type": "thinking", "thinking": True},
+        {"type": "tool_use", "id": ["x"], "name": {"n": 1}, "input": "not a dict"},
+        {"type": "tool_use", "id": "toolu_1", "name": 7, "input": {"command": ["ls", 5]}},
+        "a bare string block",
+    ]
+    odd = [
+        {"type": ["assistant"], "message": {"usage": {"input_tokens": 10**9}}},
+        {"type": {"kind": "user"}},
+        {"type": "user", "message": {"content": [{"type": "text", "text": 5}]}},
+        {"type": "user", "message": {"content": [{"type": "tool_result", "tool_use_id": 5}]}},
+        {"type": "system", "subtype": "compact_boundary", "compactMetadata": {"preTokens": "x"}},
+        {"type": "assistant", "message": {"id": 5, "usage": "none", "content": {"a": 1}}},
+        {"type": "assistant", "timestamp": "0001-01-01T00:00:00+05:00", "message": 5},
+    ]
+    write_jsonl(project(tmp_path) / "s1.jsonl", [*odd, *call])
+    session = parse_one(project(tmp_path))
+    assert [r.usage.cache_read for r in session.requests] == [1000]
+    assert [c.name for c in session.tool_calls] == ["?"]
+    assert session.compactions[0].pre_tokens is None
+    assert session.issues.bad_records == 0  # the accessors foresaw all of it
+
+
+def test_a_line_that_lost_one_id_joins_its_response(tmp_path: Path) -> None:
+    """A line of a response whose message id or request id is garbled (a wrong type, bytes
+    lenient decoding replaced) must not count the response a second time, even when it is
+    the response's first line."""
+    for garble in ({"message": ["x"]}, {"request": 7}, {"message": "msg_\ufffd1"}):
+        call = claude_call(1, TS.format(0), "claude-sonnet-4-5", read=1000, out=90, blocks=3)
+        for line in (call[0], call[2]):
+            if "message" in garble:
+                line["message"]["id"] = garble["message"]
+            else:
+                line["requestId"] = garble["request"]
+        write_jsonl(project(tmp_path) / "s1.jsonl", call)
+        session = parse_one(project(tmp_path))
+        assert len(session.requests) == 1, garble
+        assert session.requests[0].usage.output == 90
+        assert session.requests[0].key == "msg_1:req_1"  # the sound ids name it
+
+
+def test_a_line_without_a_request_id_is_its_own_request(tmp_path: Path) -> None:
+    """The reference rule (formats.md §1.5, MANIFEST): an absent request id keys a line by
+    its message id alone, apart from lines that carry both."""
+    call = claude_call(1, TS.format(0), "claude-sonnet-4-5", read=1000, out=90, blocks=2)
+    call[0].pop("requestId")
+    write_jsonl(project(tmp_path) / "s1.jsonl", call)
+    assert [r.key for r in parse_one(project(tmp_path)).requests] == ["msg_1", "msg_1:req_1"]
+
+
+def test_subagent_fifo_and_dangling_main_file_are_named_not_hung(tmp_path: Path) -> None:
+    folder = project(tmp_path)
+    write_jsonl(folder / "s1.jsonl", claude_call(1, TS.format(0), "claude-sonnet-4-5", out=5))
+    subagents = folder / "s1" / "subagents"
+    subagents.mkdir(parents=True)
+    os.mkfifo(subagents / "agent-a1.jsonl")
+    (folder / "s2.jsonl").symlink_to(folder / "gone.jsonl")
+    (folder / "s3.jsonl").symlink_to(folder / "s3.jsonl")
+    result = invoke("sessions", "--json", env={"CLAUDE_CONFIG_DIR": tmp_path / "claude"})
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [s["id"] for s in doc["sessions"]] == ["s1"]
+    files = doc["skipped"]["files"]
+    assert f"{subagents / 'agent-a1.jsonl'}: a FIFO" in files
+    assert f"{folder / 's2.jsonl'}: missing or a dangling symlink" in files
+    assert f"{folder / 's3.jsonl'}: a symlink loop" in files
+    assert any(
+        "agent-a1.jsonl: not read (a FIFO); its requests are not counted" in w
+        for w in doc["warnings"]
+    )
+
+
+# --- 2026 records: cost-state and pr-link -------------------------------------------------
+
+
+def test_cost_state_is_kept_as_a_cross_check_and_pr_links_once_per_url(tmp_path: Path) -> None:
+    calls = claude_call(1, TS.format(0), "claude-sonnet-4-5", inp=10, read=1000, out=100)
+    cost = {
+        "type": "cost-state",
+        "sessionId": "s1",
+        "totalCostUSD": 0.5,
+        "hasUnknownModelCost": True,
+        "modelUsage": {
+            "claude-sonnet-4-5": {"inputTokens": 10, "costUSD": 0.25},
+            "claude-haiku-4-5": {"costUSD": "NaN"},
+        },
+    }
+    earlier = {**cost, "totalCostUSD": 0.1, "hasUnknownModelCost": False}
+    link = {
+        "type": "pr-link",
+        "sessionId": "s1",
+        "prNumber": 42,
+        "prUrl": "https://github.com/org/repo/pull/42",
+        "prRepository": "org/repo",
+        "timestamp": TS.format(1),
+    }
+    other = {**link, "prNumber": "7", "prUrl": "https://github.com/org/repo/pull/7"}
+    write_jsonl(project(tmp_path) / "s1.jsonl", [earlier, *calls, link, cost, link, other, link])
+    session = parse_one(project(tmp_path))
+    assert session.agent_cost_usd == 0.5  # the latest snapshot
+    assert session.agent_cost_by_model == {"claude-sonnet-4-5": 0.25}
+    assert session.agent_cost_unknown_models is True
+    assert [(p.number, p.url, p.repository) for p in session.pr_links] == [
+        (42, "https://github.com/org/repo/pull/42", "org/repo"),
+        (None, "https://github.com/org/repo/pull/7", "org/repo"),
+    ]
+    assert session.issues.wrong_types == 2  # the "NaN" string cost, in each snapshot
+
+
+def test_corpus_pr_link_is_read(tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "small.jsonl").symlink_to(
+        CORPUS / "claude-code/jazzyalex-agent-sessions-synthetic/small.jsonl"
+    )
+    session = parse_one(folder)
+    assert [(p.number, p.url, p.repository) for p in session.pr_links] == [
+        (1, "https://example.invalid/org/repo/pull/1", "org/repo")
+    ]
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_shown_safely(tmp_path: Path) -> None:
+    folder = project(tmp_path)
+    name = os.fsdecode(b"s\xff\xfe-1.jsonl")  # undecodable bytes, as a file system holds them
+    write_jsonl(folder / name, claude_call(1, TS.format(0), "claude-sonnet-4-5", out=5))
+    env: dict[str, str | Path] = {"CLAUDE_CONFIG_DIR": tmp_path / "claude"}
+    listing = invoke("sessions", "--json", env=env)
+    assert listing.exit_code == 0, listing.output
+    [row] = json.loads(listing.stdout)["sessions"]
+    assert row["id"] == "s\ufffd\ufffd-1" and row["requests"] == 1
+    text = invoke("sessions", env=env)
+    assert text.exit_code == 0 and "s\\xff\\xfe-1" in text.stdout
+    detail = invoke("session", os.fsdecode(b"s\xff"), env=env)
+    assert detail.exit_code == 0, detail.output

@@ -15,7 +15,7 @@ from tokentrail.plugins import BUILTIN_PLUGINS
 
 FAKE_HOOKS = ["price_request", "register_adapters", "register_detectors", "register_renderers"]
 # What tests/fake_plugin/pyproject.toml declares, and what each one must end up as.
-LOADED = {"fake", "broken_register"}
+LOADED = {"fake", "broken_register", "misbehaving"}
 LOAD_FAILURES = {
     "broken_import": "ImportError: tokentrail-fake-plugin: broken_import needs a module",
     "half_loaded": "are declared in the hookimpl but can not be found in the hookspec",

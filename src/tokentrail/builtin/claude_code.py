@@ -4,6 +4,11 @@ Accounting rules (formats.md §1.5): one API response is written as one line per
 block, each repeating `usage`; it is counted once per (message.id, requestId), keeping the
 line with the largest token total. Usage nested in `progress` records or `toolUseResult`
 are copies of subagent calls and are never read.
+
+Every field is read through the typed accessors of `tokentrail.logfile`: a wrong type or
+an implausible number loses that field only, and a record the parser cannot use at all is
+counted and skipped without costing its session. `cost-state` (the agent's own running
+cost) and `pr-link` records are kept on the Session as a cross-check and for attribution.
 """
 
 from __future__ import annotations
@@ -15,20 +20,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from tokentrail.hookspecs import Adapter, hookimpl
 from tokentrail.logfile import (
-    FileMark,
-    JsonlReader,
     RecordKinds,
     as_dict,
-    as_int,
     as_str,
+    count_or_none,
+    display,
     first_line,
-    list_dir,
-    note,
+    irregular,
+    money,
     parse_ts,
+    read_jsonl,
+    scan_dir,
+    text_len,
+    tokens,
 )
 from tokentrail.model import (
     PROMPT_TASK_NOTIFICATION,
@@ -36,6 +42,7 @@ from tokentrail.model import (
     AgentCommit,
     Compaction,
     ParseIssues,
+    PrLink,
     Prompt,
     Request,
     Session,
@@ -59,10 +66,6 @@ AGENT = "claude-code"
 PLACEHOLDER_MAX_OUTPUT = 30
 PLACEHOLDER_MIN_CHARS = 400
 _SLUG_CHARS = re.compile(r"[^A-Za-z0-9]")
-SKIP = b'"type":"progress"'  # copies of subagent usage: never decoded
-# Content characters only matter as "more than PLACEHOLDER_MIN_CHARS": counting stops there.
-CHARS_CAP = PLACEHOLDER_MIN_CHARS + 1
-RESUME_VERSION = 2
 # Record types this parser knows (formats.md §1.3); anything else is schema drift and warned.
 KNOWN_RECORD_TYPES = frozenset(
     {
@@ -81,6 +84,7 @@ KNOWN_RECORD_TYPES = frozenset(
         "ai-title",
         "last-prompt",
         "pr-link",
+        "cost-state",
         "worktree-state",
         "relocated",
         "bridge-session",
@@ -105,7 +109,10 @@ def config_roots() -> list[Path]:
 class ClaudeCodeAdapter:
     name = AGENT
     env_var = "CLAUDE_CONFIG_DIR"  # moves the logs (tokentrail doctor, missing-folder warning)
-    parser_version = "claude-code/4"  # bump when parse() output changes (cache key)
+    parser_version = "claude-code/6"  # bump when parse() output changes (cache key)
+
+    def __init__(self) -> None:
+        self.skipped: list[str] = []  # entries discovery could not use, "path: why"
 
     def roots(self) -> list[Path]:
         return config_roots()
@@ -113,46 +120,21 @@ class ClaudeCodeAdapter:
     def discover(self, repo: Path | None) -> Iterable[SessionRef]:
         wanted = project_slug(repo) if repo else None
         for root in self.roots():
-            if not note(root):
-                continue
-            try:
-                folders = [e.name for e in list_dir(root) if e.is_dir()]  # d_type: no stat
-            except OSError:
-                continue
-            for folder in folders:
-                name = project_slug(folder)
+            for folder in scan_dir(root, self.skipped):
+                name = project_slug(folder.name)
                 if wanted and name != wanted and not name.startswith(wanted + "-"):
                     continue
-                yield from _sessions_in(root / folder)
+                if folder.is_dir():
+                    yield from _sessions_in(folder, self.skipped)
 
     def parse(self, ref: SessionRef) -> Session:
         return _Parser(ref).run()
-
-    def parse_resumable(
-        self, ref: SessionRef, previous: Session | None, token: bytes | None
-    ) -> tuple[Session, bytes]:
-        """Read only what was appended since `previous` (parsed with `token`) when the
-        session's files only grew at the end of their reading order; else read them all.
-        The result is the same as `parse` either way."""
-        parser = _Parser.resumed(ref, previous, token) if previous and token else None
-        if parser is None:
-            parser = _Parser(ref)
-        session = parser.run()
-        return session, parser.token()
-
-
-def _file_stat(path: Path) -> list[int]:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return []
-    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
 
 
 def _stat(path: Path) -> tuple[int, float]:
     try:
         st = path.stat()
-    except OSError:
+    except (OSError, ValueError):
         return 0, 0.0
     return st.st_size, st.st_mtime
 
@@ -170,61 +152,51 @@ def _ref(session_id: str, paths: list[Path], cwd: str | None = None) -> SessionR
     )
 
 
-def _sessions_in(folder: Path) -> Iterator[SessionRef]:
+def _sessions_in(folder: Path, skipped: list[str]) -> Iterator[SessionRef]:
     """Main files with their `<id>/subagents/` files; 2.0-style flat `agent-*.jsonl` files
-    join the session named by their own `sessionId`; orphans become sessions of their own."""
+    join the session named by their own `sessionId`; orphans become sessions of their own.
+    A main file that is not a readable regular file (a dangling link, a FIFO) is named in
+    `skipped`; a broken subagent file stays in its session, whose parse names it."""
     mains: dict[str, list[Path]] = {}
     flat_agents: list[Path] = []
-    try:
-        entries = list_dir(folder)
-    except OSError:
-        return
+    entries = scan_dir(folder, skipped)
     for entry in entries:
-        name = entry.name
-        if name.endswith(".jsonl") and name != ".jsonl" and entry.is_file():
-            path = folder / name
-            if name.startswith("agent-"):
-                flat_agents.append(path)
-            else:
-                mains.setdefault(name[: -len(".jsonl")], []).insert(0, path)
+        if entry.suffix != ".jsonl":
+            continue
+        why = irregular(entry)
+        if why is not None:
+            if why != "a folder":
+                skipped.append(f"{display(entry)}: {why}")
+            continue
+        if entry.name.startswith("agent-"):
+            flat_agents.append(entry)
+        else:
+            mains.setdefault(entry.stem, []).insert(0, entry)
     for entry in entries:
-        if not entry.is_dir():
-            continue
-        sub = folder / entry.name / "subagents"
-        if not note(sub):
-            note(sub.parent)  # where a subagents folder would appear
-            continue
-        try:
-            files = [
-                sub / e.name
-                for e in list_dir(sub)
-                if e.name.startswith("agent-") and e.name.endswith(".jsonl")
-            ]
-        except OSError:
-            continue
-        if files:
-            mains.setdefault(entry.name, []).extend(files)
+        sub = entry / "subagents"
+        if entry.is_dir() and sub.is_dir():
+            files = [f for f in scan_dir(sub, skipped) if _is_subagent_log(f.name)]
+            if files:
+                mains.setdefault(entry.name, []).extend(files)
     for path in flat_agents:
         head = first_line(path) or {}
-        parent = head.get("sessionId")
-        mains.setdefault(as_str(parent) or path.stem, []).append(path)
+        mains.setdefault(as_str(head.get("sessionId")) or path.stem, []).append(path)
     for session_id, paths in mains.items():
         yield _ref(session_id, paths)
+
+
+def _is_subagent_log(name: str) -> bool:
+    return name.startswith("agent-") and name.endswith(".jsonl")
 
 
 def _block_chars(block: dict[str, Any]) -> int:
     kind = block.get("type")
     if kind == "text":
-        return len(block.get("text") or "")
+        return text_len(block.get("text"))
     if kind == "thinking":
-        return len(block.get("thinking") or "")
+        return text_len(block.get("thinking"))
     if kind == "tool_use":
-        arguments = block.get("input") or ""
-        if isinstance(arguments, dict):  # its text as str() gives it: at least its strings
-            strings = sum(len(v) for v in arguments.values() if isinstance(v, str))
-            if strings >= CHARS_CAP:
-                return strings
-        return len(str(arguments))
+        return len(str(block.get("input") or ""))
     return 0
 
 
@@ -233,28 +205,28 @@ def _result_text(content: Any) -> str:
         return content
     if isinstance(content, list):
         return "\n".join(
-            str(b.get("text") or "")
+            b["text"]
             for b in content
-            if isinstance(b, dict) and b.get("type") == "text"
+            if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
         )
     return ""
 
 
-def _usage(raw: dict[str, Any]) -> Usage:
+def _usage(raw: dict[str, Any], issues: ParseIssues) -> Usage:
     split = raw.get("cache_creation")
     if isinstance(split, dict):
-        cw5 = as_int(split.get("ephemeral_5m_input_tokens"))
-        cw1 = as_int(split.get("ephemeral_1h_input_tokens"))
+        cw5 = tokens(split.get("ephemeral_5m_input_tokens"), issues)
+        cw1 = tokens(split.get("ephemeral_1h_input_tokens"), issues)
     else:
-        cw5, cw1 = as_int(raw.get("cache_creation_input_tokens")), 0
+        cw5, cw1 = tokens(raw.get("cache_creation_input_tokens"), issues), 0
     server = raw.get("server_tool_use")
-    web = as_int(server.get("web_search_requests")) if isinstance(server, dict) else 0
+    web = tokens(server.get("web_search_requests"), issues) if isinstance(server, dict) else 0
     return Usage(
-        input=as_int(raw.get("input_tokens")),
-        cache_read=as_int(raw.get("cache_read_input_tokens")),
+        input=tokens(raw.get("input_tokens"), issues),
+        cache_read=tokens(raw.get("cache_read_input_tokens"), issues),
         cache_write_5m=cw5,
         cache_write_1h=cw1,
-        output=as_int(raw.get("output_tokens")),
+        output=tokens(raw.get("output_tokens"), issues),
         web_search_requests=web,
     )
 
@@ -276,7 +248,7 @@ class SidechainThreads:
 
     def see(self, rec: dict[str, Any]) -> None:
         uuid = rec.get("uuid")
-        if not rec.get("isSidechain") or rec.get("agentId") or not isinstance(uuid, str):
+        if rec.get("isSidechain") is not True or rec.get("agentId") or not isinstance(uuid, str):
             return
         parent = rec.get("parentUuid")
         if isinstance(parent, str) and parent:
@@ -290,146 +262,100 @@ class SidechainThreads:
         return f"sidechain-{root[:8]}" if root else "sidechain"
 
 
+def _ids(raw_message: Any, raw_request: Any) -> tuple[str | None, str | None, bool]:
+    """(message id, request id, whether either is garbled: present but of the wrong type,
+    or holding bytes that lenient decoding replaced)."""
+    garbled = False
+    message_id = raw_message if type(raw_message) is str and raw_message else None
+    if message_id is None:
+        garbled = raw_message not in (None, "")
+    elif "\ufffd" in message_id:
+        message_id, garbled = None, True
+    request_id = raw_request if type(raw_request) is str and raw_request else None
+    if request_id is None:
+        garbled = garbled or raw_request not in (None, "")
+    elif "\ufffd" in request_id:
+        request_id, garbled = None, True
+    return message_id, request_id, garbled
+
+
+_Handler = Callable[[dict[str, Any], datetime | None, str | None], None]
+
+
 class _Parser:
     """One pass over a session's files, main file first."""
 
     def __init__(self, ref: SessionRef) -> None:
         self.ref = ref
         self.session = Session(agent=AGENT, id=ref.id, paths=ref.paths)
-        self.by_key: dict[str, int] = {}
+        self.issues = self.session.issues
+        self.by_key: dict[str, int] = {}  # "message:request" (or one of them) -> index
+        self.by_message: dict[str, int] = {}
+        self.by_request: dict[str, int] = {}
+        self.provisional: set[int] = set()  # requests first seen on a line with a garbled id
         self.chars: list[int] = []  # content characters per request, for the placeholder check
         self.calls: dict[str, ToolCall] = {}
+        self.pr_urls: set[str] = set()
         self.file_index = 0
         self.sidechains = SidechainThreads()
         self.last_user: dict[str | None, datetime] = {}  # per thread: when a request was sent
-        self.handlers: dict[str, Callable[[dict[str, Any], datetime | None, str | None], None]]
-        self.handlers = {"assistant": self._assistant, "user": self._user, "system": self._system}
-        self.resume_at = (0, 0, 0)  # (file index, byte offset, garbled lines so far there)
-        self.stats: list[list[int]] = []  # files before the last one, as read
-        self.before_last: tuple[int, int, list[str]] = (0, 0, [])
-        self.last: JsonlReader | None = None
-        self.last_kinds: list[Any] = [0, 0, {}]  # the last file's record types, as counted
+        self.handlers: dict[str, _Handler] = {
+            "assistant": self._assistant,
+            "user": self._user,
+            "system": self._system,
+        }
+        self.meta_handlers: dict[str, _Handler] = {
+            "cost-state": self._cost_state,
+            "pr-link": self._pr_link,
+        }
         self.kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
 
     def run(self) -> Session:
-        paths, (first, offset, bad) = self.ref.paths, self.resume_at
-        for index in range(first, len(paths)):
-            path = paths[index]
+        for index, path in enumerate(self.ref.paths):
             self.file_index = index
             file_agent = path.stem[len("agent-") :] if path.name.startswith("agent-") else None
             if file_agent:
-                self.session.subagent_files[file_agent] = str(path)
-            last = index == len(paths) - 1
-            if last:  # where a later read of the appended lines would start from
-                issues = self.session.issues
-                self.before_last = (issues.bad_lines, issues.truncated_lines, [*issues.warnings])
-            else:
-                self.stats.append(_file_stat(path))
-            reader = JsonlReader(
-                path,
-                self.session.issues,
-                start=offset if index == first else 0,
-                skip=SKIP,
-                count_partial=not last,
-                bad=bad if index == first else 0,
-            )
-            for rec in reader:
+                self.session.subagent_files[file_agent] = display(path)
+            for rec in read_jsonl(path, self.issues, skip=b'"type":"progress"'):
                 self.kinds.see(rec.get("type"))
-                self._record(rec, file_agent)
-            if last:
-                self.last = reader
-                if reader.partial:  # counted as read_jsonl counts it
-                    self.session.issues.truncated_lines += 1
-                    self.session.issues.warnings.append(f"{path}: skipped a truncated last line")
-                kinds = self.kinds
-                self.last_kinds = [kinds.lines, kinds.recognised, dict(kinds.unknown)]
-            self.kinds.report(path, self.session.issues)
+                try:
+                    self._record(rec, file_agent)
+                except Exception:  # a shape no accessor foresaw: lose the record, not the session
+                    self.issues.bad_records += 1
+            self.kinds.report(path, self.issues)
         for request, chars in zip(self.session.requests, self.chars):
             u = request.usage
             request.output_lower_bound = (
                 u.output <= PLACEHOLDER_MAX_OUTPUT and chars > PLACEHOLDER_MIN_CHARS
             )
+        self.issues.field_warning(display(self.ref.path))
         return self.session
-
-    def token(self) -> bytes:
-        """What `resumed` needs to go on from here (no log content: sizes and offsets)."""
-        assert self.last is not None
-        return orjson.dumps(
-            {
-                "v": RESUME_VERSION,
-                "paths": [str(p) for p in self.ref.paths],
-                "stats": self.stats,
-                "last": self.last.mark().to_json(),
-                "last_bad": self.last.bad,
-                "before_last": self.before_last,
-                "chars": self.chars,
-                "threads": self.sidechains.root_of,
-                "sent": [[thread, ts.isoformat()] for thread, ts in self.last_user.items()],
-                "kinds": self.last_kinds,
-            }
-        )
-
-    @classmethod
-    def resumed(cls, ref: SessionRef, previous: Session, token: bytes) -> _Parser | None:
-        """A parser in the state it was in after reading `previous`, positioned at the end
-        of the last file it read, or None when the files changed in any other way."""
-        try:
-            state = orjson.loads(token)
-            if state.get("v") != RESUME_VERSION:
-                return None
-            old = [str(p) for p in state["paths"]]
-            new = [str(p) for p in ref.paths]
-            if new[: len(old)] != old or len(state["chars"]) != len(previous.requests):
-                return None
-            if [_file_stat(Path(p)) for p in old[:-1]] != [list(s) for s in state["stats"]]:
-                return None
-            mark = FileMark.from_json(state["last"])
-            if mark.path != old[-1] or not mark.only_grew():
-                return None
-            bad, truncated, warnings = state["before_last"]
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            return None
-        parser = cls(ref)
-        session = parser.session = previous
-        session.paths = ref.paths
-        session.issues = ParseIssues(bad, truncated, list(warnings))
-        parser.by_key = {r.key: i for i, r in enumerate(session.requests) if r.key}
-        parser.chars = list(state["chars"])
-        parser.calls = {c.id: c for c in session.tool_calls}
-        parser.stats = [list(s) for s in state["stats"]]
-        parser.resume_at = (len(old) - 1, mark.offset, int(state["last_bad"]))
-        try:
-            parser.sidechains.root_of = dict(state["threads"])
-            parser.last_user = {t: datetime.fromisoformat(ts) for t, ts in state["sent"]}
-            lines, recognised, unknown = state["kinds"]
-            parser.kinds.lines, parser.kinds.recognised = int(lines), int(recognised)
-            parser.kinds.unknown.update(unknown)
-        except (KeyError, TypeError, ValueError):
-            return None
-        return parser
 
     def _record(self, rec: dict[str, Any], file_agent: str | None) -> None:
         if file_agent is None:
             self.sidechains.see(rec)
-        handler = self.handlers.get(rec.get("type"))  # type: ignore[arg-type]
+        kind = rec.get("type")
+        if not isinstance(kind, str):
+            return
+        handler = self.handlers.get(kind)
         if handler is None:
+            meta = self.meta_handlers.get(kind)
+            if meta is not None:
+                meta(rec, parse_ts(rec.get("timestamp")), file_agent)
             return  # summary, progress, snapshots, queue operations and unknown types
         s = self.session
         ts = parse_ts(rec.get("timestamp"))
         s.note_time(ts)
         cwd, branch = as_str(rec.get("cwd")), as_str(rec.get("gitBranch"))
-        if (not rec.get("isSidechain") and file_agent is None) or (s.cwd is None and cwd):
-            s.note_place(cwd, branch or None)
+        if (rec.get("isSidechain") is not True and file_agent is None) or (s.cwd is None and cwd):
+            s.note_place(cwd, branch)
         handler(rec, ts, file_agent)
 
     def _subagent(self, rec: dict[str, Any], file_agent: str | None) -> str | None:
         if file_agent:
             return file_agent
-        if rec.get("isSidechain"):
-            agent_id = rec.get("agentId")
-            if isinstance(agent_id, str) and agent_id:
-                return agent_id
-            return self.sidechains.thread(rec)
+        if rec.get("isSidechain") is True:
+            return as_str(rec.get("agentId")) or self.sidechains.thread(rec)
         return None
 
     def _assistant(self, rec: dict[str, Any], ts: datetime | None, file_agent: str | None) -> None:
@@ -438,24 +364,33 @@ class _Parser:
             return
         raw = msg.get("usage")
         index = len(self.session.requests) - 1
-        content = msg.get("content")
-        if not isinstance(content, list):
-            content = []
+        content: list[Any] = msg["content"] if isinstance(msg.get("content"), list) else []
         if isinstance(raw, dict):
             index = self._request(rec, ts, msg, raw, file_agent)
-            chars = self.chars[index]
-            if chars < CHARS_CAP:
-                for block in content:
-                    if chars >= CHARS_CAP:
-                        break
-                    if isinstance(block, dict):
-                        chars += _block_chars(block)
-                self.chars[index] = min(chars, CHARS_CAP)
+            self.chars[index] += sum(_block_chars(b) for b in content if isinstance(b, dict))
         if index < 0:
             return
         for block in content:
             if isinstance(block, dict) and block.get("type") == "tool_use":
                 self._tool_use(block, index, rec, ts, file_agent)
+
+    def _seen(self, message_id: str | None, request_id: str | None, key: str | None) -> int | None:
+        """The request this line belongs to. Sound ids follow the reference rule: the exact
+        key (message id, request id), either alone when the other is absent. A line one of
+        whose ids is garbled (a wrong type, bytes lenient decoding replaced) joins by the
+        other id, and a later sound line of that response joins it back, so a corrupted
+        line never counts its response twice (one API call has one of each id)."""
+        if key is not None and key in self.by_key:
+            return self.by_key[key]
+        if message_id:
+            found = self.by_message.get(message_id)
+            if found is not None and (key is None or found in self.provisional):
+                return found
+        if request_id:
+            found = self.by_request.get(request_id)
+            if found is not None and (key is None or found in self.provisional):
+                return found
+        return None
 
     def _request(
         self,
@@ -465,39 +400,57 @@ class _Parser:
         raw: dict[str, Any],
         file_agent: str | None,
     ) -> int:
-        usage = _usage(raw)
-        message_id = as_str(msg.get("id"))
-        key = None
-        if message_id:
-            request_id = as_str(rec.get("requestId"))
-            key = f"{message_id}:{request_id}" if request_id else message_id
-            seen = self.by_key.get(key)
-            if seen is not None:
-                earlier = self.session.requests[seen]
-                if usage.total > earlier.usage.total:
-                    earlier.usage = usage
-                return seen
-        model = as_str(msg.get("model")) or "unknown"
+        usage = _usage(raw, self.issues)
+        message_id, request_id, garbled = _ids(msg.get("id"), rec.get("requestId"))
+        key: str | None = None
+        if not garbled:
+            if message_id and request_id:
+                key = f"{message_id}:{request_id}"
+            else:
+                key = message_id or (f"req:{request_id}" if request_id else None)
+            seen = self.by_key.get(key) if key else None  # the common case: one lookup
+            if seen is None and self.provisional:
+                seen = self._seen(message_id, request_id, key)
+        else:
+            seen = self._seen(message_id, request_id, None)
+        if seen is not None:
+            request = self.session.requests[seen]
+            if usage.total > request.usage.total:
+                request.usage = usage
+            if key is not None and seen in self.provisional:  # the sound ids name it now
+                self.provisional.discard(seen)
+                request.key = key
+                self.by_key[key] = seen
+                self._index(message_id, request_id, seen)
+            return seen
         thread = self._subagent(rec, file_agent)
-        requests = self.session.requests
-        requests.append(
+        self.session.requests.append(
             Request(
-                key,
-                ts,
-                model,
-                usage,
-                as_str(rec.get("gitBranch")),
-                as_str(rec.get("cwd")),
-                thread,
-                self.file_index,
+                key=key,
+                timestamp=ts,
+                model=as_str(msg.get("model")) or "unknown",
+                usage=usage,
+                branch=as_str(rec.get("gitBranch")),
+                cwd=as_str(rec.get("cwd")),
+                subagent=thread,
+                file_index=self.file_index,
                 sent=self.last_user.get(thread),
             )
         )
         self.chars.append(0)
-        index = len(requests) - 1
+        index = len(self.session.requests) - 1
         if key:
             self.by_key[key] = index
+        if garbled:
+            self.provisional.add(index)
+        self._index(message_id, request_id, index)
         return index
+
+    def _index(self, message_id: str | None, request_id: str | None, index: int) -> None:
+        if message_id:
+            self.by_message.setdefault(message_id, index)
+        if request_id:
+            self.by_request.setdefault(request_id, index)
 
     def _tool_use(
         self,
@@ -507,10 +460,10 @@ class _Parser:
         ts: datetime | None,
         file_agent: str | None,
     ) -> None:
-        call_id = block.get("id")
-        if not isinstance(call_id, str) or call_id in self.calls:
+        call_id = as_str(block.get("id"))
+        if call_id is None or call_id in self.calls:
             return
-        name = str(block.get("name") or "?")
+        name = as_str(block.get("name")) or "?"
         args = as_dict(block.get("input"))
         summary, command, files, writes = describe_call(name, args)
         call = ToolCall(
@@ -529,6 +482,16 @@ class _Parser:
         self.calls[call_id] = call
         self.session.tool_calls.append(call)
 
+    def _is_typed(self, rec: dict[str, Any], file_agent: str | None) -> bool:
+        """Whether a user record's text was typed by the user (not meta, a summary or a
+        subagent's prompt)."""
+        return not (
+            rec.get("isMeta") is True
+            or rec.get("isCompactSummary") is True
+            or file_agent
+            or rec.get("isSidechain") is True
+        )
+
     def _user(self, rec: dict[str, Any], ts: datetime | None, file_agent: str | None) -> None:
         msg = rec.get("message")
         if not isinstance(msg, dict):
@@ -537,12 +500,7 @@ class _Parser:
             self.last_user[self._subagent(rec, file_agent)] = ts
         content = msg.get("content")
         if isinstance(content, str):
-            if not (
-                rec.get("isMeta")
-                or rec.get("isCompactSummary")
-                or file_agent
-                or rec.get("isSidechain")
-            ):
+            if self._is_typed(rec, file_agent):
                 self.session.prompts.append(Prompt(ts, len(content), _prompt_kind(content)))
             return
         if not isinstance(content, list):
@@ -555,22 +513,22 @@ class _Parser:
             if block.get("type") == "tool_result":
                 self._tool_result(block, ts)
             elif block.get("type") == "text":
-                text = str(block.get("text") or "")
-                typed += len(text)
-                kind = _prompt_kind(text) if kind == PROMPT_USER else kind
-        if typed and not (
-            rec.get("isMeta") or rec.get("isCompactSummary") or file_agent or rec.get("isSidechain")
-        ):
+                text = block.get("text")
+                if isinstance(text, str):
+                    typed += len(text)
+                    kind = _prompt_kind(text) if kind == PROMPT_USER else kind
+        if typed and self._is_typed(rec, file_agent):
             self.session.prompts.append(Prompt(ts, typed, kind))
 
-    def _tool_result(self, block: dict[str, Any], ts: Any) -> None:
-        call = self.calls.get(str(block.get("tool_use_id")))
+    def _tool_result(self, block: dict[str, Any], ts: datetime | None) -> None:
+        call_id = as_str(block.get("tool_use_id"))
+        call = self.calls.get(call_id) if call_id else None
         if call is None:
             return
         text = _result_text(block.get("content"))
         call.result_chars = len(text)
         call.result_tokens = estimate_result_tokens(len(text))
-        call.is_error = bool(block.get("is_error"))
+        call.is_error = block.get("is_error") is True
         if call.is_error:
             call.error_head = error_line(text)
         if is_git_commit(call.command):
@@ -589,13 +547,46 @@ class _Parser:
         if rec.get("subtype") != "compact_boundary" or file_agent:
             return
         meta = as_dict(rec.get("compactMetadata"))
-        pre = meta.get("preTokens")
         self.session.compactions.append(
             Compaction(
                 timestamp=ts,
-                trigger=str(meta.get("trigger") or ""),
-                pre_tokens=as_int(pre) if pre is not None else None,
+                trigger=as_str(meta.get("trigger")) or "",
+                pre_tokens=count_or_none(meta.get("preTokens"), self.issues),
                 request_index=len(self.session.requests),
+            )
+        )
+
+    def _cost_state(self, rec: dict[str, Any], ts: datetime | None, file_agent: str | None) -> None:
+        """Claude Code's own running cost of the session; the latest one in the main file
+        wins (each is a snapshot of the whole session so far)."""
+        if file_agent:
+            return
+        total = money(rec.get("totalCostUSD"), self.issues)
+        if total is None:
+            return
+        by_model: dict[str, float] = {}
+        for model, usage in as_dict(rec.get("modelUsage")).items():
+            cost = money(as_dict(usage).get("costUSD"), self.issues)
+            if cost is not None:
+                by_model[model] = cost
+        s = self.session
+        s.agent_cost_usd = total
+        s.agent_cost_by_model = by_model
+        s.agent_cost_unknown_models = rec.get("hasUnknownModelCost") is True
+
+    def _pr_link(self, rec: dict[str, Any], ts: datetime | None, file_agent: str | None) -> None:
+        """A PR the session was linked to; re-emitted on every resume, so kept once per URL."""
+        url = as_str(rec.get("prUrl"))
+        if url is None or url in self.pr_urls:
+            return
+        self.pr_urls.add(url)
+        number = rec.get("prNumber")
+        self.session.pr_links.append(
+            PrLink(
+                url=url,
+                number=number if type(number) is int and number > 0 else None,
+                repository=as_str(rec.get("prRepository")),
+                timestamp=ts,
             )
         )
 

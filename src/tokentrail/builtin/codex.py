@@ -2,8 +2,14 @@
 
 Accounting rules (formats.md §2.4): `token_count` events carry cumulative totals and are
 re-emitted byte-identical seconds later, so each request is the increase of
-`total_token_usage` over the previous distinct total; a total that goes down is a reset
-and counts whole. `cached_input_tokens` is part of `input_tokens`, reasoning part of output.
+`total_token_usage` over the previous distinct total; a total seen before (a re-emission
+or a replayed copy) is never counted again, and a total that goes down is a reset and
+counts whole (a snapshot where only some other counter went down is garbled, and skipped).
+`cached_input_tokens` is part of `input_tokens`, reasoning part of output;
+`cache_write_input_tokens` (Codex >= 0.145) is part of input too and is billed as a cache
+write. A field a snapshot lacks keeps its previous value (absent is not 0), and a snapshot
+whose increase is implausible is skipped without moving the baseline, so the next good
+snapshot still counts what really happened.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +25,32 @@ import orjson
 
 from tokentrail.hookspecs import Adapter, hookimpl
 from tokentrail.logfile import (
-    FileMark,
-    JsonlReader,
+    MAX_REQUEST_TOKENS,
+    MAX_TIME,
+    MAX_TOTAL_TOKENS,
+    MIN_TIME,
     RecordKinds,
     as_dict,
+    as_float,
     as_int,
+    as_list,
     as_str,
+    count_or_none,
+    display,
     first_line,
-    list_dir,
-    note,
+    irregular,
     parse_ts,
+    read_jsonl,
+    text_len,
+    tokens,
+    walk_files,
 )
 from tokentrail.model import (
     AgentCommit,
     Compaction,
-    ParseIssues,
     Prompt,
+    RateLimits,
+    RateWindow,
     Request,
     Session,
     SessionRef,
@@ -62,9 +78,9 @@ FIELDS = (
     "cache_write_input_tokens",
 )
 _EXIT_CODE = re.compile(r"(?:Process exited with code|exit code:?|\"exit_code\":)\s*(-?\d+)", re.I)
-RESUME_VERSION = 2
 # Some published rollouts replace text by "[REDACTED_X len=N sha=...]": N is the real size.
-_REDACTED = re.compile(r"^\[REDACTED_\w+ len=(\d+) sha=[0-9a-f]+\]$")
+_REDACTED = re.compile(r"^\[REDACTED_\w+ len=(\d{1,10}) sha=[0-9a-f]+\]$")
+MAX_PERCENT = 1000.0  # a rate-limit window can be overdrawn, but not by this much
 # Rollout line types this parser knows (formats.md §2.2); anything else is warned as drift.
 KNOWN_RECORD_TYPES = frozenset(
     {
@@ -89,7 +105,10 @@ def codex_home() -> Path:
 class CodexAdapter:
     name = AGENT
     env_var = "CODEX_HOME"  # moves the logs (tokentrail doctor, missing-folder warning)
-    parser_version = "codex/5"  # bump when parse() output changes (cache key)
+    parser_version = "codex/6"  # bump when parse() output changes (cache key)
+
+    def __init__(self) -> None:
+        self.skipped: list[str] = []  # entries discovery could not use, "path: why"
 
     def roots(self) -> list[Path]:
         return [codex_home() / "sessions", codex_home() / "archived_sessions"]
@@ -97,12 +116,13 @@ class CodexAdapter:
     def discover(self, repo: Path | None) -> Iterable[SessionRef]:
         seen: set[str] = set()
         for folder in self.roots():
-            if not note(folder):
-                continue
-            prefix = len(str(folder)) + 1
-            for path in _rollouts(folder):
-                rel = str(path)[prefix:]  # path.relative_to(folder), without pathlib's cost
+            for path in walk_files(folder, "rollout-*.jsonl", self.skipped):
+                rel = os.path.relpath(path, folder)
                 if rel in seen:  # the live copy wins over the archived one
+                    continue
+                why = irregular(path)
+                if why is not None:
+                    self.skipped.append(f"{display(path)}: {why}")
                     continue
                 seen.add(rel)
                 head = first_line(path) or {}
@@ -113,11 +133,10 @@ class CodexAdapter:
                 try:
                     st = path.stat()
                 except OSError:
-                    continue
-                session_id = as_str(payload.get("id"))
+                    continue  # gone since the listing
                 yield SessionRef(
                     agent=AGENT,
-                    id=session_id or path.stem,
+                    id=as_str(payload.get("id")) or path.stem,
                     path=path,
                     cwd_hint=cwd,
                     size=st.st_size,
@@ -127,43 +146,16 @@ class CodexAdapter:
     def parse(self, ref: SessionRef) -> Session:
         return _Parser(ref).run()
 
-    def parse_resumable(
-        self, ref: SessionRef, previous: Session | None, token: bytes | None
-    ) -> tuple[Session, bytes]:
-        """Read only the lines appended since `previous` (parsed with `token`) when the
-        rollout only grew; else read it all. The result is the same as `parse`."""
-        parser = _Parser.resumed(ref, previous, token) if previous and token else None
-        if parser is None:
-            parser = _Parser(ref)
-        session = parser.run()
-        return session, parser.token()
-
-
-def _rollouts(folder: Path) -> list[Path]:
-    """Every `rollout-*.jsonl` under `folder` (not following symlinked folders), sorted."""
-    found: list[Path] = []
-    pending = [folder]
-    while pending:
-        current = pending.pop()
-        try:
-            entries = list_dir(current)
-        except OSError:
-            continue
-        for entry in entries:
-            name = entry.name
-            if name.startswith("rollout-") and name.endswith(".jsonl"):
-                found.append(current / name)
-            elif entry.is_dir(follow_symlinks=False):
-                pending.append(current / name)
-    return sorted(found)
-
 
 def _text_size(value: Any) -> tuple[int, str]:
     """Characters a tool output put into the context, and its text (strings or blocks)."""
     if isinstance(value, list):
-        text = "\n".join(str(b.get("text") or "") for b in value if isinstance(b, dict))
+        text = "\n".join(
+            b["text"] for b in value if isinstance(b, dict) and isinstance(b.get("text"), str)
+        )
     elif isinstance(value, dict):
-        text = str(value.get("text") or value.get("output") or "")
+        inner = value.get("text") if isinstance(value.get("text"), str) else value.get("output")
+        text = inner if isinstance(inner, str) else ""
     else:
         text = value if isinstance(value, str) else ""
     redacted = _REDACTED.match(text)
@@ -172,131 +164,103 @@ def _text_size(value: Any) -> tuple[int, str]:
 
 def _failed(text: str) -> bool:
     match = _EXIT_CODE.search(text[:2000])
-    return bool(match and match.group(1) != "0")
+    return bool(match and match.group(1).lstrip("-0"))
+
+
+def _when(seconds: Any) -> datetime | None:
+    """Epoch seconds as a UTC datetime, within the range parse_ts accepts."""
+    value = as_float(seconds)
+    if value is None:
+        return None
+    try:
+        ts = datetime.fromtimestamp(value, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return ts if MIN_TIME <= ts < MAX_TIME else None
+
+
+def _window(raw: Any, ts: datetime | None) -> RateWindow | None:
+    window = as_dict(raw)
+    used = as_float(window.get("used_percent"))
+    if used is None or not 0 <= used <= MAX_PERCENT:
+        return None
+    resets = _when(window.get("resets_at", window.get("reset_at")))
+    relative = as_float(window.get("resets_in_seconds"))
+    if resets is None and relative is not None and ts is not None and 0 <= relative < 1e9:
+        resets = ts + timedelta(seconds=relative)
+    minutes = as_int(window.get("window_minutes"))
+    return RateWindow(used_percent=used, window_minutes=minutes or None, resets_at=resets)
+
+
+_INPUT, _TOTAL = FIELDS.index("input_tokens"), FIELDS.index("total_tokens")
+
+
+def _reset(now: tuple[int, ...], prev: tuple[int, ...]) -> bool:
+    """A new running total (a fork, a restart): the input (or overall) count went down."""
+    return now[_INPUT] < prev[_INPUT] or now[_TOTAL] < prev[_TOTAL]
 
 
 class _Parser:
     def __init__(self, ref: SessionRef) -> None:
         self.session = Session(agent=AGENT, id=ref.id, paths=ref.paths)
+        self.issues = self.session.issues
         self.ref = ref
         self.model = "unknown"
-        self.sent: Any = None  # when the next request was sent: its turn_context's time
+        self.sent: datetime | None = None  # when the next request was sent: its turn_context's time
         self.cwd: str | None = None
         self.branch: str | None = None
         self.previous: tuple[int, ...] | None = None
+        self.seen_totals: set[tuple[int, ...]] = set()
+        self.seen_last: set[tuple[Any, ...]] = set()
+        self.counted_last: tuple[int, ...] = (0,) * len(FIELDS)  # by single-call events
         self.calls: dict[str, ToolCall] = {}
         self.seen_meta = False
-        self.start, self.bad = 0, 0  # where to read from, garbled lines before that
-        self.before: tuple[int, int, list[str]] = (0, 0, [])
-        self.reader: JsonlReader | None = None
-        self.unclamped: dict[str, list[Any]] = {"calls": [], "commits": []}
-        self.kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
-        self.last_kinds: list[Any] = [0, 0, {}]  # record types as counted, for a resume
+        self.legacy_prompts: list[Prompt] = []  # event_msg/user_message (Codex < 0.148)
+        self.item_prompts: list[Prompt] = []  # event_msg/item_completed UserMessage
 
     def run(self) -> Session:
-        issues = self.session.issues
-        self.before = (issues.bad_lines, issues.truncated_lines, [*issues.warnings])
-        reader = self.reader = JsonlReader(
-            self.ref.path, issues, start=self.start, count_partial=False, bad=self.bad
-        )
-        for rec in reader:
-            self.kinds.see(rec.get("type"))
-            payload = rec.get("payload")
-            if not isinstance(payload, dict):
-                continue
-            kind = rec.get("type")
-            ts = parse_ts(rec.get("timestamp"))
-            self.session.note_time(ts)
-            if kind == "session_meta":
-                self._meta(payload)
-            elif kind == "turn_context":
-                self.sent = ts  # written as a sampling step starts
-                if isinstance(payload.get("model"), str):
-                    self.model = payload["model"]
-                if isinstance(payload.get("cwd"), str):
-                    self.cwd = payload["cwd"]
-                    self.session.note_place(self.cwd, None)
-            elif kind == "event_msg":
-                self._event(payload, ts)
-            elif kind == "response_item":
-                self._item(payload, ts)
-            elif kind == "compacted":
-                self.session.compactions.append(
-                    Compaction(ts, "auto", None, len(self.session.requests))
-                )
-        if reader.partial:  # counted as read_jsonl counts it
-            issues.truncated_lines += 1
-            issues.warnings.append(f"{self.ref.path}: skipped a truncated last line")
-        kinds = self.kinds
-        self.last_kinds = [kinds.lines, kinds.recognised, dict(kinds.unknown)]
-        kinds.report(self.ref.path, self.session.issues)
+        kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
+        for rec in read_jsonl(self.ref.path, self.issues):
+            kinds.see(rec.get("type"))
+            try:
+                self._record(rec)
+            except Exception:  # a shape no accessor foresaw: lose the record, not the session
+                self.issues.bad_records += 1
+        kinds.report(self.ref.path, self.issues)
+        # Builds that write both prompt records say the same thing twice: prefer the new.
+        self.session.prompts = self.item_prompts or self.legacy_prompts
         last = max(len(self.session.requests) - 1, 0)
         for call in self.session.tool_calls:  # a call whose answer was never logged
-            if call.request_index > last:
-                self.unclamped["calls"].append([call.id, call.request_index])
             call.request_index = min(call.request_index, last)
-        for i, commit in enumerate(self.session.commits):
-            if commit.request_index > last:
-                self.unclamped["commits"].append([i, commit.request_index])
+        for commit in self.session.commits:
             commit.request_index = min(commit.request_index, last)
+        self.issues.field_warning(display(self.ref.path))
         return self.session
 
-    def token(self) -> bytes:
-        """What `resumed` needs to go on from here (no log content: totals and offsets)."""
-        assert self.reader is not None
-        return orjson.dumps(
-            {
-                "v": RESUME_VERSION,
-                "mark": self.reader.mark().to_json(),
-                "bad": self.reader.bad,
-                "before": self.before,
-                "model": self.model,
-                "cwd": self.cwd,
-                "branch": self.branch,
-                "previous": self.previous,
-                "seen_meta": self.seen_meta,
-                "unclamped": self.unclamped,
-                "sent": self.sent.isoformat() if isinstance(self.sent, datetime) else None,
-                "kinds": self.last_kinds,
-            }
-        )
-
-    @classmethod
-    def resumed(cls, ref: SessionRef, previous: Session, token: bytes) -> _Parser | None:
-        """A parser in the state it was in after reading `previous`, positioned at the end
-        of what it read, or None when the rollout changed in any other way than growing."""
-        try:
-            state = orjson.loads(token)
-            if state.get("v") != RESUME_VERSION:
-                return None
-            mark = FileMark.from_json(state["mark"])
-            if mark.path != str(ref.path) or not mark.only_grew():
-                return None
-            bad, truncated, warnings = state["before"]
-            parser = cls(ref)
-            session = parser.session = previous
-            session.paths = ref.paths
-            session.issues = ParseIssues(bad, truncated, list(warnings))
-            calls = {c.id: c for c in session.tool_calls}
-            for call_id, index in state["unclamped"]["calls"]:
-                calls[call_id].request_index = index
-            for position, index in state["unclamped"]["commits"]:
-                session.commits[position].request_index = index
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
-            return None
-        parser.calls = calls
-        parser.model, parser.cwd, parser.branch = state["model"], state["cwd"], state["branch"]
-        parser.previous = tuple(state["previous"]) if state["previous"] is not None else None
-        parser.seen_meta = bool(state["seen_meta"])
-        parser.start, parser.bad = mark.offset, int(state["bad"])
-        try:
-            parser.sent = datetime.fromisoformat(state["sent"]) if state["sent"] else None
-            lines, recognised, unknown = state["kinds"]
-            parser.kinds.lines, parser.kinds.recognised = int(lines), int(recognised)
-            parser.kinds.unknown.update(unknown)
-        except (KeyError, TypeError, ValueError):
-            return None
-        return parser
+    def _record(self, rec: dict[str, Any]) -> None:
+        payload = rec.get("payload")
+        if not isinstance(payload, dict):
+            return
+        kind = rec.get("type")
+        ts = parse_ts(rec.get("timestamp"))
+        self.session.note_time(ts)
+        if kind == "session_meta":
+            self._meta(payload)
+        elif kind == "turn_context":
+            self.sent = ts  # written as a sampling step starts
+            self.model = as_str(payload.get("model")) or self.model
+            cwd = as_str(payload.get("cwd"))
+            if cwd:
+                self.cwd = cwd
+                self.session.note_place(cwd, None)
+        elif kind == "event_msg":
+            self._event(payload, ts)
+        elif kind == "response_item":
+            self._item(payload, ts)
+        elif kind == "compacted":
+            self.session.compactions.append(
+                Compaction(ts, "auto", None, len(self.session.requests))
+            )
 
     def _meta(self, payload: dict[str, Any]) -> None:
         if self.seen_meta:  # forks and subagents repeat session_meta; the first one names us
@@ -311,52 +275,114 @@ class _Parser:
             payload.get("parent_thread_id")
         )
 
-    def _event(self, payload: dict[str, Any], ts: Any) -> None:
+    def _event(self, payload: dict[str, Any], ts: datetime | None) -> None:
         kind = payload.get("type")
         if kind == "token_count":
+            self._rate_limits(payload.get("rate_limits"), ts)
             self._token_count(payload, ts)
         elif kind == "user_message":
-            message = payload.get("message")
-            self.session.prompts.append(Prompt(ts, _text_size(message)[0]))
+            self.legacy_prompts.append(Prompt(ts, _text_size(payload.get("message"))[0]))
+        elif kind == "item_completed":
+            item = as_dict(payload.get("item"))
+            if item.get("type") == "UserMessage":
+                chars = sum(
+                    text_len(part.get("text"))
+                    for part in as_list(item.get("content"))
+                    if isinstance(part, dict)
+                )
+                self.item_prompts.append(Prompt(ts, chars))
 
-    def _token_count(self, payload: dict[str, Any], ts: Any) -> None:
+    def _rate_limits(self, raw: Any, ts: datetime | None) -> None:
+        """The latest rate-limit usage the agent reported (5-hour and weekly windows)."""
+        limits = as_dict(raw)
+        primary, secondary = (
+            _window(limits.get("primary"), ts),
+            _window(limits.get("secondary"), ts),
+        )
+        if primary is None and secondary is None:
+            return
+        current = self.session.rate_limits
+        if current and current.timestamp and ts and ts < current.timestamp:
+            return  # an older report written late
+        self.session.rate_limits = RateLimits(primary, secondary, ts)
+
+    def _snapshot(self, raw: dict[str, Any]) -> tuple[int | None, ...]:
+        return tuple(count_or_none(raw.get(f), self.issues, MAX_TOTAL_TOKENS) for f in FIELDS)
+
+    def _token_count(self, payload: dict[str, Any], ts: datetime | None) -> None:
         info = payload.get("info")
         if not isinstance(info, dict):
             return
         total = info.get("total_token_usage")
         delta: tuple[int, ...]
+        if total is not None and not isinstance(total, dict):
+            self.issues.wrong_types += 1  # a garbled running total: the next one covers it
+            return
         if isinstance(total, dict):
-            now = tuple(as_int(total.get(f)) for f in FIELDS)
+            raw = self._snapshot(total)
+            if all(v is None for v in raw):
+                return
             prev = self.previous
-            if prev is not None and now == prev:
-                return  # a re-emitted snapshot
-            if prev is None or any(a < b for a, b in zip(now, prev)):
-                delta = now  # first snapshot, or a reset: the whole total is new
+            now = tuple(
+                (v if v is not None else (prev[i] if prev else 0)) for i, v in enumerate(raw)
+            )
+            if prev is not None and _reset(now, prev):  # a new running total: nothing carries
+                now = tuple(v or 0 for v in raw)
+            if now in self.seen_totals:
+                if now != prev:
+                    self.issues.replayed_events += 1  # a copy of an earlier snapshot
+                return
+            first = prev is None or _reset(now, prev)
+            if prev is not None and not first and any(a < b for a, b in zip(now, prev)):
+                # one counter went down while input did not: a garbled snapshot, not a fork
+                self.issues.implausible_values += 1
+                return
+            if prev is None:  # what single-call events counted before is part of this total
+                delta = tuple(max(a - b, 0) for a, b in zip(now, self.counted_last))
+            elif first:
+                delta = now
             else:
                 delta = tuple(a - b for a, b in zip(now, prev))
+            if any(d > MAX_REQUEST_TOKENS for d in delta):
+                self.issues.implausible_values += 1
+                if not first:
+                    return  # keep the baseline: the next good snapshot counts the increase
+                # a file that starts (or restarts) deep into a long session: a baseline,
+                # not one request
+                self.previous = now
+                self.seen_totals.add(now)
+                return
             self.previous = now
+            self.seen_totals.add(now)
             key = "codex:" + ",".join(map(str, now)) + f"@{ts.isoformat() if ts else ''}"
         else:
             last = info.get("last_token_usage")
-            if not isinstance(last, dict):
+            if not isinstance(last, dict) or self.previous is not None:
+                return  # once running totals are known, their increases count every call
+            delta = tuple(tokens(last.get(f), self.issues) for f in FIELDS)
+            identity = (ts, delta)
+            if identity in self.seen_last:
+                self.issues.replayed_events += 1
                 return
-            delta = tuple(as_int(last.get(f)) for f in FIELDS)
-            key = None
+            self.seen_last.add(identity)
+            self.counted_last = tuple(a + b for a, b in zip(self.counted_last, delta))
+            key = "codex-last:" + ",".join(map(str, delta)) + f"@{ts.isoformat() if ts else ''}"
         inp, cached, out, reasoning, _total, cache_write = delta
         if not any(delta):
             return
         cached = min(cached, inp)
+        cache_write = min(cache_write, inp - cached)
         self.session.requests.append(
             Request(
                 key=key,
                 timestamp=ts,
                 model=self.model,
                 usage=Usage(
-                    input=inp - cached - min(cache_write, inp - cached),
+                    input=inp - cached - cache_write,
                     cache_read=cached,
-                    cache_write_5m=min(cache_write, inp - cached),
+                    cache_write_5m=cache_write,
                     output=out,
-                    reasoning=reasoning,
+                    reasoning=min(reasoning, out),
                 ),
                 branch=self.branch,
                 cwd=self.cwd,
@@ -364,18 +390,18 @@ class _Parser:
             )
         )
 
-    def _item(self, payload: dict[str, Any], ts: Any) -> None:
+    def _item(self, payload: dict[str, Any], ts: datetime | None) -> None:
         kind = payload.get("type")
         if kind in ("function_call", "custom_tool_call", "local_shell_call"):
             self._call(payload, ts)
         elif kind in ("function_call_output", "custom_tool_call_output"):
             self._output(payload, ts)
 
-    def _call(self, payload: dict[str, Any], ts: Any) -> None:
-        call_id = payload.get("call_id")
-        if not isinstance(call_id, str) or call_id in self.calls:
+    def _call(self, payload: dict[str, Any], ts: datetime | None) -> None:
+        call_id = as_str(payload.get("call_id"))
+        if call_id is None or call_id in self.calls:
             return
-        name = str(payload.get("name") or payload.get("type"))
+        name = as_str(payload.get("name")) or as_str(payload.get("type")) or "?"
         raw = payload.get("arguments", payload.get("input", payload.get("action")))
         args: Any = raw
         if isinstance(raw, str):
@@ -383,9 +409,7 @@ class _Parser:
                 args = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 args = {"input": raw}
-        if not isinstance(args, dict):
-            args = {}
-        summary, command, files, writes = describe_call(name, args)
+        summary, command, files, writes = describe_call(name, as_dict(args))
         call = ToolCall(
             id=call_id,
             name=name,
@@ -400,8 +424,9 @@ class _Parser:
         self.calls[call_id] = call
         self.session.tool_calls.append(call)
 
-    def _output(self, payload: dict[str, Any], ts: Any) -> None:
-        call = self.calls.get(str(payload.get("call_id")))
+    def _output(self, payload: dict[str, Any], ts: datetime | None) -> None:
+        call_id = as_str(payload.get("call_id"))
+        call = self.calls.get(call_id) if call_id else None
         if call is None:
             return
         size, text = _text_size(payload.get("output"))

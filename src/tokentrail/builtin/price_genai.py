@@ -273,11 +273,26 @@ def _on(compiled: Compiled, when: datetime) -> tuple[list[int], list[tuple[float
     return compiled[0][1], compiled[0][2]
 
 
+def _utc(when: datetime | None) -> datetime:
+    """The request's time in UTC; now when it has none or one that cannot be made UTC (a
+    third-party adapter's time at the edge of the datetime range)."""
+    if when is not None and when.tzinfo is timezone.utc:
+        return when  # what the built-in adapters give: nothing to do on the hot path
+    if when is not None:
+        try:
+            return (
+                when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
+            )
+        except (OverflowError, ValueError):
+            pass
+    return datetime.now(timezone.utc)
+
+
 def cost_of(
     model: str, usage: Usage, when: datetime | None, provider: str | None = None
 ) -> float | None:
     """Price of one request in USD, or None when genai-prices does not know the model."""
-    when = when or datetime.now(timezone.utc)
+    when = _utc(when)
     prices = _prices_for(model, provider)
     if prices is None:
         return None

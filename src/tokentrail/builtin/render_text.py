@@ -4,7 +4,10 @@ kind; a kind it does not know is printed as JSON.
 Every line fits the terminal (`term.width()`: the terminal's width, `COLUMNS`, or 80 when
 the output is not a terminal): tables shorten ids, subjects and paths and then drop their
 least important columns, prose wraps. Every figure is formatted by `tokentrail.fmt`, as in
-the Markdown and HTML renderers.
+the Markdown and HTML renderers. Every table cell goes through
+`escape.plain` (redacted, one line, control and bidi characters made visible) before
+widths are measured, so a `\r` in a cwd or an escape sequence in a branch name can neither
+rewrite rows nor break the alignment.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from contextvars import ContextVar
 from typing import Any, ClassVar
 
 from tokentrail import fmt, term
+from tokentrail.escape import plain
 from tokentrail.hookspecs import Renderer, hookimpl
 from tokentrail.term import Column, wrap, wrap_lines
 
@@ -43,8 +47,10 @@ def _rendering_at(limit: int | None) -> Iterator[None]:
 def table(
     headers: Sequence[Column | str], rows: Sequence[Sequence[str]], right: set[int] | None = None
 ) -> str:
-    """A table fitted to the width being rendered (plain string headers never give way)."""
-    return term.table(headers, rows, right or set(), limit=width())
+    """A table fitted to the width being rendered (plain string headers never give way);
+    every cell escaped (`escape.plain`) before widths are measured."""
+    cells = [[plain(c) for c in row] for row in rows]
+    return term.table(headers, cells, right or set(), limit=width())
 
 
 def para(text: str, indent: str = "", first: str = "") -> str:
@@ -115,7 +121,7 @@ def _sessions(doc: Mapping[str, Any]) -> str:
         return _emptied(doc)
     if not rows:
         places = "\n".join(
-            f"  {p['agent']}: {p['path']}{'' if p['exists'] else ' (missing)'}"
+            f"  {plain(p['agent'])}: {plain(p['path'])}{'' if p['exists'] else ' (missing)'}"
             for p in doc.get("searched", [])
         )
         return (
@@ -289,8 +295,8 @@ def _session(doc: Mapping[str, Any]) -> str:
     limit = width() or 10_000
     cwd = s["cwd"] or "-"
     head = [
-        f"{s['agent']} session {s['id']}",
-        f"  cwd: {_short(cwd, max(limit - 7, 12))}",
+        f"{plain(s['agent'])} session {plain(s['id'])}",
+        f"  cwd: {_short(plain(cwd), max(limit - 7, 12))}",
         para(f"branch: {', '.join(s['branches']) or '-'}", "    ", "  "),
         f"  {s['start'] or '?'} → {s['end'] or '?'}",
         para(
@@ -321,12 +327,46 @@ def _session(doc: Mapping[str, Any]) -> str:
         head.append(para(f"commits the agent made: {made}", "    ", "  "))
     else:
         head.append("  commits the agent made: none in the log")
+    head.extend(_agent_facts(doc))
     parts = ["\n".join(head), *_postmortem(doc)]
     for title, key in (("By model", "model"), ("By subagent", "subagent"), ("By file", "file")):
         rows = [[str(r[key]), *token_cells(r)] for r in doc[f"by_{key}"]]
         first = Column(key.upper(), shrink=16, cut="start" if key == "file" else "end")
         parts.append(f"{title}:\n" + table((first, *TOKEN_COLUMNS), rows))
     return "\n\n".join(parts)
+
+
+def _window_name(minutes: int | None) -> str:
+    names = {300: "5-hour", 10080: "weekly"}
+    return names.get(minutes or 0, f"{minutes}-minute" if minutes else "")
+
+
+def _agent_facts(doc: Mapping[str, Any]) -> list[str]:
+    """What the agent said about itself: its own cost, linked PRs, rate-limit usage."""
+    lines = []
+    cost = doc.get("agent_cost")  # the agent's running total (its line is above)
+    if cost and cost.get("outside_transcript_usd") is not None:
+        outside = cost["outside_transcript_usd"]
+        sign = "-" if outside < 0 else ""
+        line = f"  usage outside the transcript: {sign}{money({'cost_usd': abs(outside)})}"
+        if cost.get("unknown_models"):
+            line += " (the agent could not price some models: a lower bound)"
+        lines.append(line)
+    for link in doc.get("pr_links") or []:
+        where = f"{link['repository']}#{link['number']}" if link.get("number") else "PR"
+        lines.append(f"  linked {plain(where)}: {plain(link['url'])}")
+    limits = doc.get("rate_limits") or {}
+    shown = []
+    for window in (limits.get("primary"), limits.get("secondary")):
+        if window:
+            text = f"{_window_name(window.get('window_minutes'))} window".strip()
+            text += f" {window['used_percent']:g}% used"
+            if window.get("resets_at"):
+                text += f" (resets {plain(window['resets_at'])})"
+            shown.append(text)
+    if shown:
+        lines.append("  rate limits: " + ", ".join(shown))
+    return lines
 
 
 def _plugins(doc: Mapping[str, Any]) -> str:

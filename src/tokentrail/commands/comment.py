@@ -23,7 +23,7 @@ import click
 
 from tokentrail.actions import client, pr_number, pull_request, read_event, repo_name, warn
 from tokentrail.budget import UNPRICED_POLICIES, Budget, parse_amount, resolve_budget
-from tokentrail.commands.common import dump_json, handle_errors, json_option
+from tokentrail.commands.common import dump_json, echo, handle_errors, json_option
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
 from tokentrail.figures import envelope
@@ -171,9 +171,9 @@ def post_prepared(
         "removed_duplicates": done.removed,
     }
     if as_json:
-        click.echo(dump_json({"schema_version": 1, **result}))
+        echo(dump_json({"schema_version": 1, **result}), json=True)
     else:
-        click.echo(f"tokentrail: {done.action} the PR comment: {result['url']}")
+        echo(f"tokentrail: {done.action} the PR comment: {result['url']}")
 
 
 def _append(path: str, text: str) -> None:
@@ -283,15 +283,15 @@ def comment(
     else:
         result.update(send(client(token_env, event), pr_number(event, number), body))
     if as_json:
-        click.echo(dump_json({"schema_version": 1, **result}))
+        echo(dump_json({"schema_version": 1, **result}), json=True)
     elif dry_run:
-        click.echo(body, nl=False)
+        echo(body, nl=False)
     elif result["action"] != "skipped":
         where = f": {result['url']}" if result.get("url") else ""
-        click.echo(f"tokentrail: {result['action']} the PR comment{where}")
+        echo(f"tokentrail: {result['action']} the PR comment{where}")
     failures = gate(doc, figures, fail_on_budget, allow_missing)
     for line in failures:
-        click.echo(f"tokentrail: {line}", err=True)
+        echo(f"tokentrail: {line}", err=True)
     if failures:
         sys.exit(1)
 

@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,8 +23,10 @@ import click
 from tokentrail import progress, term
 from tokentrail.config import config_warnings
 from tokentrail.errors import TokentrailError
+from tokentrail.escape import plain, terminal
 from tokentrail.figures import envelope
 from tokentrail.plugins import TokentrailPluginManager, get_plugin_manager
+from tokentrail.redact import redact_lines
 
 F = TypeVar("F", bound=Callable[..., Any])
 _RELATIVE = re.compile(r"^(\d+)([dhm])$")
@@ -114,8 +117,22 @@ def format_name(as_json: bool, fmt: str | None) -> str:
 
 def render(doc: Mapping[str, Any], name: str) -> str:
     """The document in the envelope, through the named renderer plugin."""
-    renderer = get_plugin_manager().renderer(name, str(doc.get("kind")))
-    return renderer.render(envelope(**doc)).rstrip("\n")
+    return _render(doc, name)[0]
+
+
+def _render(doc: Mapping[str, Any], name: str) -> tuple[str, bool]:
+    """The rendered text, and whether our own json renderer wrote it (already escaped).
+    A renderer plugin runs contained (it cannot print into our output or end the run); if
+    it fails, that is the error."""
+    pm = get_plugin_manager()
+    plugin, chosen = pm.renderer_of(name, str(doc.get("kind")))
+    before = len(pm.problems)
+    text = pm.guard(plugin, f"render {name}", partial(chosen.render, envelope(**doc)))
+    if not isinstance(text, str):
+        failed = pm.problems[before:]
+        why = failed[-1].message if failed else f"returned {type(text).__name__}, not text"
+        raise TokentrailError("render_failed", f"{why} (in the {name} renderer)")
+    return text.rstrip("\n"), name == "json" and plugin == "tokentrail.builtin.render_json"
 
 
 def dump_json(doc: Mapping[str, Any]) -> str:
@@ -129,10 +146,8 @@ def emit(doc: Mapping[str, Any], as_json: bool = False, fmt: str | None = None) 
     setup = config_warnings()
     if setup:
         doc = {**doc, "warnings": [*setup, *(doc.get("warnings") or [])]}
-    out = render(doc, name)
-    if name == "text" and color_for(sys.stdout):
-        out = term.paint(out)
-    click.echo(out)
+    text, ours = _render(doc, name)
+    echo(text, json=ours, paint=name == "text")
     if name != "json":
         show_warnings(doc.get("warnings") or [])
 
@@ -147,17 +162,27 @@ def show_warnings(lines: list[str]) -> None:
         ]
     )
     # one line per warning, never wrapped: stderr is for grep and CI logs as much as for eyes
-    colored = color_for(sys.stderr)
     for line in shown:
-        text = f"tokentrail: warning: {line}"
-        click.echo(term.paint(text) if colored else text, err=True)
+        echo(f"tokentrail: warning: {plain(line)}", err=True, paint=True)
 
 
 def show_error(message: str) -> None:
     """`tokentrail: error: …` on stderr, in red on a terminal."""
-    text = f"tokentrail: error: {message}"
-    colored = color_for(sys.stderr)
-    click.echo(term.paint(text) if colored else text, err=True)
+    echo(f"tokentrail: error: {plain(message)}", err=True, paint=True)
+
+
+def echo(
+    text: str, err: bool = False, nl: bool = True, *, json: bool = False, paint: bool = False
+) -> None:
+    """Everything tokentrail writes to a terminal (or a CI log) goes through here: secrets
+    redacted and control, bidi and zero-width characters made visible, so no log or git
+    string can retitle, clear or rewrite the terminal. `json` text comes from the json
+    renderer, which escaped it already (redacting it again could break its quoting).
+    `paint`: coloured on a terminal (our own colours, added after the escaping)."""
+    out = text if json else terminal(redact_lines(text))
+    if paint and color_for(sys.stderr if err else sys.stdout):
+        out = term.paint(out)
+    click.echo(out, err=err, nl=nl)
 
 
 def handle_errors(fn: F) -> F:
@@ -182,7 +207,8 @@ def handle_errors(fn: F) -> F:
             message = f"{type(exc).__name__}: {exc} (set TOKENTRAIL_DEBUG=1 for a traceback)"
         doc = {"kind": "error", "error": {"code": code, "message": message}}
         if as_json or kwargs.get("fmt") == "json":
-            click.echo(dump_json(doc))
+            text, ours = _render(doc, "json")
+            echo(text, json=ours)
         else:
             show_error(message)
         sys.exit(exit_code)

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from tokentrail.actions import read_event, warn
-from tokentrail.commands.common import dump_json, handle_errors, json_option
+from tokentrail.commands.common import dump_json, echo, handle_errors, json_option
 from tokentrail.consolidate import consolidate
 from tokentrail.errors import TokentrailError
 
@@ -48,23 +48,23 @@ def consolidate_command(
         if merge["fork_notes"] == "absent":
             warn(f"PR #{merge['pr']}: the fork has no tokentrail notes")
     if as_json:
-        click.echo(dump_json({"schema_version": 1, **doc}))
+        echo(dump_json({"schema_version": 1, **doc}), json=True)
         return
     _print(doc)
 
 
 def _print(doc: Mapping[str, Any]) -> None:
     if doc["status"] != "done":
-        click.echo(f"tokentrail: nothing to consolidate ({doc['status'].replace('_', ' ')})")
+        echo(f"tokentrail: nothing to consolidate ({doc['status'].replace('_', ' ')})")
         return
     for m in doc["merges"]:
         onto = ", ".join(sha[:7] for sha in m["landed"])
         noted = m["commits"] - len(m["commits_without_note"])
-        click.echo(
+        echo(
             f"tokentrail: PR #{m['pr']} ({m['kind']} merge onto {onto}): receipts of {noted} "
             f"of {m['commits']} commit(s) carried in {len(m['carried'])} step(s)"
         )
     if doc.get("pushed"):
-        click.echo("tokentrail: pushed the notes")
+        echo("tokentrail: pushed the notes")
     else:
-        click.echo("tokentrail: nothing new to push")
+        echo("tokentrail: nothing new to push")

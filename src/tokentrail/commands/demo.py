@@ -12,7 +12,7 @@ import click
 
 from tokentrail import catalog as catalog_mod
 from tokentrail import term
-from tokentrail.commands.common import emit, format_name, handle_errors, output_options
+from tokentrail.commands.common import echo, emit, format_name, handle_errors, output_options
 from tokentrail.demo.repo import Demo, build_demo
 from tokentrail.pipeline import build_receipt, note_commits
 from tokentrail.plugins import get_plugin_manager
@@ -29,7 +29,7 @@ def show(demo: Demo, as_json: bool, fmt: str | None) -> None:
 def say(text: str) -> None:
     """Prose after the report, each paragraph wrapped to the terminal."""
     limit = term.width()
-    click.echo(
+    echo(
         "\n".join(
             term.wrap(line, limit, "", "", break_words=False) if line else ""
             for line in text.split("\n")
@@ -72,7 +72,7 @@ def demo(keep: Path | None, as_json: bool, fmt: str | None) -> None:
                 f"Files: repo {built.repo}, Claude logs {built.claude_dir} "
                 f"(CLAUDE_CONFIG_DIR), Codex logs {built.codex_home} (CODEX_HOME). Try:"
             )
-            click.echo(f"  git -C {built.repo} log --notes=tokentrail {built.base}..{built.branch}")
+            echo(f"  git -C {built.repo} log --notes=tokentrail {built.base}..{built.branch}")
         say(
             f"\nThis machine holds {mine} agent session(s) of your own: run "
             "`tokentrail report` inside a repository to see its branch, or `tokentrail "

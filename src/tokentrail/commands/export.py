@@ -25,18 +25,16 @@ from tokentrail.pipeline import receipt_from_run, run_branch, warnings
 from tokentrail.plugins import get_plugin_manager
 from tokentrail.repo_notes import repo_name
 from tokentrail.rollup import collect, repo_paths
-from tokentrail.scope import find_scope, run_git
+from tokentrail.scope import find_scope, git_fields, run_git
 
 
 def _authors(root: Path, shas: list[str]) -> dict[str, tuple[str, str]]:
     if not shas:
         return {}
-    out = run_git(root, "show", "-s", "--format=%H%x00%aN%x00%aE", *shas)
+    out = run_git(root, "show", "-s", "-z", "--format=%H%x00%aN%x00%aE", *shas)
     found = {}
-    for line in out.splitlines():
-        parts = line.split("\x00")
-        if len(parts) == 3:
-            found[parts[0]] = (parts[1], parts[2].lower())
+    for sha, name, email in git_fields(out, 3):  # a name may hold \r or U+2028
+        found[sha.strip()] = (name, email.lower())
     return found
 
 

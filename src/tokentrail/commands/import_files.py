@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from tokentrail.commands.common import emit, handle_errors, json_option
+from tokentrail.commands.common import echo, emit, handle_errors, json_option
 from tokentrail.errors import TokentrailError
 from tokentrail.ingest import Imported, Place
 from tokentrail.store import append, check_agent_name
@@ -81,20 +81,20 @@ def _finish(fmt: str, files: tuple[Path, ...], result: Imported, as_json: bool) 
     if as_json:
         emit(doc, True)
         return
-    click.echo(
+    echo(
         f"imported {written} new record(s) ({doc['calls']} calls, {doc['tool_results']} tool "
         f"results in all) from {len(files)} file(s) into {len(sessions)} session(s); "
         f"{skipped} were already imported"
     )
     for row in sessions:
         if row["metrics_only"]:
-            click.echo(
+            echo(
                 f"{row['agent']} session {row['id']}: from metrics only — totals per model and "
                 "export interval, no per-request detail (waste detectors and price tiers "
                 "cannot see single requests)"
             )
     for line in warnings:
-        click.echo(f"tokentrail: warning: {line}", err=True)
+        echo(f"tokentrail: warning: {line}", err=True)
 
 
 @click.group(name="import")

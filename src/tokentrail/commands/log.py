@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from tokentrail.commands.common import emit, handle_errors, json_option, parse_when
+from tokentrail.commands.common import echo, emit, handle_errors, json_option, parse_when
 from tokentrail.errors import TokentrailError
 from tokentrail.store import append, check_agent_name, session_file
 
@@ -147,4 +147,4 @@ def log_command(
         return
     figure = "unpriced" if cost_usd is None else f"${cost_usd:,.4f} ({source})"
     where_text = f"{folder}" + (f" on {branch}" if branch else "")
-    click.echo(f"logged 1 {agent} call ({model}) in session {session}, {where_text}: {figure}")
+    echo(f"logged 1 {agent} call ({model}) in session {session}, {where_text}: {figure}")

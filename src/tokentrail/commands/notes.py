@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from tokentrail.commands.common import emit, handle_errors, output_options
+from tokentrail.commands.common import echo, emit, handle_errors, output_options
 from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
 from tokentrail.notes import (
@@ -104,7 +104,7 @@ def push(
     except TokentrailError as exc:
         if not hook:
             raise
-        click.echo(
+        echo(
             f"tokentrail: the notes (receipts) were not pushed: {exc.message}. The push goes "
             "on; run `tokentrail notes push` later.",
             err=True,
