@@ -23,7 +23,7 @@ from typing import Any
 from tokentrail import __version__
 from tokentrail.figures import cost_units, session_row, totals, units_to_usd
 from tokentrail.hookspecs import Adapter
-from tokentrail.index import Index, IndexCorrupt, Listed, file_state, key_hashes
+from tokentrail.index import Index, IndexCorrupt, Listed, file_state, key_hashes, storable
 from tokentrail.logfile import display, heads
 from tokentrail.model import (
     MODEL_VERSION,
@@ -176,7 +176,7 @@ def _custom_pricing(pm: TokentrailPluginManager) -> bool:
 
 def _digest(version: str, paths: tuple[Path, ...], state: list[tuple[int, int, int, int]]) -> str:
     text = version + "\n" + "\n".join(f"{p}\0{s}" for p, s in zip(paths, state))
-    return hashlib.sha1(text.encode()).hexdigest()
+    return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def keep_deleted(config: Mapping[str, Any]) -> bool:
@@ -213,7 +213,7 @@ def sync(
         new, heads.memo, heads.new = heads.new, None, {}
     if new:
         index.put_heads(new)
-    keys = [(ref.agent, ref.id, str(ref.path)) for _, _, ref in found]
+    keys = [(ref.agent, storable(ref.id), storable(str(ref.path))) for _, _, ref in found]
     known = index.known(keys)
     pricing = pricing_key(pm)
     ids: list[int] = []

@@ -249,6 +249,27 @@ def key_hashes(blob: bytes) -> array[int]:
     return hashes
 
 
+_FS_MARK = "\0fs:"  # no real path or id holds a NUL
+
+
+def storable(text: str) -> str:
+    """Text as the index stores it: as is when it is valid Unicode; a file name that is not
+    (undecodable bytes kept as surrogates) as its bytes in hex behind a NUL mark, so it is
+    stored and read back exactly (SQLite and JSON hold only valid Unicode)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _FS_MARK + os.fsencode(text).hex()
+    return text
+
+
+def unstored(text: str) -> str:
+    """The text `storable` was given."""
+    if text.startswith(_FS_MARK):
+        return os.fsdecode(bytes.fromhex(text[len(_FS_MARK) :]))
+    return text
+
+
 _ISSUE_FIELDS = [f.name for f in fields(ParseIssues)]
 
 
@@ -261,6 +282,13 @@ def _issues_of(values: list[Any]) -> ParseIssues:
     for name, value in zip(_ISSUE_FIELDS, values):
         setattr(issues, name, list(value) if isinstance(value, list) else value)
     return issues
+
+
+def _row_of(data: bytes) -> dict[str, Any]:
+    row: dict[str, Any] = orjson.loads(data)
+    if "id" in row:
+        row["id"] = unstored(row["id"])
+    return row
 
 
 def _window_json(w: RateWindow | None) -> list[Any] | None:
@@ -288,15 +316,15 @@ def encode_head(session: Session) -> bytes:
     return orjson.dumps(
         {
             "agent": session.agent,
-            "id": session.id,
+            "id": storable(session.id),
             "cwd": session.cwd,
             "cwds": session.cwds,
             "branches": session.branches,
             "start": _iso(session.start),
             "end": _iso(session.end),
             "parent_id": session.parent_id,
-            "paths": [str(p) for p in session.paths],
-            "subagent_files": session.subagent_files,
+            "paths": [storable(str(p)) for p in session.paths],
+            "subagent_files": {storable(k): storable(v) for k, v in session.subagent_files.items()},
             "issues": _issues_json(issues),
             "agent_cost": [
                 session.agent_cost_usd,
@@ -353,8 +381,8 @@ def decode_session(head: bytes, body: bytes | None) -> Session:
     cost, by_model, unknown = h["agent_cost"]
     session = Session(
         agent=h["agent"],
-        id=h["id"],
-        paths=tuple(Path(p) for p in h["paths"]),
+        id=unstored(h["id"]),
+        paths=tuple(Path(unstored(p)) for p in h["paths"]),
         cwd=h["cwd"],
         cwds=h["cwds"],
         branches=h["branches"],
@@ -362,7 +390,7 @@ def decode_session(head: bytes, body: bytes | None) -> Session:
         end=_ts(h["end"]),
         parent_id=h["parent_id"],
         issues=_issues_of(h["issues"]),
-        subagent_files=h["subagent_files"],
+        subagent_files={unstored(k): unstored(v) for k, v in h["subagent_files"].items()},
         agent_cost_usd=cost,
         agent_cost_by_model=by_model,
         agent_cost_unknown_models=unknown,
@@ -477,7 +505,7 @@ class Entry:
             resume,
             encode_head(session),
             encode_body(session),
-            orjson.dumps(row),
+            orjson.dumps({**row, "id": storable(row["id"])} if "id" in row else row),
             requests,
             keys,
             None if units is None else str(units),
@@ -815,7 +843,7 @@ class Index:
                     r[1],
                     r[2],
                     r[3],
-                    orjson.loads(r[4]),
+                    _row_of(r[4]),
                     None if r[5] is None else int(r[5]),
                     bytes(r[6]),
                     bool(r[7]),
@@ -898,7 +926,7 @@ class Index:
                 dev, ino, size, mtime = orjson.loads(state)
             except (orjson.JSONDecodeError, ValueError, TypeError):
                 continue
-            out[key] = ((dev, ino, size, mtime), line + b"\n" if line else line)
+            out[unstored(key)] = ((dev, ino, size, mtime), line + b"\n" if line else line)
         return out
 
     def put_heads(self, heads: dict[str, tuple[tuple[int, int, int, int], bytes]]) -> None:
@@ -907,7 +935,7 @@ class Index:
             self.db.executemany(
                 "INSERT OR REPLACE INTO memo VALUES ('head', ?, ?)",
                 [
-                    (path, orjson.dumps(list(state)) + b"\n" + line.rstrip(b"\n"))
+                    (storable(path), orjson.dumps(list(state)) + b"\n" + line.rstrip(b"\n"))
                     for path, (state, line) in heads.items()
                 ],
             )

@@ -20,7 +20,7 @@ from typing import Any
 
 from tokentrail.figures import cost_units, session_row
 from tokentrail.hookspecs import Adapter
-from tokentrail.index import Entry, Index, file_state
+from tokentrail.index import Entry, Index, file_state, storable
 from tokentrail.model import Price, Request, Session, SessionRef, Usage
 from tokentrail.plugins import (
     BUILTIN_PLUGINS,
@@ -67,7 +67,7 @@ def price(session: Session, pricer: Pricer) -> None:
 def prepare(job: Job, index: Index, pricer: Pricer, pricing: str) -> Entry | int | str:
     """Parse one session and encode it for the index (an Entry to store), or re-price a
     stored one (its index id, done), or the error text of an adapter that raised."""
-    key = (job.ref.agent, job.ref.id, str(job.ref.path))
+    key = (job.ref.agent, storable(job.ref.id), storable(str(job.ref.path)))
     if job.reprice is not None:
         session = index.sessions([job.reprice], body=False)[job.reprice]
         price(session, pricer)
