@@ -36,15 +36,14 @@ def test_third_party_detector_and_adapter_in_the_report(
     repo.commit("work", at(20))
     environ = env.environ()
     environ.pop("TOKENTRAIL_PLUGINS", None)
-    proc = subprocess.run(
-        [CLI, "report", "--base", "main", "--json"],
-        cwd=repo.path,
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    doc = json.loads(proc.stdout)
+
+    def tokentrail(*args: str) -> str:
+        """The installed entry point: plugins are discovered as a user's would be."""
+        return subprocess.run(
+            [CLI, *args], cwd=repo.path, env=environ, capture_output=True, text=True, check=True
+        ).stdout
+
+    doc = json.loads(tokentrail("report", "--base", "main", "--json"))
     assert [(s["agent"], s["id"], s["link"]) for s in doc["sessions"]] == [
         ("fake-agent", "long", "window")
     ]
@@ -53,32 +52,11 @@ def test_third_party_detector_and_adapter_in_the_report(
     (finding,) = [f for f in doc["findings"] if f["detector"] == "fake-long-session"]
     assert finding["session"] == "long" and finding["wasted_tokens"] > 0
     assert doc["commits"][0]["sessions"][0]["findings"][0]["detector"] == "fake-long-session"
-    text = subprocess.run(
-        [CLI, "report", "--base", "main"],
-        cwd=repo.path,
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    text = tokentrail("report", "--base", "main")
     assert "fake-long-session" in text
     # a third-party renderer registered for `report` takes over --format markdown for it
     environ["FAKE_REPORT_MARKDOWN"] = "1"
-    own = subprocess.run(
-        [CLI, "report", "--base", "main", "--format", "markdown"],
-        cwd=repo.path,
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    own = tokentrail("report", "--base", "main", "--format", "markdown")
     assert own == "# fake report: 5 requests on feature\n"
-    listing = subprocess.run(
-        [CLI, "sessions", "--format", "markdown"],
-        cwd=repo.path,
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    listing = tokentrail("sessions", "--format", "markdown")
     assert "fake report" not in listing and "long" in listing
