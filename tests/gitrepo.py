@@ -373,8 +373,10 @@ class CodexLog:
         output: int,
         reasoning: int = 0,
         replay: bool = True,
+        weekly: tuple[float, datetime] | None = None,
     ) -> None:
-        """One model call: cumulative totals grow; the event is re-emitted like Codex does."""
+        """One model call: cumulative totals grow; the event is re-emitted like Codex does.
+        `weekly`: the weekly rate-limit window the event reports (% used, when it resets)."""
         last = {
             "input_tokens": input,
             "cached_input_tokens": cached,
@@ -395,6 +397,16 @@ class CodexLog:
             },
             "rate_limits": None,
         }
+        if weekly is not None:
+            used, resets = weekly
+            payload["rate_limits"] = {
+                "primary": None,
+                "secondary": {
+                    "used_percent": used,
+                    "window_minutes": 10080,
+                    "resets_at": int(resets.timestamp()),
+                },
+            }
         self._write(when, "event_msg", payload)
         if replay:
             self._write(when + timedelta(seconds=1), "event_msg", payload)

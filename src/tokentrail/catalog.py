@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -469,8 +470,10 @@ def _listing_totals(rows: list[dict[str, Any]], units: int | None) -> dict[str, 
     the cost the exact sum of every priced request (the rows' `units`)."""
     out: dict[str, Any] = {"sessions": len(rows)}
     for key in totals([]):
-        if key != "cost_usd":
+        if key not in ("cost_usd", "limit_pct"):
             out[key] = sum(int(row[key]) for row in rows)
+    limits = [float(row["limit_pct"]) for row in rows if row.get("limit_pct") is not None]
+    out["limit_pct"] = round(math.fsum(limits), 4) if limits else None
     priced = out["requests"] - out["unpriced_requests"]
     if units is None:  # a plugin priced something at infinity or NaN: sum as floats
         cost = sum(float(row["cost_usd"] or 0.0) for row in rows)

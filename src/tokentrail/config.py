@@ -20,7 +20,8 @@ CONFIG_NAME = ".tokentrail.yml"
 PRICE_FIELDS = ("input", "cache_read", "cache_write_5m", "cache_write_1h", "output")
 # every top-level key, and the keys of the sections checked here (prices, budget and
 # thresholds are checked by their own validators)
-SECTIONS = ("prices", "budget", "notes", "thresholds")
+SECTIONS = ("prices", "budget", "notes", "thresholds", "plan")
+API_PLAN = "api"  # paying per token: the API-equivalent dollars are the bill
 NOTES_KEYS: dict[str, type] = {"ref": str, "push": bool}
 WARNINGS_KEY = "_warnings"
 
@@ -93,12 +94,27 @@ def load_config(path: Path | None = None, *, strict: bool = False) -> dict[str, 
     data["prices"] = _validate_prices(path, data.get("prices") or {})
     if "budget" in data:
         data["budget"] = validate_budget(str(path), data["budget"])
+    if "plan" in data:
+        plan = data["plan"]
+        if not isinstance(plan, str) or not plan.strip():
+            raise TokentrailError(
+                "config_invalid",
+                f"{path}: `plan` must be `api` or the name of a subscription plan, not {plan!r}",
+            )
+        data["plan"] = plan.strip()
     problems = config_problems(path, data)
     if strict and problems:
         raise TokentrailError("config_invalid", "; ".join(problems))
     data["_path"] = str(path)
     data[WARNINGS_KEY] = problems
     return data
+
+
+def plan_of(config: dict[str, Any]) -> str:
+    """`plan` from the config: `api` (the default) or a subscription plan's name, under
+    which receipts also show the share of the agent's weekly rate limit where logs carry it."""
+    plan = config.get("plan")
+    return plan if isinstance(plan, str) and plan else API_PLAN
 
 
 def _validate_prices(path: Path, prices: Any) -> dict[str, dict[str, float]]:

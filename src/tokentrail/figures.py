@@ -66,9 +66,12 @@ def usage_fields(u: Usage) -> dict[str, int]:
 
 def totals(requests: Iterable[Request]) -> dict[str, Any]:
     """Request count, tokens by kind and cost. `cost_usd` sums the priced requests only and
-    is None when none could be priced; `unpriced_requests` says how many were left out."""
+    is None when none could be priced; `unpriced_requests` says how many were left out.
+    `limit_pct`: weekly rate-limit points the agent reported for these requests (an upper
+    bound, see Request.limit_pct), None when no request reported any."""
     usage = Usage()
     costs: list[float] = []
+    limits: list[float] = []
     count = unpriced = lower_bound = 0
     for r in requests:
         count += 1
@@ -78,6 +81,8 @@ def totals(requests: Iterable[Request]) -> dict[str, Any]:
         else:
             costs.append(r.cost_usd)
         lower_bound += r.output_lower_bound
+        if r.limit_pct is not None:
+            limits.append(r.limit_pct)
     priced = len(costs)
     cost = math.fsum(costs)
     return {
@@ -88,6 +93,7 @@ def totals(requests: Iterable[Request]) -> dict[str, Any]:
         "total_tokens": usage.total,
         "unpriced_requests": unpriced,
         "output_lower_bound_requests": lower_bound,
+        "limit_pct": round(math.fsum(limits), 4) if limits else None,
     }
 
 

@@ -94,3 +94,18 @@ def confidence(value: float | None) -> str:
 def count(n: int, singular: str, plural: str | None = None) -> str:
     """`1 request`, `2 requests`."""
     return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
+
+
+def rate_limit_share(doc: Mapping[str, Any]) -> str | None:
+    """For a receipt under a subscription plan (`plan:` in .tokentrail.yml), the weekly
+    rate-limit points its requests moved, as the agents reported them; None under the API
+    plan or when no log carried rate limits. An upper bound: the agent reports the whole
+    account's window, so other sessions in the same window count too."""
+    plan = doc.get("plan") or "api"
+    points = (doc.get("totals") or {}).get("limit_pct")
+    if plan == "api" or points is None:
+        return None
+    return (
+        f"plan {plan}: up to {percent(float(points) / 100)} of the weekly rate limit "
+        "(as the agents reported it; other sessions in the same window count too)"
+    )

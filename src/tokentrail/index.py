@@ -66,7 +66,7 @@ from tokentrail.model import (
 )
 
 SCHEMA = 3  # 2: request provider, agent cost, sent; tool call added, read range; prompt kind
-# 3: every ParseIssues counter; the agent's own cost, PR links and rate limits
+# 3: every ParseIssues counter; the agent's own cost, PR links and rate limits; limit_pct
 APPLICATION_ID = 0x746B7472  # "tktr"
 BUSY_TIMEOUT_S = 30.0
 _CHUNK = 500  # values per `IN (...)` list
@@ -153,6 +153,7 @@ REQUEST_FIELDS = (
     "provider",
     "agent_cost_usd",
     "sent",
+    "limit_pct",
 )
 # What a stored index must have been made with: this schema (its very text and request
 # record), these model classes and this tokentrail; anything else and it is rebuilt. Bump
@@ -216,6 +217,7 @@ def encode_requests(session: Session) -> tuple[bytes, bytes]:
                 r.provider,
                 r.agent_cost_usd,
                 _iso(r.sent),
+                r.limit_pct,
             )
         )
     return orjson.dumps(records), hashes.tobytes()
@@ -238,6 +240,7 @@ def decode_requests(blob: bytes) -> list[Request]:
             r[17],
             r[18],
             _ts(r[19]),
+            r[20],
         )
         for r in orjson.loads(blob)
     ]

@@ -100,6 +100,11 @@ class Request:
     # prompt); `timestamp` is when the reply's first line was written, which for a long
     # reply is minutes later. None when the log does not say.
     sent: datetime | None = None
+    # Percentage points of the agent's weekly rate-limit window used since the agent's
+    # previous report in the same window (Codex `rate_limits.secondary`), as the agent
+    # reported them with this request: an upper bound of this request's share, because
+    # other sessions on the same account in the same window count too. None: not reported.
+    limit_pct: float | None = None
 
 
 @dataclass(slots=True)

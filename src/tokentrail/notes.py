@@ -41,6 +41,7 @@ RID_WIDTH = 10  # hex digits of one request id (model.request_id)
 # A count above this is not a token count (fuzzing found 2**64 and 1e21 in garbled logs).
 MAX_COUNT = 10**12
 MAX_FINDINGS = 200  # per line; more are left out
+MAX_LIMIT_PCT = 100_000.0  # weekly-limit points of one line (a window can be overdrawn)
 _FINDING_TEXT = ("id", "detector", "title", "lesson")
 WRITE_ATTEMPTS = 30
 # Row fields copied into a note line (everything else in a row stays on the machine).
@@ -54,6 +55,7 @@ _LINE_FIELDS = (
     "subagent_requests",
     *COUNT_FIELDS,
     "cost_usd",
+    "limit_pct",
     "first",
     "last",
     "rids",
@@ -163,6 +165,14 @@ def _problem(obj: Mapping[str, Any]) -> str | None:
         or not math.isfinite(cost)
         or cost < 0
         or cost > MAX_COUNT
+    ):
+        return "negative_or_absurd_count"
+    limit = obj.get("limit_pct")
+    if limit is not None and (
+        isinstance(limit, bool)
+        or not isinstance(limit, (int, float))
+        or not math.isfinite(limit)
+        or not 0 <= limit <= MAX_LIMIT_PCT
     ):
         return "negative_or_absurd_count"
     models = obj.get("models", {})
@@ -280,7 +290,9 @@ def summed(lines: Sequence[Mapping[str, Any]], commit: str) -> dict[str, Any]:
     sums = sum_rows(lines)
     biggest = max(lines, key=_rank)
     out = dict(biggest)
-    out.update({k: sums[k] for k in (*COUNT_FIELDS, "cost_usd")})
+    out.update({k: sums[k] for k in (*COUNT_FIELDS, "cost_usd", "limit_pct")})
+    if out["limit_pct"] is None:
+        del out["limit_pct"]
     findings: dict[str, Any] = {}
     for x in lines:
         for f in x.get("findings") or []:

@@ -20,7 +20,7 @@ from tokentrail import places, progress
 from tokentrail.attribute import Attribution, attribute
 from tokentrail.budget import Budget
 from tokentrail.cause import likely_cause
-from tokentrail.config import load_config
+from tokentrail.config import load_config, plan_of
 from tokentrail.detect import Analysis, analyze, finding_from_dict
 from tokentrail.errors import TokentrailError
 from tokentrail.figures import agent_cost, iso, session_row, totals
@@ -267,10 +267,11 @@ def build_receipt(
     if from_notes:
         doc = receipt_from_notes(scope, notes_ref(config, ref), budget)
         doc["warnings"] = warnings(None, pm)
-        return doc
-    run = run_branch(scope, pm, config)
-    doc = receipt_from_run(run, budget)
-    doc["warnings"] = warnings(run.loaded.catalog, pm)
+    else:
+        run = run_branch(scope, pm, config)
+        doc = receipt_from_run(run, budget)
+        doc["warnings"] = warnings(run.loaded.catalog, pm)
+    doc["plan"] = plan_of(config)
     return doc
 
 

@@ -11,6 +11,7 @@ comment read these figures; none computes its own.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -44,6 +45,7 @@ def part_row(
         **{k: figures[k] for k in COUNT_FIELDS},
         "cost_usd": figures["cost_usd"],
         "total_tokens": figures["total_tokens"],
+        "limit_pct": figures["limit_pct"],
         "first": iso(min(stamps)) if stamps else None,
         "last": iso(max(stamps)) if stamps else None,
         "findings": list(findings or []),
@@ -80,17 +82,22 @@ def count_once(
 
 
 def sum_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Token kinds and cost over rows; cost is None when no row was priced."""
+    """Token kinds, cost and weekly-limit points over rows; cost is None when no row was
+    priced, limit points when no row reported any."""
     out: dict[str, Any] = dict.fromkeys(COUNT_FIELDS, 0)
     cost = 0.0
     priced = False
+    limits: list[float] = []
     for row in rows:
         for key in COUNT_FIELDS:
             out[key] += int(row.get(key) or 0)
         if row.get("cost_usd") is not None:
             priced = True
             cost += float(row["cost_usd"])
+        if row.get("limit_pct") is not None:
+            limits.append(float(row["limit_pct"]))
     out["cost_usd"] = round(cost, 6) if priced or not out["requests"] else None
+    out["limit_pct"] = round(math.fsum(limits), 4) if limits else None
     out["total_tokens"] = sum(out[k] for k in TOKEN_KINDS)
     return out
 

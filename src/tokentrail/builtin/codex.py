@@ -192,6 +192,16 @@ def _window(raw: Any, ts: datetime | None) -> RateWindow | None:
     return RateWindow(used_percent=used, window_minutes=minutes or None, resets_at=resets)
 
 
+def _same_window(a: RateWindow, b: RateWindow) -> bool:
+    """Two reports of one rate-limit window: same length, resetting at the same time (give
+    or take ten minutes of rounding); without reset times, usage that did not go down."""
+    if a.window_minutes != b.window_minutes:
+        return False
+    if a.resets_at is not None and b.resets_at is not None:
+        return abs((a.resets_at - b.resets_at).total_seconds()) <= 600
+    return b.used_percent >= a.used_percent
+
+
 _INPUT, _TOTAL = FIELDS.index("input_tokens"), FIELDS.index("total_tokens")
 
 
@@ -215,6 +225,7 @@ class _Parser:
         self.counted_last: tuple[int, ...] = (0,) * len(FIELDS)  # by single-call events
         self.calls: dict[str, ToolCall] = {}
         self.seen_meta = False
+        self.weekly: RateWindow | None = None  # the last weekly-window report
         self.legacy_prompts: list[Prompt] = []  # event_msg/user_message (Codex < 0.148)
         self.item_prompts: list[Prompt] = []  # event_msg/item_completed UserMessage
 
@@ -278,8 +289,11 @@ class _Parser:
     def _event(self, payload: dict[str, Any], ts: datetime | None) -> None:
         kind = payload.get("type")
         if kind == "token_count":
-            self._rate_limits(payload.get("rate_limits"), ts)
+            step = self._rate_limits(payload.get("rate_limits"), ts)
+            made = len(self.session.requests)
             self._token_count(payload, ts)
+            if len(self.session.requests) > made:  # the event billed a request: its share
+                self.session.requests[-1].limit_pct = step
         elif kind == "user_message":
             self.legacy_prompts.append(Prompt(ts, _text_size(payload.get("message"))[0]))
         elif kind == "item_completed":
@@ -292,19 +306,27 @@ class _Parser:
                 )
                 self.item_prompts.append(Prompt(ts, chars))
 
-    def _rate_limits(self, raw: Any, ts: datetime | None) -> None:
-        """The latest rate-limit usage the agent reported (5-hour and weekly windows)."""
+    def _rate_limits(self, raw: Any, ts: datetime | None) -> float | None:
+        """Keep the latest rate-limit usage the agent reported (5-hour and weekly windows);
+        the percentage points of the weekly window used since its previous report in the
+        same window (None when there is no earlier report in that window)."""
         limits = as_dict(raw)
         primary, secondary = (
             _window(limits.get("primary"), ts),
             _window(limits.get("secondary"), ts),
         )
+        step = None
+        if secondary is not None:
+            last = self.weekly
+            if last is not None and _same_window(last, secondary):
+                step = max(secondary.used_percent - last.used_percent, 0.0)
+            self.weekly = secondary
         if primary is None and secondary is None:
-            return
+            return None
         current = self.session.rate_limits
-        if current and current.timestamp and ts and ts < current.timestamp:
-            return  # an older report written late
-        self.session.rate_limits = RateLimits(primary, secondary, ts)
+        if not (current and current.timestamp and ts and ts < current.timestamp):
+            self.session.rate_limits = RateLimits(primary, secondary, ts)  # else: written late
+        return step
 
     def _snapshot(self, raw: dict[str, Any]) -> tuple[int | None, ...]:
         return tuple(count_or_none(raw.get(f), self.issues, MAX_TOTAL_TOKENS) for f in FIELDS)

@@ -102,6 +102,9 @@ def _headline(s: Section, doc: Mapping[str, Any]) -> None:
     if pending.get("requests"):
         parts.append(f"{usd(pending.get('cost_usd'))} pending (not yet committed)")
     s.para(" · ".join(parts))
+    quota = fmt.rate_limit_share(doc)
+    if quota:
+        s.para(text(quota[0].upper() + quota[1:], 300) + ".")
     verdict = doc.get("budget") or {}
     branch_budget = verdict.get("branch_total") or {}
     if branch_budget.get("budget_usd") is not None:

@@ -424,6 +424,9 @@ def _report(doc: Mapping[str, Any]) -> str:
             "  ",
         ),
     ]
+    quota = fmt.rate_limit_share(doc)
+    if quota:
+        head.append(para(quota, "    ", "  "))
     if t.get("unpriced_requests"):
         head.append(
             para(
