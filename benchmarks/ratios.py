@@ -130,8 +130,14 @@ def ccusage_path() -> str:
 
 def envs(logs: Path, scratch: Path) -> tuple[dict[str, str], dict[str, str]]:
     """(tokentrail's env, ccusage's env): the same logs, empty homes, no third-party
-    plugins (none are installed in the benchmark's environment either way)."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("TOKENTRAIL_", "GIT_"))}
+    plugins (none are installed in the benchmark's environment either way). Python may
+    write its bytecode, as on a user's machine (an environment that forbids it would time
+    compiling every module on every run)."""
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TOKENTRAIL_", "GIT_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
     base.update(CLAUDE_CONFIG_DIR=str(logs / "claude"), CODEX_HOME=str(logs / "codex"))
     ours = {**base, "HOME": str(scratch / "home"), "TOKENTRAIL_CACHE_DIR": str(scratch / "idx")}
     theirs = {**base, "HOME": str(scratch / "cc-home")}
@@ -143,9 +149,9 @@ def envs(logs: Path, scratch: Path) -> tuple[dict[str, str], dict[str, str]]:
 Run = Callable[[], tuple[float, float, bytes]]
 
 
-def rounds(sides: dict[str, Run], count: int, before: Callable[[], None] | None = None) -> dict[
-    str, dict[str, Any]
-]:
+def rounds(
+    sides: dict[str, Run], count: int, before: Callable[[], None] | None = None
+) -> dict[str, dict[str, Any]]:
     """Each side once per round, alternating which goes first; medians and peaks."""
     walls: dict[str, list[float]] = {name: [] for name in sides}
     peaks: dict[str, float] = dict.fromkeys(sides, 0.0)
@@ -216,6 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     repo, logs, manifest = home(args.n, args.out)
     expected = manifest["expected"]
     tokentrail = str(Path(sys.executable).parent / "tokentrail")
+    import tokentrail as package
+
+    # what `pip install` does for a user: bytecode compiled once, before any timing
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(Path(package.__file__).parent)],
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+    )
     cc = ccusage_path()
     scratch = Path(tempfile.mkdtemp(prefix="tokentrail-bench-"))
     try:
@@ -314,12 +328,17 @@ def print_table(results: dict[str, Any]) -> None:
             f"| {label} | {r['tokentrail']['median_s']:.3f} | {against} | "
             f"{r[against]['median_s']:.3f} | {ratio(results, figure, against)} |"
         )
-    peak = max(results[f]["tokentrail"]["peak_rss_mb"] for f in results if isinstance(
-        results[f], dict) and "tokentrail" in results[f])
-    cc_peak = max(results[f]["ccusage"]["peak_rss_mb"] for f in results if isinstance(
-        results[f], dict) and "ccusage" in results[f])
-    print(f"\npeak RSS: tokentrail {peak:.0f} MB, ccusage {cc_peak:.0f} MB "
-          f"({peak / cc_peak:.2f}x)")
+    peak = max(
+        results[f]["tokentrail"]["peak_rss_mb"]
+        for f in results
+        if isinstance(results[f], dict) and "tokentrail" in results[f]
+    )
+    cc_peak = max(
+        results[f]["ccusage"]["peak_rss_mb"]
+        for f in results
+        if isinstance(results[f], dict) and "ccusage" in results[f]
+    )
+    print(f"\npeak RSS: tokentrail {peak:.0f} MB, ccusage {cc_peak:.0f} MB ({peak / cc_peak:.2f}x)")
 
 
 if __name__ == "__main__":
