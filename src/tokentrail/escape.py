@@ -95,6 +95,7 @@ def json_ready(value: Any) -> Any:
     """`value` with every string (and key) redacted and lone surrogates (undecodable file
     names, lenient log reads) replaced, ready for orjson."""
     memo: dict[str, str] = {}
+    plain_types = (int, float, bool, type(None))
 
     def clean(text: str) -> str:
         done = memo.get(text)
@@ -104,12 +105,21 @@ def json_ready(value: Any) -> Any:
         return done
 
     def walk(item: Any) -> Any:
+        kind = type(item)
+        if kind in plain_types:  # numbers are most of a listing: no call for them
+            return item
         if isinstance(item, str):
             return clean(item)
         if isinstance(item, dict):
-            return {clean(k) if isinstance(k, str) else k: walk(v) for k, v in item.items()}
+            get = memo.get  # keys repeat in every row: a lookup, not a call, once seen
+            return {
+                ((get(k) or clean(k)) if isinstance(k, str) else k): (
+                    v if type(v) in plain_types else walk(v)
+                )
+                for k, v in item.items()
+            }
         if isinstance(item, (list, tuple)):
-            return [walk(v) for v in item]
+            return [v if type(v) in plain_types else walk(v) for v in item]
         return item
 
     return walk(value)
