@@ -19,7 +19,7 @@ import orjson
 
 from tokentrail import __version__
 from tokentrail.errors import TokentrailError
-from tokentrail.figures import iso
+from tokentrail.figures import iso, usage_fields
 from tokentrail.logfile import parse_ts
 
 EXPORT_VERSION = 1
@@ -281,12 +281,7 @@ def tables_from_logs(
                         "model": r.model,
                         "subagent": r.subagent,
                         "link": part.link,
-                        "input_tokens": u.input,
-                        "cache_read_tokens": u.cache_read,
-                        "cache_write_tokens": u.cache_write,
-                        "cache_write_1h_tokens": u.cache_write_1h,
-                        "output_tokens": u.output,
-                        "reasoning_tokens": u.reasoning,
+                        **usage_fields(u),
                         "web_search_requests": u.web_search_requests,
                         "output_lower_bound": r.output_lower_bound,
                         "cost_usd": r.cost_usd,
