@@ -6,7 +6,10 @@ import hashlib
 import re
 import shlex
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
+
+from tokentrail.model import ToolCall
 
 SUMMARY_LIMIT = 200
 
@@ -220,3 +223,29 @@ def first_line_of(text: str, limit: int = 160) -> str:
         if line:
             return line[:limit]
     return ""
+
+
+def tool_call(
+    call_id: str,
+    name: str,
+    args: Mapping[str, Any],
+    request_index: int,
+    timestamp: datetime | None,
+    **extra: Any,
+) -> ToolCall:
+    """A tool call as every adapter reads it from its arguments: summary, shell command,
+    files, whether it writes and, for a write, the lines it added; `extra` sets the fields
+    only some logs give (result size, failure, subagent, read range)."""
+    summary, command, files, writes = describe_call(name, args)
+    return ToolCall(
+        id=call_id,
+        name=name,
+        request_index=request_index,
+        timestamp=timestamp,
+        summary=summary,
+        command=command,
+        files=files,
+        writes=writes,
+        added=added_lines(name, args) if writes else (),
+        **extra,
+    )

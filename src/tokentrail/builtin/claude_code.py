@@ -52,12 +52,11 @@ from tokentrail.model import (
     estimate_result_tokens,
 )
 from tokentrail.toolcalls import (
-    added_lines,
     commits_in_output,
-    describe_call,
     error_line,
     is_git_commit,
     read_range,
+    tool_call,
 )
 
 AGENT = "claude-code"
@@ -465,17 +464,12 @@ class _Parser:
             return
         name = as_str(block.get("name")) or "?"
         args = as_dict(block.get("input"))
-        summary, command, files, writes = describe_call(name, args)
-        call = ToolCall(
-            id=call_id,
-            name=name,
-            request_index=index,
-            timestamp=ts,
-            summary=summary,
-            command=command,
-            files=files,
-            writes=writes,
-            added=added_lines(name, args) if writes else (),
+        call = tool_call(
+            call_id,
+            name,
+            args,
+            index,
+            ts,
             subagent=self._subagent(rec, file_agent),
             read_range=read_range(name, args),
         )

@@ -60,12 +60,11 @@ from tokentrail.model import (
     estimate_result_tokens,
 )
 from tokentrail.toolcalls import (
-    added_lines,
     branch_switched_to,
     commits_in_output,
-    describe_call,
     error_line,
     is_git_commit,
+    tool_call,
 )
 
 AGENT = "codex"
@@ -105,7 +104,7 @@ def codex_home() -> Path:
 class CodexAdapter:
     name = AGENT
     env_var = "CODEX_HOME"  # moves the logs (tokentrail doctor, missing-folder warning)
-    parser_version = "codex/6"  # bump when parse() output changes (cache key)
+    parser_version = "codex/7"  # bump when parse() output changes (cache key)
 
     def __init__(self) -> None:
         self.skipped: list[str] = []  # entries discovery could not use, "path: why"
@@ -431,18 +430,7 @@ class _Parser:
                 args = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 args = {"input": raw}
-        summary, command, files, writes = describe_call(name, as_dict(args))
-        call = ToolCall(
-            id=call_id,
-            name=name,
-            request_index=len(self.session.requests),
-            timestamp=ts,
-            summary=summary,
-            command=command,
-            files=files,
-            writes=writes,
-            added=added_lines(name, args) if writes else (),
-        )
+        call = tool_call(call_id, name, as_dict(args), len(self.session.requests), ts)
         self.calls[call_id] = call
         self.session.tool_calls.append(call)
 

@@ -32,17 +32,15 @@ from tokentrail.model import (
     Request,
     Session,
     SessionRef,
-    ToolCall,
     Usage,
     cwd_inside,
     estimate_result_tokens,
 )
 from tokentrail.toolcalls import (
-    added_lines,
     commits_in_output,
-    describe_call,
     first_line_of,
     is_git_commit,
+    tool_call,
 )
 
 AGENT = "gemini"
@@ -255,20 +253,14 @@ class _Parser:
 
     def _tool(self, raw: dict[str, Any], index: int, ts: datetime | None) -> None:
         name = as_str(raw.get("name")) or "?"
-        call_args = as_dict(raw.get("args"))
-        summary, command, files, writes = describe_call(name, call_args)
         text, failed = _result_text(raw.get("result"))
         when = parse_ts(raw.get("timestamp")) or ts
-        call = ToolCall(
-            id=as_str(raw.get("id")) or f"{self.session.id}:{len(self.session.tool_calls)}",
-            name=name,
-            request_index=index,
-            timestamp=when,
-            summary=summary,
-            command=command,
-            files=files,
-            writes=writes,
-            added=added_lines(name, call_args) if writes else (),
+        call = tool_call(
+            as_str(raw.get("id")) or f"{self.session.id}:{len(self.session.tool_calls)}",
+            name,
+            as_dict(raw.get("args")),
+            index,
+            when,
             result_chars=len(text),
             result_tokens=estimate_result_tokens(len(text)),
             is_error=failed or raw.get("status") == "error",
@@ -276,7 +268,7 @@ class _Parser:
         if call.is_error:
             call.error_head = first_line_of(text)
         self.session.tool_calls.append(call)
-        if is_git_commit(command):
+        if is_git_commit(call.command):
             for branch, sha in commits_in_output(text):
                 self.session.commits.append(AgentCommit(sha, branch, when, index, call.id))
 

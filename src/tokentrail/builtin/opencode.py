@@ -38,17 +38,15 @@ from tokentrail.model import (
     Request,
     Session,
     SessionRef,
-    ToolCall,
     Usage,
     cwd_inside,
     estimate_result_tokens,
 )
 from tokentrail.toolcalls import (
-    added_lines,
     commits_in_output,
-    describe_call,
     first_line_of,
     is_git_commit,
+    tool_call,
 )
 
 AGENT = "opencode"
@@ -389,22 +387,16 @@ class _Builder:
     def _tool(self, part: dict[str, Any], index: int, ts: datetime | None) -> None:
         state = as_dict(part.get("state"))
         name = as_str(part.get("tool")) or "?"
-        call_args = as_dict(state.get("input"))
-        summary, command, files, writes = describe_call(name, call_args)
         output = state.get("output") if state.get("status") != "error" else state.get("error")
         text = output if isinstance(output, str) else ""
         exit_code = as_dict(state.get("metadata")).get("exit")
         when = ms_ts(as_dict(state.get("time")).get("start")) or ts
-        call = ToolCall(
-            id=as_str(part.get("callID")) or str(part.get("id")),
-            name=name,
-            request_index=index,
-            timestamp=when,
-            summary=summary,
-            command=command,
-            files=files,
-            writes=writes,
-            added=added_lines(name, call_args) if writes else (),
+        call = tool_call(
+            as_str(part.get("callID")) or str(part.get("id")),
+            name,
+            as_dict(state.get("input")),
+            index,
+            when,
             result_chars=len(text),
             result_tokens=estimate_result_tokens(len(text)),
             is_error=state.get("status") == "error"
@@ -413,7 +405,7 @@ class _Builder:
         if call.is_error:
             call.error_head = first_line_of(text)
         self.session.tool_calls.append(call)
-        if is_git_commit(command):
+        if is_git_commit(call.command):
             for branch, sha in commits_in_output(text):
                 self.session.commits.append(AgentCommit(sha, branch, when, index, call.id))
 

@@ -40,11 +40,10 @@ from tokentrail.model import (
     estimate_result_tokens,
 )
 from tokentrail.toolcalls import (
-    added_lines,
     commits_in_output,
-    describe_call,
     first_line_of,
     is_git_commit,
+    tool_call,
 )
 
 AGENT = "pi"
@@ -220,19 +219,7 @@ class _Parser:
                 if call_id is None or call_id in self.calls:
                     continue
                 name = as_str(block.get("name")) or "?"
-                call_args = as_dict(block.get("arguments"))
-                summary, command, files, writes = describe_call(name, call_args)
-                call = ToolCall(
-                    id=call_id,
-                    name=name,
-                    request_index=index,
-                    timestamp=ts,
-                    summary=summary,
-                    command=command,
-                    files=files,
-                    writes=writes,
-                    added=added_lines(name, call_args) if writes else (),
-                )
+                call = tool_call(call_id, name, as_dict(block.get("arguments")), index, ts)
                 self.calls[call_id] = call
                 self.session.tool_calls.append(call)
 
