@@ -142,6 +142,16 @@ def _count_ok(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT
 
 
+def _figure_ok(value: Any, ceiling: float) -> bool:
+    """An optional float figure (dollars, rate-limit points): absent, or finite in
+    0..ceiling."""
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and 0 <= value <= ceiling
+
+
 def _problem(obj: Mapping[str, Any]) -> str | None:
     """Why a line of ours cannot be read, or None when it can."""
     version = obj.get("v")
@@ -158,23 +168,9 @@ def _problem(obj: Mapping[str, Any]) -> str | None:
         if not _count_ok(value):
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
             return "negative_or_absurd_count" if numeric else "bad_field"
-    cost = obj.get("cost_usd")
-    if cost is not None and (
-        isinstance(cost, bool)
-        or not isinstance(cost, (int, float))
-        or not math.isfinite(cost)
-        or cost < 0
-        or cost > MAX_COUNT
-    ):
-        return "negative_or_absurd_count"
-    limit = obj.get("limit_pct")
-    if limit is not None and (
-        isinstance(limit, bool)
-        or not isinstance(limit, (int, float))
-        or not math.isfinite(limit)
-        or not 0 <= limit <= MAX_LIMIT_PCT
-    ):
-        return "negative_or_absurd_count"
+    for key, ceiling in (("cost_usd", MAX_COUNT), ("limit_pct", MAX_LIMIT_PCT)):
+        if not _figure_ok(obj.get(key), ceiling):
+            return "negative_or_absurd_count"
     models = obj.get("models", {})
     if not isinstance(models, dict) or not all(
         isinstance(k, str) and _count_ok(v) for k, v in models.items()
