@@ -322,12 +322,11 @@ def _order(start: str | None, sid: str) -> tuple[bool, datetime, str]:
     return (ts is None, ts or datetime.min, sid)
 
 
-def _chosen(
-    listed: list[Listed], flt: SessionFilter, secondary: set[int]
-) -> tuple[list[Listed], ParseIssues]:
-    """The sessions this filter keeps, in report order, and the parse issues of all. A
-    session both in an agent's own log and in an import (same agent and id) is counted
-    once, from the log: it has the branch, the tool calls and the commits."""
+def _chosen(index: Index, synced: _Synced, flt: SessionFilter) -> tuple[list[Listed], ParseIssues]:
+    """The sessions this filter keeps, in report order, and the parse issues of all (and of
+    discovery). A session both in an agent's own log and in an import (same agent and id)
+    is counted once, from the log: it has the branch, the tool calls and the commits."""
+    listed, secondary = index.listed(synced.ids), synced.secondary
     issues = ParseIssues()
     primary = {(item.agent, item.sid) for item in listed if item.id not in secondary}
     imported = [i for i in listed if i.id in secondary and (i.agent, i.sid) in primary]
@@ -350,6 +349,7 @@ def _chosen(
         if flt.keeps_fields(item.agent, start, end, item.places):
             kept.append(item)
     kept.sort(key=lambda item: _order(item.row["start"], str(item.row["id"])))
+    issues.add(synced.issues)
     return kept, issues
 
 
@@ -424,8 +424,7 @@ def listing(
 
     def run(index: Index) -> Listing:
         synced = sync(pm, flt, index, config, progress)
-        chosen, issues = _chosen(index.listed(synced.ids), flt, synced.secondary)
-        issues.add(synced.issues)
+        chosen, issues = _chosen(index, synced, flt)
         drops = _drops(index, chosen)
         overridden = _overridden(config)
         custom = _custom_pricing(pm)
@@ -542,8 +541,7 @@ def load(
 
     def run(index: Index) -> Catalog:
         synced = sync(pm, flt, index, config, progress)
-        chosen, issues = _chosen(index.listed(synced.ids), flt, synced.secondary)
-        issues.add(synced.issues)
+        chosen, issues = _chosen(index, synced, flt)
         drops = _drops(index, chosen)
         picked = [item for item in chosen if select is None or select(item.row)]
         loaded = _sessions(index, [item.id for item in picked], drops, pm, config)
