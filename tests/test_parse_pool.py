@@ -25,24 +25,8 @@ from tokentrail.plugins import get_plugin_manager
 def test_workers_and_in_process_parsing_agree(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    start = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
-    for i in range(MIN_FILES + 4):
-        write_claude_session(
-            tmp_path / "claude",
-            f"/work/app{i % 3}",
-            branch="main",
-            start=start + timedelta(hours=i),
-            seed=f"pool-{i}",
-            events=[
-                *[Bash("npm test", output_chars=400_000, exit_code=1)] * 6,
-                Filler(20),
-                Reply(),
-            ],
-        )
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
-    refs = list(ClaudeCodeAdapter().discover(None))
+    refs = big_home(tmp_path, monkeypatch)
     jobs = [Job("claude-code", ClaudeCodeAdapter(), r, "v") for r in refs]
-    assert sum(r.size for r in refs) >= MIN_BYTES
     env = isolated_env(
         tmp_path / "home",
         CLAUDE_CONFIG_DIR=tmp_path / "claude",
