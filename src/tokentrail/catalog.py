@@ -223,7 +223,7 @@ def sync(
     for (plugin, adapter, ref), key in zip(found, keys):
         # What discovery knew about the session's folder is an input to the parse too.
         version = parser_version(pm, plugin, adapter) + f":{ref.cwd_hint or ''}"
-        state = file_state(ref.paths)
+        state = _states(ref)
         digest = _digest(version, ref.paths, state) if state is not None else ""
         entry = known.get(key)
         if entry is not None and digest and entry.digest == digest:
@@ -249,6 +249,14 @@ def sync(
                 secondary.add(result)
     gone = _deleted(pm, flt, index, set(keys), keep_deleted(config))
     return _Synced([*ids, *sorted(gone)], gone, secondary, discovered)
+
+
+def _states(ref: SessionRef) -> list[tuple[int, int, int, int]] | None:
+    """The state of every file of the session: discovery's own stat results when they
+    cover them all, else from the file system."""
+    if ref.states is not None and len(ref.states) == 1 + len(ref.extra_paths):
+        return list(ref.states)
+    return file_state(ref.paths)
 
 
 def _deleted(

@@ -100,7 +100,7 @@ def json_ready(value: Any) -> Any:
     def clean(text: str) -> str:
         done = memo.get(text)
         if done is None:
-            done = redact(_LONE.sub("\ufffd", text))
+            done = redact(text if text.isascii() else _LONE.sub("\ufffd", text))
             memo[text] = done
         return done
 

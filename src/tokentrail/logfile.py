@@ -530,6 +530,47 @@ def scan_dir(folder: Path, skipped: list[str]) -> list[Path]:
         return []
 
 
+def scan_entries(folder: Path | str, skipped: list[str]) -> list[os.DirEntry[str]]:
+    """`scan_dir` without a `Path` per entry: the entries of `folder` sorted by name, whose
+    kind (`is_dir`, `is_file`) costs no system call. Not being a folder counts as missing."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        skipped.append(f"{display(folder)}: folder not readable ({_os_reason(exc)})")
+        return []
+    except ValueError:  # a NUL in the name
+        return []
+    entries.sort(key=_entry_name)
+    return entries
+
+
+def _entry_name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
+def suffix(name: str) -> str:
+    """`Path(name).suffix`, without making a Path."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
+def regular_state(path: Path | str) -> tuple[str | None, tuple[int, int, int, int] | None]:
+    """(why `path`, symlinks followed, is not a readable regular file, or None; and its
+    state when it is one): `irregular` and `state_of` from one stat."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return _os_reason(exc), None
+    except ValueError:
+        return "an unusable name", None
+    if not stat.S_ISREG(st.st_mode):
+        return _kind(st.st_mode), None
+    return None, state_of(st)
+
+
 def walk_files(root: Path, pattern: str, skipped: list[str]) -> list[Path]:
     """Every file under `root` whose name matches the glob `pattern`, sorted; symlinked
     folders are not followed (no loops) and unreadable folders are named in `skipped`."""

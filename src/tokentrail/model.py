@@ -200,6 +200,9 @@ class SessionRef:
     cwd_hint: str | None = None  # when discovery could read it cheaply
     size: int = 0
     mtime: float = 0.0
+    # (device, inode, size, mtime_ns) of each of `paths`, when discovery stat-ed them
+    # anyway: the index compares them instead of asking the file system again
+    states: tuple[tuple[int, int, int, int], ...] | None = None
 
     @property
     def paths(self) -> tuple[Path, ...]:

@@ -20,7 +20,6 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache, partial
-from importlib.metadata import entry_points
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -364,6 +363,8 @@ def find_entry_points() -> list[Found]:
             return [Found(*item) for item in orjson.loads(stored)]
     except (OSError, sqlite3.Error, IndexCorrupt, ValueError, TypeError):
         stored = None
+
+    from importlib.metadata import entry_points  # scanning is what the memo saves
 
     found = [
         Found(

@@ -181,7 +181,7 @@ def _values(text: str, pattern: re.Pattern[str]) -> str:
     """`text` with group 2 of each match of a lowercase `pattern` replaced by MARK."""
     out: list[str] = []
     pos = 0
-    for match in pattern.finditer(text.translate(_LOWER)):
+    for match in pattern.finditer(_lower(text)):
         start, end = match.span(2)
         out.append(text[pos:start])
         out.append(MARK)
@@ -194,7 +194,7 @@ def _values(text: str, pattern: re.Pattern[str]) -> str:
 
 def redact(text: str) -> str:
     """`text` with recognisable secrets replaced by [REDACTED]."""
-    if not _TRIGGER.search(text.translate(_LOWER)):
+    if not _TRIGGER.search(_lower(text)):
         return text
     if "PRIVATE KEY" in text:
         text = _private_keys(text)
@@ -204,7 +204,7 @@ def redact(text: str) -> str:
         text = _URL_CREDENTIALS.sub(lambda m: f"://{m[1]}:{MARK}@", text)
     for pattern in (_HEADER, _ASSIGNMENT, _FLAG_VALUE, _USER_PASSWORD, _NAMED_VALUE):
         text = _values(text, pattern)
-    lowered = text.translate(_LOWER)
+    lowered = _lower(text)
     if _MYSQL.search(lowered):
         text = _values(text, _MYSQL_PASSWORD)
     if "sshpass" in lowered:
@@ -214,10 +214,15 @@ def redact(text: str) -> str:
     return text
 
 
+def _lower(text: str) -> str:
+    """ASCII letters lowered, nothing else changed (offsets stay those of `text`)."""
+    return text.lower() if text.isascii() else text.translate(_LOWER)
+
+
 def redact_lines(text: str) -> str:
     """`redact` line by line: the same result for text whose values were flattened to one
     line each, at a cost that stays small on a long rendered table."""
-    if not _TRIGGER.search(text.translate(_LOWER)):
+    if not _TRIGGER.search(_lower(text)):
         return text
     return "\n".join(redact(line) for line in text.split("\n"))
 

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import git
-
 from tokentrail.errors import TokentrailError
 
 DEFAULT_BRANCH_CANDIDATES = ("origin/HEAD", "main", "master", "origin/main", "origin/master")
@@ -57,7 +55,8 @@ def run_git(
     check: bool = True,
     timeout: float | None = None,
 ) -> str:
-    """Plain `git` for the corners GitPython makes awkward (notes, config, hooks).
+    """Run `git` (tokentrail asks git itself rather than through a library: a hook pays for
+    every import, and git is started anyway).
 
     Output is decoded as UTF-8 with undecodable bytes kept as surrogate escapes (a path
     stays usable; printing goes through the output escaping), and callers split it only on
@@ -121,33 +120,41 @@ def git_error(output: str) -> str:
     return (useful or lines or ["?"])[-1]
 
 
-def open_repo(path: Path | None = None) -> git.Repo:
+@dataclass(frozen=True, slots=True)
+class Repo:
+    """A working tree git answered for: its top level, resolved."""
+
+    root: Path
+
+
+def open_repo(path: Path | None = None) -> Repo:
+    """The repository `path` (or the working directory) is in. Plain `git rev-parse`, not a
+    library: a hook pays for every import, and git is started anyway."""
     where = (path or Path.cwd()).resolve()
-    try:
-        return git.Repo(where, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    top = ""
+    if where.is_dir():
+        top = one_line(run_git(where, "rev-parse", "--show-toplevel", check=False))
+    if not top:
         raise TokentrailError(
             "not_a_repo", f"{where} is not inside a git repository; run this in your project"
-        ) from None
+        )
+    return Repo(Path(top).resolve())
 
 
-def repo_root(repo: git.Repo) -> Path:
-    top = one_line(run_git(Path(repo.working_dir or repo.git_dir), "rev-parse", "--show-toplevel"))
-    return Path(top).resolve()
+def repo_root(repo: Repo) -> Path:
+    return repo.root
 
 
-def _sha(repo: git.Repo, rev: str) -> str | None:
-    try:
-        return str(repo.git.rev_parse("--verify", "--quiet", f"{rev}^{{commit}}"))
-    except git.GitCommandError:
-        return None
+def _sha(repo: Repo, rev: str) -> str | None:
+    out = run_git(repo.root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+    return out.strip() or None
 
 
-def _commit_time(repo: git.Repo, sha: str) -> datetime:
-    return datetime.fromtimestamp(repo.commit(sha).committed_date, tz=timezone.utc)
+def _commit_time(repo: Repo, sha: str) -> datetime:
+    return _stamp(run_git(repo.root, "show", "-s", "--format=%ct", sha).strip())
 
 
-def default_base(repo: git.Repo) -> str:
+def default_base(repo: Repo) -> str:
     """The first of origin/HEAD, main, master (local, then remote) that exists."""
     for candidate in DEFAULT_BRANCH_CANDIDATES:
         if _sha(repo, candidate):
@@ -158,11 +165,11 @@ def default_base(repo: git.Repo) -> str:
     )
 
 
-def current_branch(repo: git.Repo) -> str | None:
-    try:
-        return str(repo.git.symbolic_ref("--quiet", "--short", "HEAD"))
-    except git.GitCommandError:
-        return None
+def current_branch(repo: Repo) -> str | None:
+    return (
+        one_line(run_git(repo.root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False))
+        or None
+    )
 
 
 def find_scope(
@@ -198,17 +205,16 @@ def find_scope(
         if shallow:
             raise TokentrailError("shallow_clone", _SHALLOW.format(what=f"{base_ref!r} is missing"))
         raise TokentrailError("unknown_base", f"--base {base_ref!r} does not name a commit")
-    try:
-        merge_base = str(repo.git.merge_base(base_sha, head_sha))
-    except git.GitCommandError:
+    merge_base = run_git(root, "merge-base", base_sha, head_sha, check=False).strip()
+    if not merge_base:
         if shallow:
             raise TokentrailError(
                 "shallow_clone",
                 _SHALLOW.format(what=f"{base_ref} and {head} show no common history"),
-            ) from None
+            )
         raise TokentrailError(
             "unrelated_base", f"{base_ref} and {head} share no history; pass another --base"
-        ) from None
+        )
     commits = list_commits(root, merge_base, head_sha)
     return Scope(
         root=root,

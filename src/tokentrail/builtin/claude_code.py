@@ -28,11 +28,14 @@ from tokentrail.logfile import (
     count_or_none,
     display,
     first_line,
-    irregular,
     money,
     parse_ts,
     read_jsonl,
+    regular_state,
     scan_dir,
+    scan_entries,
+    state_of,
+    suffix,
     text_len,
     tokens,
 )
@@ -130,58 +133,75 @@ class ClaudeCodeAdapter:
         return _Parser(ref).run()
 
 
-def _stat(path: Path) -> tuple[int, float]:
-    try:
-        st = path.stat()
-    except (OSError, ValueError):
-        return 0, 0.0
-    return st.st_size, st.st_mtime
+State = tuple[int, int, int, int]  # (device, inode, size, mtime_ns)
 
 
-def _ref(session_id: str, paths: list[Path], cwd: str | None = None) -> SessionRef:
-    stats = [_stat(p) for p in paths]
+def _ref(session_id: str, files: list[tuple[Path, State | None]]) -> SessionRef:
+    paths = [path for path, _ in files]
+    states = [state for _, state in files]
+    known = [state for state in states if state is not None]
     return SessionRef(
         agent=AGENT,
         id=session_id,
         path=paths[0],
         extra_paths=tuple(paths[1:]),
-        cwd_hint=cwd,
-        size=sum(s for s, _ in stats),
-        mtime=max((m for _, m in stats), default=0.0),
+        size=sum(state[2] for state in known),
+        mtime=max((state[3] / 1e9 for state in known), default=0.0),
+        states=tuple(known) if len(known) == len(states) else None,
     )
+
+
+def _state(path: str) -> State | None:
+    try:
+        return state_of(os.stat(path))
+    except (OSError, ValueError):
+        return None
 
 
 def _sessions_in(folder: Path, skipped: list[str]) -> Iterator[SessionRef]:
     """Main files with their `<id>/subagents/` files; 2.0-style flat `agent-*.jsonl` files
     join the session named by their own `sessionId`; orphans become sessions of their own.
     A main file that is not a readable regular file (a dangling link, a FIFO) is named in
-    `skipped`; a broken subagent file stays in its session, whose parse names it."""
-    mains: dict[str, list[Path]] = {}
-    flat_agents: list[Path] = []
-    entries = scan_dir(folder, skipped)
+    `skipped`; a broken subagent file stays in its session, whose parse names it. One stat
+    per file: a home holds thousands, and this runs on every hook."""
+    mains: dict[str, list[tuple[Path, State | None]]] = {}
+    flat_agents: list[tuple[Path, State | None]] = []
+    entries = scan_entries(folder, skipped)
     for entry in entries:
-        if entry.suffix != ".jsonl":
+        name = entry.name
+        if suffix(name) != ".jsonl":
             continue
-        why = irregular(entry)
+        why, state = regular_state(entry.path)
         if why is not None:
             if why != "a folder":
-                skipped.append(f"{display(entry)}: {why}")
+                skipped.append(f"{display(entry.path)}: {why}")
             continue
-        if entry.name.startswith("agent-"):
-            flat_agents.append(entry)
+        if name.startswith("agent-"):
+            flat_agents.append((folder / name, state))
         else:
-            mains.setdefault(entry.stem, []).insert(0, entry)
+            mains.setdefault(name[: -len(".jsonl")], []).insert(0, (folder / name, state))
     for entry in entries:
-        sub = entry / "subagents"
-        if entry.is_dir() and sub.is_dir():
-            files = [f for f in scan_dir(sub, skipped) if _is_subagent_log(f.name)]
-            if files:
-                mains.setdefault(entry.name, []).extend(files)
-    for path in flat_agents:
+        if not _is_dir(entry):
+            continue
+        listed = scan_entries(os.path.join(entry.path, "subagents"), skipped)
+        logs = [sub for sub in listed if _is_subagent_log(sub.name)]
+        if not logs:
+            continue
+        subagents = folder / entry.name / "subagents"
+        files = [(subagents / sub.name, _state(sub.path)) for sub in logs]
+        mains.setdefault(entry.name, []).extend(files)
+    for path, state in flat_agents:
         head = first_line(path) or {}
-        mains.setdefault(as_str(head.get("sessionId")) or path.stem, []).append(path)
-    for session_id, paths in mains.items():
-        yield _ref(session_id, paths)
+        mains.setdefault(as_str(head.get("sessionId")) or path.stem, []).append((path, state))
+    for session_id, files in mains.items():
+        yield _ref(session_id, files)
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def _is_subagent_log(name: str) -> bool:
