@@ -503,3 +503,27 @@ def test_calls_copied_into_a_resumed_session_count_once(tmp_path: Path) -> None:
         assert doc["totals"] == expected["totals"]
         assert doc["skipped"]["duplicate_requests"] == 3
         assert [s["requests"] for s in doc["sessions"]] == [4, 2]
+
+
+def test_rows_stored_ready_for_output_are_still_redacted_when_they_need_it(
+    tmp_path: Path,
+) -> None:
+    """Rows are checked for output once, when stored: a clean row is passed through as is;
+    one holding a secret (here in a branch name) is redacted on every listing, cold or
+    warm, exactly as a fresh parse would show it."""
+    env = claude_env(tmp_path)
+    folder = tmp_path / "claude" / "projects" / "-work-app"
+    secret = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    write_jsonl(folder / "clean.jsonl", claude_call(1, "2026-01-05T10:00:00Z", "claude-sonnet-4-5"))
+    write_jsonl(
+        folder / "leaky.jsonl",
+        claude_call(2, "2026-01-05T11:00:00Z", "claude-sonnet-4-5", branch=secret, session="s2"),
+    )
+    for run in ("cold", "warm"):
+        rows = {row["id"]: row for row in listing(env)["sessions"]}
+        assert rows["clean"]["branches"] == ["main"], run
+        assert secret not in json.dumps(rows["leaky"]), run
+        assert "[REDACTED]" in rows["leaky"]["branches"][0], run
+    db = sqlite3.connect(tmp_path / "cache" / "index.sqlite3")
+    flags = dict(db.execute("SELECT sid, ready FROM sessions").fetchall())
+    assert flags == {"clean": 1, "leaky": 0}

@@ -91,6 +91,10 @@ def json_text(value: str) -> str:
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m[0]):04x}", value)
 
 
+class Ready(dict[str, Any]):
+    """A mapping `json_ready` already made safe (its result, kept): passed through as is."""
+
+
 def json_ready(value: Any) -> Any:
     """`value` with every string (and key) redacted and lone surrogates (undecodable file
     names, lenient log reads) replaced, ready for orjson."""
@@ -106,7 +110,7 @@ def json_ready(value: Any) -> Any:
 
     def walk(item: Any) -> Any:
         kind = type(item)
-        if kind in plain_types:  # numbers are most of a listing: no call for them
+        if kind in plain_types or kind is Ready:  # numbers are most of a listing
             return item
         if isinstance(item, str):
             return clean(item)

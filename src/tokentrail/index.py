@@ -50,6 +50,7 @@ import orjson
 
 from tokentrail import __version__
 from tokentrail.cache import LEGACY_FOLDER, cache_root, index_path
+from tokentrail.escape import Ready, json_ready
 from tokentrail.model import (
     AgentCommit,
     Compaction,
@@ -65,8 +66,9 @@ from tokentrail.model import (
     resolved_cwd,
 )
 
-SCHEMA = 3  # 2: request provider, agent cost, sent; tool call added, read range; prompt kind
+SCHEMA = 4  # 2: request provider, agent cost, sent; tool call added, read range; prompt kind
 # 3: every ParseIssues counter; the agent's own cost, PR links and rate limits; limit_pct
+# 4: listing rows also stored as output takes them (`ready`)
 APPLICATION_ID = 0x746B7472  # "tktr"
 BUSY_TIMEOUT_S = 30.0
 _CHUNK = 500  # values per `IN (...)` list
@@ -104,6 +106,7 @@ CREATE TABLE sessions (
     units TEXT,
     issues BLOB,
     row BLOB NOT NULL,
+    ready INTEGER NOT NULL,  -- output may take the row as it is (escape.Ready)
     keys BLOB NOT NULL,
     row_check INTEGER NOT NULL,
     body_check INTEGER NOT NULL,
@@ -287,8 +290,17 @@ def _issues_of(values: list[Any]) -> ParseIssues:
     return issues
 
 
-def _row_of(data: bytes) -> dict[str, Any]:
-    row: dict[str, Any] = orjson.loads(data)
+def encode_row(row: dict[str, Any]) -> tuple[bytes, bool]:
+    """A listing row as stored, and whether output may take it as it is: making every row
+    safe for output (`json_ready`) is most of a listing's work, so it is checked once, here.
+    (A row it would change, say an undecodable file name, is made safe on output: the
+    terminal shows such names its own way.)"""
+    stored = orjson.dumps({**row, "id": storable(row["id"])} if "id" in row else row)
+    return stored, json_ready(row) == row
+
+
+def _row_of(data: bytes, ready: bool = False) -> dict[str, Any]:
+    row: dict[str, Any] = Ready(orjson.loads(data)) if ready else orjson.loads(data)
     if "id" in row:
         row["id"] = unstored(row["id"])
     return row
@@ -481,6 +493,7 @@ class Entry:
     head: bytes
     body: bytes
     row: bytes
+    ready: bool
     requests: bytes
     keys: bytes
     units: str | None
@@ -508,7 +521,7 @@ class Entry:
             resume,
             encode_head(session),
             encode_body(session),
-            orjson.dumps({**row, "id": storable(row["id"])} if "id" in row else row),
+            *encode_row(row),
             requests,
             keys,
             None if units is None else str(units),
@@ -521,7 +534,7 @@ class Entry:
     def checks(self) -> tuple[int, int]:
         """(what a listing reads, what loading a whole session reads)."""
         return (
-            _checksum(self.row, self.units, self.issues, self.keys),
+            _checksum(self.row, self.units, self.issues, self.keys, str(self.ready)),
             _checksum(self.head, self.body, self.requests),
         )
 
@@ -687,6 +700,7 @@ class Index:
                     e.units,
                     e.issues,
                     e.row,
+                    e.ready,
                     e.keys,
                     *e.checks,
                 )
@@ -697,8 +711,8 @@ class Index:
                 if old is None:
                     sid = db.execute(
                         "INSERT INTO sessions (agent, sid, path, digest, pricing, resumable, "
-                        "places, units, issues, row, keys, row_check, body_check) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "places, units, issues, row, ready, keys, row_check, body_check) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (*e.key, *meta),
                     ).lastrowid
                     assert sid is not None
@@ -707,7 +721,7 @@ class Index:
                     db.execute("DELETE FROM detections WHERE session = ?", (sid,))
                     db.execute(
                         "UPDATE sessions SET digest = ?, pricing = ?, resumable = ?, places = ?, "
-                        "units = ?, issues = ?, row = ?, keys = ?, row_check = ?, "
+                        "units = ?, issues = ?, row = ?, ready = ?, keys = ?, row_check = ?, "
                         "body_check = ?, gone = 0 WHERE id = ?",
                         (*meta, sid),
                     )
@@ -762,21 +776,22 @@ class Index:
         ).fetchone()
         if current is None:
             return
-        row_blob = orjson.dumps(row)
+        row_blob, ready = encode_row(row)
         units_text = None if units is None else str(units)
         requests, keys = encode_requests(session)
         with self.transaction():
             db.execute("DELETE FROM detections WHERE session = ?", (sid,))
             db.execute("UPDATE contents SET requests = ? WHERE id = ?", (requests, sid))
             db.execute(
-                "UPDATE sessions SET pricing = ?, row = ?, units = ?, keys = ?, row_check = ?, "
-                "body_check = ? WHERE id = ?",
+                "UPDATE sessions SET pricing = ?, row = ?, ready = ?, units = ?, keys = ?, "
+                "row_check = ?, body_check = ? WHERE id = ?",
                 (
                     pricing,
                     row_blob,
+                    ready,
                     units_text,
                     keys,
-                    _checksum(row_blob, units_text, current[2], keys),
+                    _checksum(row_blob, units_text, current[2], keys, str(ready)),
                     _checksum(current[0], current[1], requests),
                     sid,
                 ),
@@ -824,8 +839,8 @@ class Index:
     def listed(self, ids: Sequence[int]) -> list[Listed]:
         out = []
         columns = (
-            "SELECT id, agent, sid, path, row, units, keys, gone, issues, row_check, places "
-            "FROM sessions"
+            "SELECT id, agent, sid, path, row, units, keys, gone, issues, row_check, places, "
+            "ready FROM sessions"
         )
         assert self.db is not None
         wanted = set(ids)
@@ -835,7 +850,7 @@ class Index:
             else self._select(columns + " WHERE id IN ({})", list(wanted))
         )
         for r in rows:
-            if _checksum(r[4], r[5], r[8], r[6]) != r[9]:
+            if _checksum(r[4], r[5], r[8], r[6], str(bool(r[11]))) != r[9]:
                 raise IndexCorrupt(f"session {r[2]}: stored data does not verify")
             issues = None
             if r[8] is not None:
@@ -846,7 +861,7 @@ class Index:
                     r[1],
                     r[2],
                     r[3],
-                    _row_of(r[4]),
+                    _row_of(r[4], bool(r[11])),
                     None if r[5] is None else int(r[5]),
                     bytes(r[6]),
                     bool(r[7]),

@@ -58,7 +58,7 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def open_regular(path: Path) -> tuple[IO[bytes] | None, str]:
+def open_regular(path: Path | str) -> tuple[IO[bytes] | None, str]:
     """The file opened for reading, or None and why not.
 
     Opened non-blocking (opening a FIFO never waits for a writer), then checked on the open
@@ -341,19 +341,23 @@ class FileMark:
         return cls(str(data[0]), int(data[1]), int(data[2]), int(data[3]), bytes.fromhex(data[4]))
 
 
-def first_line(path: Path, limit: int = 1 << 20) -> dict[str, Any] | None:
+def first_line(
+    path: Path | str, limit: int = 1 << 20, *, state: tuple[int, int, int, int] | None = None
+) -> dict[str, Any] | None:
     """Decode only the first line of a file (cheap discovery); None if it is not JSON or
     not a readable regular file.
 
     While `heads` holds a memo (the catalog lends it the index's during discovery), a file
-    whose device, inode, size and mtime are unchanged is not opened again."""
+    whose device, inode, size and mtime are unchanged is not opened again (`state`: the
+    caller's own stat of it)."""
     line: bytes | None = None
     memo = heads.memo
     if memo is not None:
-        try:
-            state = state_of(os.stat(path))
-        except (OSError, ValueError):
-            return None
+        if state is None:
+            try:
+                state = state_of(os.stat(path))
+            except (OSError, ValueError):
+                return None
         known = memo.get(str(path))
         if known is not None and known[0] == state:
             line = known[1]
@@ -366,7 +370,7 @@ def first_line(path: Path, limit: int = 1 << 20) -> dict[str, Any] | None:
                 line = fh.readline(limit)
         except OSError:
             return None
-        if memo is not None and len(line) <= heads.MAX_LINE:
+        if state is not None and memo is not None and len(line) <= heads.MAX_LINE:
             heads.new[str(path)] = (state, line)
     try:
         obj = orjson.loads(line)
@@ -571,12 +575,13 @@ def regular_state(path: Path | str) -> tuple[str | None, tuple[int, int, int, in
     return None, state_of(st)
 
 
-def walk_files(root: Path, pattern: str, skipped: list[str]) -> list[Path]:
-    """Every file under `root` whose name matches the glob `pattern`, sorted; symlinked
-    folders are not followed (no loops) and unreadable folders are named in `skipped`."""
+def walk_files(root: Path, pattern: str, skipped: list[str]) -> list[str]:
+    """Every file under `root` whose name matches the glob `pattern`, as text, in the order
+    of their `Path`s (by component); symlinked folders are not followed (no loops) and
+    unreadable folders are named in `skipped`."""
     import fnmatch
 
-    found: list[Path] = []
+    found: list[str] = []
 
     def unreadable(exc: OSError) -> None:
         where = Path(exc.filename) if exc.filename is not None else root
@@ -585,8 +590,13 @@ def walk_files(root: Path, pattern: str, skipped: list[str]) -> list[Path]:
         skipped.append(f"{display(where)}: folder not readable ({_os_reason(exc)})")
 
     for folder, _dirs, names in os.walk(root, onerror=unreadable, followlinks=False):
-        found.extend(Path(folder) / n for n in fnmatch.filter(names, pattern))
-    return sorted(found)
+        found.extend(os.path.join(folder, n) for n in fnmatch.filter(names, pattern))
+    found.sort(key=_components)
+    return found
+
+
+def _components(path: str) -> list[str]:
+    return path.split(os.sep)
 
 
 def ms_ts(value: Any) -> datetime | None:

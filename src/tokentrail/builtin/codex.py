@@ -38,9 +38,9 @@ from tokentrail.logfile import (
     count_or_none,
     display,
     first_line,
-    irregular,
     parse_ts,
     read_jsonl,
+    regular_state,
     text_len,
     tokens,
     walk_files,
@@ -115,31 +115,29 @@ class CodexAdapter:
     def discover(self, repo: Path | None) -> Iterable[SessionRef]:
         seen: set[str] = set()
         for folder in self.roots():
+            prefix = len(os.path.join(folder, ""))
             for path in walk_files(folder, "rollout-*.jsonl", self.skipped):
-                rel = os.path.relpath(path, folder)
+                rel = path[prefix:]
                 if rel in seen:  # the live copy wins over the archived one
                     continue
-                why = irregular(path)
-                if why is not None:
+                why, state = regular_state(path)
+                if state is None:
                     self.skipped.append(f"{display(path)}: {why}")
                     continue
                 seen.add(rel)
-                head = first_line(path) or {}
+                head = first_line(path, state=state) or {}
                 payload = as_dict(head.get("payload"))
                 cwd = as_str(payload.get("cwd"))
                 if repo is not None and not (cwd and cwd_inside(cwd, repo)):
                     continue
-                try:
-                    st = path.stat()
-                except OSError:
-                    continue  # gone since the listing
                 yield SessionRef(
                     agent=AGENT,
-                    id=as_str(payload.get("id")) or path.stem,
-                    path=path,
+                    id=as_str(payload.get("id")) or Path(path).stem,
+                    path=Path(path),
                     cwd_hint=cwd,
-                    size=st.st_size,
-                    mtime=st.st_mtime,
+                    size=state[2],
+                    mtime=state[3] / 1e9,
+                    states=(state,),
                 )
 
     def parse(self, ref: SessionRef) -> Session:
