@@ -382,8 +382,9 @@ def _drops(index: Index, chosen: list[Listed]) -> dict[int, set[int]]:
     seen: set[int] = set()
     hashed: list[tuple[Listed, set[int]]] = []
     suspects: list[tuple[Listed, set[int]]] = []
+    blobs = index.keys([item.id for item in candidates])
     for item in candidates:
-        hashes = key_hashes(item.keys)
+        hashes = key_hashes(blobs[item.id])
         mine = set(hashes)
         clash = seen.intersection(mine)
         if clash or len(mine) != len(hashes):

@@ -109,6 +109,7 @@ CREATE TABLE sessions (
     ready INTEGER NOT NULL,  -- output may take the row as it is (escape.Ready)
     keys BLOB NOT NULL,
     row_check INTEGER NOT NULL,
+    keys_check INTEGER NOT NULL,
     body_check INTEGER NOT NULL,
     UNIQUE (agent, sid, path)
 );
@@ -476,7 +477,6 @@ class Listed:
     path: str
     row: dict[str, Any]
     units: int | None
-    keys: bytes
     gone: bool
     issues: ParseIssues | None
     places: list[str]  # its working directories, symlinks resolved when it was read
@@ -531,11 +531,13 @@ class Entry:
         )
 
     @property
-    def checks(self) -> tuple[int, int]:
-        """(what a listing reads, what loading a whole session reads)."""
+    def checks(self) -> tuple[int, int, int]:
+        """(what a listing reads, what loading a whole session reads, the key hashes that
+        only deduplication reads)."""
         return (
-            _checksum(self.row, self.units, self.issues, self.keys, str(self.ready)),
+            _checksum(self.row, self.units, self.issues, str(self.ready)),
             _checksum(self.head, self.body, self.requests),
+            _checksum(self.keys),
         )
 
 
@@ -711,8 +713,8 @@ class Index:
                 if old is None:
                     sid = db.execute(
                         "INSERT INTO sessions (agent, sid, path, digest, pricing, resumable, "
-                        "places, units, issues, row, ready, keys, row_check, body_check) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "places, units, issues, row, ready, keys, row_check, body_check, "
+                        "keys_check) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (*e.key, *meta),
                     ).lastrowid
                     assert sid is not None
@@ -722,7 +724,7 @@ class Index:
                     db.execute(
                         "UPDATE sessions SET digest = ?, pricing = ?, resumable = ?, places = ?, "
                         "units = ?, issues = ?, row = ?, ready = ?, keys = ?, row_check = ?, "
-                        "body_check = ?, gone = 0 WHERE id = ?",
+                        "body_check = ?, keys_check = ?, gone = 0 WHERE id = ?",
                         (*meta, sid),
                     )
                 db.execute(
@@ -784,15 +786,16 @@ class Index:
             db.execute("UPDATE contents SET requests = ? WHERE id = ?", (requests, sid))
             db.execute(
                 "UPDATE sessions SET pricing = ?, row = ?, ready = ?, units = ?, keys = ?, "
-                "row_check = ?, body_check = ? WHERE id = ?",
+                "row_check = ?, body_check = ?, keys_check = ? WHERE id = ?",
                 (
                     pricing,
                     row_blob,
                     ready,
                     units_text,
                     keys,
-                    _checksum(row_blob, units_text, current[2], keys, str(ready)),
+                    _checksum(row_blob, units_text, current[2], str(ready)),
                     _checksum(current[0], current[1], requests),
+                    _checksum(keys),
                     sid,
                 ),
             )
@@ -839,8 +842,8 @@ class Index:
     def listed(self, ids: Sequence[int]) -> list[Listed]:
         out = []
         columns = (
-            "SELECT id, agent, sid, path, row, units, keys, gone, issues, row_check, places, "
-            "ready FROM sessions"
+            "SELECT id, agent, sid, path, row, units, gone, issues, row_check, places, ready "
+            "FROM sessions"
         )
         assert self.db is not None
         wanted = set(ids)
@@ -850,25 +853,35 @@ class Index:
             else self._select(columns + " WHERE id IN ({})", list(wanted))
         )
         for r in rows:
-            if _checksum(r[4], r[5], r[8], r[6], str(bool(r[11]))) != r[9]:
+            if _checksum(r[4], r[5], r[7], str(bool(r[10]))) != r[8]:
                 raise IndexCorrupt(f"session {r[2]}: stored data does not verify")
             issues = None
-            if r[8] is not None:
-                issues = _issues_of(orjson.loads(r[8]))
+            if r[7] is not None:
+                issues = _issues_of(orjson.loads(r[7]))
             out.append(
                 Listed(
                     r[0],
                     r[1],
                     r[2],
                     r[3],
-                    _row_of(r[4], bool(r[11])),
+                    _row_of(r[4], bool(r[10])),
                     None if r[5] is None else int(r[5]),
-                    bytes(r[6]),
-                    bool(r[7]),
+                    bool(r[6]),
                     issues,
-                    r[10].split("\n") if r[10] else [],
+                    r[9].split("\n") if r[9] else [],
                 )
             )
+        return out
+
+    def keys(self, ids: Sequence[int]) -> dict[int, bytes]:
+        """The request-key hashes of these sessions (only deduplication needs them)."""
+        out = {}
+        for sid, name, blob, check in self._select(
+            "SELECT id, sid, keys, keys_check FROM sessions WHERE id IN ({})", list(ids)
+        ):
+            if _checksum(blob) != check:
+                raise IndexCorrupt(f"session {name}: stored data does not verify")
+            out[sid] = bytes(blob)
         return out
 
     def sessions(self, ids: Sequence[int], *, body: bool = True) -> dict[int, Session]:
