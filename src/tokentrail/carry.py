@@ -258,15 +258,24 @@ def group_key(call: ToolCall) -> tuple[str, str]:
     return "call", call.id
 
 
-def groups(carry: SessionCarry) -> list[dict[str, Any]]:
+def groups(carry: SessionCarry, top: int | None = None) -> list[dict[str, Any]]:
     """Items grouped by what they hold (one file, one command), with what carrying them
-    cost, most expensive first: which files and commands burned the context."""
+    cost, most expensive first (the `top` of them): which files and commands burned the
+    context."""
     by_key: dict[tuple[str, str], list[CarryItem]] = {}
     for item in carry.items:
         if item.carry_tokens > 0:
             by_key.setdefault(group_key(item.call), []).append(item)
+    ranked = sorted(
+        (
+            (round(sum(i.carry_usd for i in items), 6), sum(i.carry_tokens for i in items), key)
+            for key, items in by_key.items()
+        ),
+        key=lambda g: (-g[0], -g[1]),
+    )
     out: list[dict[str, Any]] = []
-    for (kind, key), items in by_key.items():
+    for carry_usd, carry_tokens, (kind, key) in ranked[:top]:
+        items = by_key[(kind, key)]
         first = items[0].call
         tools: dict[str, int] = {}
         for i in items:
@@ -280,11 +289,10 @@ def groups(carry: SessionCarry) -> list[dict[str, Any]]:
                 "turn": first.request_index,
                 "largest_tokens": max(i.size_tokens for i in items),
                 "carried_requests": max(i.carried_requests for i in items),
-                "carry_tokens": sum(i.carry_tokens for i in items),
-                "carry_usd": round(sum(i.carry_usd for i in items), 6),
+                "carry_tokens": carry_tokens,
+                "carry_usd": carry_usd,
             }
         )
-    out.sort(key=lambda g: (-g["carry_usd"], -g["carry_tokens"]))
     return out
 
 
@@ -315,7 +323,7 @@ def summary(carry: SessionCarry, top: int = TOP_ITEMS) -> dict[str, Any]:
             for i in items[:top]
             if i.carry_tokens > 0
         ],
-        "top_groups": groups(carry)[:top],
+        "top_groups": groups(carry, top),
     }
 
 

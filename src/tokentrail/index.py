@@ -114,6 +114,10 @@ CREATE TABLE sessions (
     UNIQUE (agent, sid, path)
 );
 CREATE INDEX sessions_path ON sessions (path);
+-- covering indexes: deciding what to read again, and which sessions may have run in a
+-- repository, scan these instead of the table and its listing rows
+CREATE INDEX sessions_known ON sessions (agent, sid, path, digest, pricing, resumable, gone);
+CREATE INDEX sessions_places ON sessions (agent, places, sid, path, gone);
 -- the bulky part of each session, apart, so scans of the table above stay small
 CREATE TABLE contents (
     id INTEGER PRIMARY KEY,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ def relative_text(text: str, root: Path | None) -> str:
         text = text.replace(prefix + "/", "").replace(prefix + "\\", "")
         if text == prefix:
             return "."
+    if "/" not in text and "\\" not in text:
+        return text  # no path in it
     return _ABSOLUTE.sub(lambda m: m["lead"] + (m["name"] or "."), text)
 
 
@@ -46,13 +49,20 @@ def command_text(command: str) -> str:
     return _QUOTED.sub("…", command)
 
 
+@lru_cache(maxsize=4096)
+def _portable_text(value: str, root: Path | None, limit: int, command: bool) -> str:
+    """One string made portable (receipts repeat the same file names and commands across
+    sessions: each is worked out once per run)."""
+    text = command_text(value) if command else value
+    # one line, redacted, without control, bidi or zero-width characters
+    return cut(flat(relative_text(text, root)), limit)
+
+
 def portable(value: Any, root: Path | None, limit: int = LIMIT, key: str = "") -> Any:
     """A JSON-able value with every string made portable, recursively; strings under a
     `command` or `what` key are treated as shell commands."""
     if isinstance(value, str):
-        text = command_text(value) if key in COMMAND_KEYS else value
-        # one line, redacted, without control, bidi or zero-width characters
-        return cut(flat(relative_text(text, root)), limit)
+        return _portable_text(value, root, limit, key in COMMAND_KEYS)
     if isinstance(value, Mapping):
         return {str(k): portable(v, root, limit, str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
