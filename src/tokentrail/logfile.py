@@ -394,7 +394,10 @@ def note(path: Path) -> bool:
     return stat.S_ISDIR(st.st_mode)
 
 
-def state_of(st: os.stat_result) -> tuple[int, int, int, int]:
+FileState = tuple[int, int, int, int]  # (device, inode, size, mtime_ns): changed or not
+
+
+def state_of(st: os.stat_result) -> FileState:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
@@ -561,7 +564,7 @@ def suffix(name: str) -> str:
     return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
-def regular_state(path: Path | str) -> tuple[str | None, tuple[int, int, int, int] | None]:
+def regular_state(path: Path | str) -> tuple[str | None, FileState | None]:
     """(why `path`, symlinks followed, is not a readable regular file, or None; and its
     state when it is one): `irregular` and `state_of` from one stat."""
     try:

@@ -22,6 +22,7 @@ from typing import Any
 
 from tokentrail.hookspecs import Adapter, hookimpl
 from tokentrail.logfile import (
+    FileState,
     RecordKinds,
     as_dict,
     as_str,
@@ -133,10 +134,7 @@ class ClaudeCodeAdapter:
         return _Parser(ref).run()
 
 
-State = tuple[int, int, int, int]  # (device, inode, size, mtime_ns)
-
-
-def _ref(session_id: str, files: list[tuple[Path, State | None]]) -> SessionRef:
+def _ref(session_id: str, files: list[tuple[Path, FileState | None]]) -> SessionRef:
     paths = [path for path, _ in files]
     states = [state for _, state in files]
     known = [state for state in states if state is not None]
@@ -151,7 +149,7 @@ def _ref(session_id: str, files: list[tuple[Path, State | None]]) -> SessionRef:
     )
 
 
-def _state(path: str) -> State | None:
+def _state(path: str) -> FileState | None:
     try:
         return state_of(os.stat(path))
     except (OSError, ValueError):
@@ -164,8 +162,8 @@ def _sessions_in(folder: Path, skipped: list[str]) -> Iterator[SessionRef]:
     A main file that is not a readable regular file (a dangling link, a FIFO) is named in
     `skipped`; a broken subagent file stays in its session, whose parse names it. One stat
     per file: a home holds thousands, and this runs on every hook."""
-    mains: dict[str, list[tuple[Path, State | None]]] = {}
-    flat_agents: list[tuple[Path, State | None]] = []
+    mains: dict[str, list[tuple[Path, FileState | None]]] = {}
+    flat_agents: list[tuple[Path, FileState | None]] = []
     entries = scan_entries(folder, skipped)
     for entry in entries:
         name = entry.name
