@@ -122,23 +122,27 @@ def git_error(output: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Repo:
-    """A working tree git answered for: its top level, resolved."""
+    """A working tree git answered for: its top level, resolved, and whether the clone is
+    shallow (history before its boundary is missing)."""
 
     root: Path
+    shallow: bool = False
 
 
 def open_repo(path: Path | None = None) -> Repo:
     """The repository `path` (or the working directory) is in. Plain `git rev-parse`, not a
     library: a hook pays for every import, and git is started anyway."""
     where = (path or Path.cwd()).resolve()
-    top = ""
+    out = ""
     if where.is_dir():
-        top = one_line(run_git(where, "rev-parse", "--show-toplevel", check=False))
+        out = run_git(where, "rev-parse", "--is-shallow-repository", "--show-toplevel", check=False)
+    shallow, _, top = out.partition("\n")
+    top = one_line(top)
     if not top:
         raise TokentrailError(
             "not_a_repo", f"{where} is not inside a git repository; run this in your project"
         )
-    return Repo(Path(top).resolve())
+    return Repo(Path(top).resolve(), shallow == "true")
 
 
 def repo_root(repo: Repo) -> Path:
@@ -200,7 +204,7 @@ def find_scope(
         )
     base_ref = base or default_base(repo)
     base_sha = _sha(repo, base_ref)
-    shallow = is_shallow(root)
+    shallow = repo.shallow
     if base_sha is None:
         if shallow:
             raise TokentrailError("shallow_clone", _SHALLOW.format(what=f"{base_ref!r} is missing"))
@@ -232,10 +236,6 @@ _SHALLOW = (
     "this is a shallow clone, so {what}: run `git fetch --unshallow` (in GitHub Actions, "
     "give actions/checkout `fetch-depth: 0`)"
 )
-
-
-def is_shallow(root: Path) -> bool:
-    return run_git(root, "rev-parse", "--is-shallow-repository", check=False).strip() == "true"
 
 
 _FIELDS = 5  # sha, committer time, author time, parents, subject
