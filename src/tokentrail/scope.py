@@ -158,11 +158,12 @@ def _commit_time(repo: Repo, sha: str) -> datetime:
     return _stamp(run_git(repo.root, "show", "-s", "--format=%ct", sha).strip())
 
 
-def default_base(repo: Repo) -> str:
-    """The first of origin/HEAD, main, master (local, then remote) that exists."""
+def default_base(repo: Repo) -> tuple[str, str]:
+    """The first of origin/HEAD, main, master (local, then remote) that exists, and its sha."""
     for candidate in DEFAULT_BRANCH_CANDIDATES:
-        if _sha(repo, candidate):
-            return candidate
+        sha = _sha(repo, candidate)
+        if sha:
+            return candidate, sha
     raise TokentrailError(
         "no_base",
         "cannot find the default branch (no origin/HEAD, main or master); pass --base REV",
@@ -202,8 +203,7 @@ def find_scope(
             "HEAD is detached, so there is no branch to report on; check out a branch "
             "(or use --from-notes, which needs only commits)",
         )
-    base_ref = base or default_base(repo)
-    base_sha = _sha(repo, base_ref)
+    base_ref, base_sha = (base, _sha(repo, base)) if base else default_base(repo)
     shallow = repo.shallow
     if base_sha is None:
         if shallow:
