@@ -154,7 +154,7 @@ def test_unreadable_files_and_folders_are_named(tmp_path: Path) -> None:
     folder.chmod(0)
     try:
         skipped: list[str] = []
-        assert walk_files(tmp_path, "*.jsonl", skipped) == [secret]
+        assert walk_files(tmp_path, "*.jsonl", skipped) == [str(secret)]
         assert skipped == [f"{folder}: folder not readable (permission denied)"]
     finally:
         folder.chmod(0o755)
@@ -165,8 +165,23 @@ def test_walk_files_does_not_follow_folder_links(tmp_path: Path) -> None:
     (tmp_path / "a" / "rollout-1.jsonl").write_bytes(GOOD)
     (tmp_path / "a" / "loop").symlink_to(tmp_path, target_is_directory=True)
     skipped: list[str] = []
-    assert walk_files(tmp_path, "rollout-*.jsonl", skipped) == [tmp_path / "a" / "rollout-1.jsonl"]
+    assert walk_files(tmp_path, "rollout-*.jsonl", skipped) == [
+        str(tmp_path / "a" / "rollout-1.jsonl")
+    ]
     assert walk_files(tmp_path / "missing", "*", skipped) == [] and skipped == []
+
+
+def test_walk_files_lists_in_the_order_of_paths(tmp_path: Path) -> None:
+    """Text paths come in the order `Path`s sort in (by component): "a/x" before "a-b/x",
+    though "-" sorts before "/" as text."""
+    for folder in ("a", "a-b", "a.b", "a/c"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder / "rollout-1.jsonl").write_bytes(GOOD)
+    found = walk_files(tmp_path, "rollout-*.jsonl", [])
+    assert found == [str(p) for p in sorted(map(Path, found))]
+    assert found.index(str(tmp_path / "a" / "c" / "rollout-1.jsonl")) < found.index(
+        str(tmp_path / "a-b" / "rollout-1.jsonl")
+    )
 
 
 @pytest.mark.parametrize(
