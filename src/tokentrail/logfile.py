@@ -16,8 +16,9 @@ import math
 import os
 import re
 import stat
+import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
@@ -177,9 +178,6 @@ def read_jsonl(
     return iter(JsonlReader(path, issues, skip=skip, skip_window=skip_window, max_line=max_line))
 
 
-TAIL_BYTES = 64  # how much of a file before the resume point must be unchanged
-
-
 class JsonlReader:
     """`read_jsonl` from a byte offset, remembering where the last whole line ended so a
     later read can go on from there (agents only append to their logs).
@@ -187,8 +185,9 @@ class JsonlReader:
     `offset` is the end of the last line consumed (decoded, skipped or counted garbled); a
     last line with no newline that is not valid JSON is not consumed: it is counted as
     truncated (or, with `count_partial=False`, only flagged in `partial`) and read again
-    next time, when the agent has finished writing it. `bad` and `repaired` carry the counts
-    of an earlier read of the same file, so a resumed read reports what a fresh one would.
+    next time, when the agent has finished writing it. `bad`, `repaired` and `oversized`
+    carry the counts of an earlier read of the same file, so a resumed read reports what a
+    fresh one would.
     """
 
     def __init__(
@@ -202,6 +201,7 @@ class JsonlReader:
         count_partial: bool = True,
         bad: int = 0,
         repaired: int = 0,
+        oversized: int = 0,
         types: tuple[str, ...] | None = None,
         max_line: int = MAX_LINE_BYTES,
     ) -> None:
@@ -213,8 +213,10 @@ class JsonlReader:
         self.count_partial = count_partial
         self.partial = False
         self.device = self.inode = 0
-        self.bad = bad  # garbled or overlong lines so far (an earlier read counts too)
+        self.bad = bad  # garbled lines so far (an earlier read counts too)
         self.repaired = repaired  # lines read leniently so far
+        self.oversized = oversized  # lines over `max_line` so far
+        self.truncated = 0
         self.max_line = max_line
         # `types`: a record whose first key is "type" is decoded only for these types
         self.wanted: tuple[bytes, ...] = tuple(
@@ -222,7 +224,13 @@ class JsonlReader:
         )
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        bad, repaired, truncated, oversized = self.bad, self.repaired, 0, 0
+        yield from self.records()
+        self.account()
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """The records, without adding what was skipped to `issues` yet (`account`): a
+        caller may first keep its own state as of the last whole line."""
+        bad, repaired, truncated, oversized = self.bad, self.repaired, 0, self.oversized
         path, skip, window, wanted = self.path, self.skip, self.skip_window, self.wanted
         limit = self.max_line
         typed = (b'{"type":', b'{"type": ')
@@ -276,7 +284,13 @@ class JsonlReader:
         # a last line with no newline is read again next time unless it was a whole record
         unfinished = bool(last) and not used and not last.endswith(b"\n")
         self.offset = self.start + consumed - (len(last) if unfinished else 0)
-        self.bad, self.repaired = bad + oversized, repaired
+        self.bad, self.repaired, self.oversized = bad, repaired, oversized
+        self.truncated = truncated
+
+    def account(self) -> None:
+        """Add what this read (and the earlier reads it goes on from) skipped to `issues`."""
+        bad, repaired, oversized = self.bad, self.repaired, self.oversized
+        path, limit, truncated = self.path, self.max_line, self.truncated
         if bad:
             self.issues.bad_lines += bad
             self.issues.warnings.append(f"{display(path)}: skipped {bad} garbled line(s)")
@@ -295,50 +309,106 @@ class JsonlReader:
                 "bytes, control characters or lone surrogates replaced)"
             )
 
-    def mark(self) -> FileMark:
-        """Where a later read of this file can go on from."""
-        return FileMark.at(self.path, self.device, self.inode, self.offset)
+
+RESUME_FORMAT = 1  # bump when what `checkpoint` stores changes
+LIVE_SECONDS = 24 * 3600  # logs written to within this long may grow: worth a resume point
 
 
-@dataclass(frozen=True, slots=True)
-class FileMark:
-    """A read position in a file, with the bytes just before it, to tell later whether the
-    file only grew since (same inode, at least as long, same bytes before the mark)."""
+@dataclass(slots=True)
+class Resumed:
+    """A parser as a checkpoint left it, and where its last file's reading goes on."""
 
-    path: str
-    device: int
-    inode: int
+    parser: Any
     offset: int
-    tail: bytes
+    carried: tuple[int, int, int]  # the reader's garbled, lenient and overlong lines so far
 
-    @classmethod
-    def at(cls, path: Path, device: int, inode: int, offset: int) -> FileMark:
-        tail = b""
+
+def is_live(mtime: float) -> bool:
+    """Whether a log written to at `mtime` may still be growing."""
+    import time
+
+    return time.time() - mtime < LIVE_SECONDS
+
+
+def checkpoint(paths: Sequence[Path], reader: JsonlReader, parser: object) -> bytes | None:
+    """A resume point: `parser` (pickled) as of the last whole line `reader` read of the
+    last of `paths`, before the reader's skipped lines were added to the issues (`account`),
+    with what proves later that the files only grew: the state of the others, and a digest
+    of every byte of the last one up to that line. None when a file cannot be read."""
+    import pickle
+
+    others = []
+    for path in paths[:-1]:
         try:
-            with path.open("rb") as fh:
-                fh.seek(max(offset - TAIL_BYTES, 0))
-                tail = fh.read(min(offset, TAIL_BYTES))
-        except OSError:
-            offset = 0
-        return cls(str(path), device, inode, offset, tail)
+            others.append(state_of(os.stat(path)))
+        except (OSError, ValueError):
+            return None
+    digest = _prefix_digest(paths[-1], reader.device, reader.inode, reader.offset)
+    if digest is None:
+        return None
+    carried = (reader.bad, reader.repaired, reader.oversized)
+    payload = pickle.dumps(
+        (RESUME_FORMAT, [str(p) for p in paths], others, reader.offset, digest, carried, parser),
+        protocol=pickle.HIGHEST_PROTOCOL,
+    )
+    return zlib.crc32(payload).to_bytes(4, "big") + payload
 
-    def only_grew(self) -> bool:
+
+def resume(paths: Sequence[Path], token: bytes) -> Resumed | None:
+    """The parser a `checkpoint` holds, when the files are the same ones and only the last
+    grew past its point (its bytes up to there unchanged, the others unchanged); else None,
+    and the caller reads everything again."""
+    import pickle
+
+    payload = token[4:]
+    if len(token) < 4 or zlib.crc32(payload).to_bytes(4, "big") != token[:4]:
+        return None
+    try:
+        fmt, names, others, offset, digest, carried, parser = pickle.loads(payload)
+    except Exception:  # an older or foreign token: read again
+        return None
+    if fmt != RESUME_FORMAT or names != [str(p) for p in paths]:
+        return None
+    for path, state in zip(paths[:-1], others):
         try:
-            with open(self.path, "rb") as fh:
-                st = os.fstat(fh.fileno())
-                if (st.st_dev, st.st_ino) != (self.device, self.inode) or st.st_size < self.offset:
-                    return False
-                fh.seek(self.offset - len(self.tail))
-                return fh.read(len(self.tail)) == self.tail
-        except OSError:
-            return False
+            if state_of(os.stat(path)) != state:
+                return None
+        except (OSError, ValueError):
+            return None
+    try:
+        st = os.stat(paths[-1])
+    except (OSError, ValueError):
+        return None
+    if _prefix_digest(paths[-1], st.st_dev, st.st_ino, offset) != digest:
+        return None
+    bad, repaired, oversized = carried
+    return Resumed(parser, offset, (bad, repaired, oversized))
 
-    def to_json(self) -> list[Any]:
-        return [self.path, self.device, self.inode, self.offset, self.tail.hex()]
 
-    @classmethod
-    def from_json(cls, data: list[Any]) -> FileMark:
-        return cls(str(data[0]), int(data[1]), int(data[2]), int(data[3]), bytes.fromhex(data[4]))
+def _prefix_digest(path: Path, device: int, inode: int, offset: int) -> bytes | None:
+    """A digest of the first `offset` bytes of `path`, if it is still that file (device and
+    inode) and at least that long."""
+    import hashlib
+
+    fh, _ = open_regular(path)  # never waits on a FIFO put in the log's place
+    if fh is None:
+        return None
+    try:
+        with fh:
+            st = os.fstat(fh.fileno())
+            if (st.st_dev, st.st_ino) != (device, inode) or st.st_size < offset:
+                return None
+            digest = hashlib.blake2b(digest_size=16)
+            left = offset
+            while left:
+                chunk = fh.read(min(left, 1 << 20))
+                if not chunk:
+                    return None
+                digest.update(chunk)
+                left -= len(chunk)
+            return digest.digest()
+    except (OSError, ValueError):
+        return None
 
 
 def first_line(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import pytest
 from tests.cli_run import CORPUS, invoke, isolated_env, tokentrail, tokentrail_json
 from tests.logs import claude_call, write_jsonl
 from tokentrail.builtin.claude_code import ClaudeCodeAdapter, _sessions_in, project_slug
-from tokentrail.model import Session
+from tokentrail.logfile import resume
+from tokentrail.model import Session, SessionRef
 
 TS = "2026-02-10T12:0{}:00.000Z"
 
@@ -435,3 +437,92 @@ def test_a_file_name_that_is_not_utf8_is_read_and_shown_safely(tmp_path: Path) -
     assert text.exit_code == 0 and "s\\xff\\xfe-1" in text.stdout
     detail = invoke("session", os.fsdecode(b"s\xff"), env=env)
     assert detail.exit_code == 0, detail.output
+
+
+def _corpus_sessions(tmp: Path) -> list[tuple[Path, list[Path]]]:
+    """Every Claude Code corpus session, copied (its project folder) so its files can be
+    cut and grown: (folder, its files in parse order)."""
+    out = []
+    for source in sorted({p.parent for p in (CORPUS / "claude-code").rglob("*.jsonl")}):
+        if source.name == "subagents":
+            continue
+        folder = tmp / source.relative_to(CORPUS).as_posix().replace("/", "__")
+        shutil.copytree(source, folder)
+        out.extend((folder, list(ref.paths)) for ref in _sessions_in(folder, []))
+    return out
+
+
+def _ref_of(folder: Path, main: Path) -> SessionRef:
+    [ref] = [r for r in _sessions_in(folder, []) if r.path == main]
+    return ref
+
+
+def test_a_grown_log_read_from_its_resume_point_equals_a_whole_read(tmp_path: Path) -> None:
+    """Every real session, its last file cut part way (at a line end, and inside a line the
+    agent was still writing), read, then grown back and read from the resume point: the
+    same session, issues and warnings included, as one read of the whole."""
+    adapter = ClaudeCodeAdapter()
+    sessions = _corpus_sessions(tmp_path)
+    assert len(sessions) >= 20
+    resumed_reads = 0
+    for folder, paths in sessions:
+        last = paths[-1]
+        whole = last.read_bytes()
+        expected = adapter.parse(_ref_of(folder, paths[0]))
+        line_end = whole.find(b"\n", len(whole) // 4) + 1
+        for cut in sorted({line_end, len(whole) // 2, len(whole)} - {0}):
+            last.write_bytes(whole[:cut])
+            first, token = adapter.parse_resumable(_ref_of(folder, paths[0]), None, None)
+            assert token is not None, last  # written just now: may still grow
+            last.write_bytes(whole)
+            ref = _ref_of(folder, paths[0])
+            assert resume(ref.paths, token) is not None, (last, cut)
+            again, token = adapter.parse_resumable(ref, first, token)
+            assert again == expected, (last, cut)
+            resumed_reads += 1
+    assert resumed_reads >= 50
+
+
+def test_a_rewritten_log_is_read_whole_not_resumed(tmp_path: Path) -> None:
+    folder = project(tmp_path)
+    log = folder / "s.jsonl"
+    write_jsonl(log, claude_call(1, TS.format(0), "claude-sonnet-4-5", out=5))
+    adapter = ClaudeCodeAdapter()
+    _, token = adapter.parse_resumable(_ref_of(folder, log), None, None)
+    assert token is not None
+    # same length and more, but an earlier byte changed: not the file the point was taken in
+    text = log.read_bytes().replace(b'"output_tokens": 5', b'"output_tokens": 7')
+    log.write_bytes(text + log.read_bytes())
+    ref = _ref_of(folder, log)
+    assert resume(ref.paths, token) is None
+    session, _ = adapter.parse_resumable(ref, None, token)
+    assert session == adapter.parse(ref)
+    # a resume point is kept only for logs that may still grow
+    os.utime(log, (1_000_000_000, 1_000_000_000))
+    assert adapter.parse_resumable(_ref_of(folder, log), None, None)[1] is None
+
+
+def test_a_resumed_read_counts_what_the_earlier_part_skipped(tmp_path: Path) -> None:
+    """Garbled and leniently read lines before the resume point are reported as a whole
+    read reports them, and a truncated last line is read once it is complete."""
+    folder = project(tmp_path)
+    log = folder / "s.jsonl"
+    write_jsonl(log, claude_call(1, TS.format(0), "claude-sonnet-4-5", out=5))
+    first = log.read_bytes()
+    write_jsonl(log, claude_call(2, TS.format(1), "claude-sonnet-4-5", out=6))
+    lenient = log.read_bytes().replace(b"claude-sonnet-4-5", b"claude-sonnet-4-5\xff", 1)
+    write_jsonl(log, claude_call(3, TS.format(2), "claude-sonnet-4-5", out=7))
+    third = log.read_bytes()
+    whole = first + b"{not json\n" + lenient + third
+    cut = len(whole) - 10  # inside the last line
+    log.write_bytes(whole[:cut])
+    adapter = ClaudeCodeAdapter()
+    partial, token = adapter.parse_resumable(_ref_of(folder, log), None, None)
+    assert partial.issues.truncated_lines == 1 and partial.issues.bad_lines == 1
+    log.write_bytes(whole)
+    ref = _ref_of(folder, log)
+    assert resume(ref.paths, token) is not None
+    resumed, _ = adapter.parse_resumable(ref, partial, token)
+    assert resumed == adapter.parse(ref)
+    assert resumed.issues.bad_lines == 1 and resumed.issues.repaired_lines == 1
+    assert resumed.issues.truncated_lines == 0 and len(resumed.requests) == 3

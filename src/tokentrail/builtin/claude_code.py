@@ -23,16 +23,19 @@ from typing import Any
 from tokentrail.hookspecs import Adapter, hookimpl
 from tokentrail.logfile import (
     FileState,
+    JsonlReader,
     RecordKinds,
     as_dict,
     as_str,
+    checkpoint,
     count_or_none,
     display,
     first_line,
+    is_live,
     money,
     parse_ts,
-    read_jsonl,
     regular_state,
+    resume,
     scan_dir,
     scan_entries,
     state_of,
@@ -131,7 +134,22 @@ class ClaudeCodeAdapter:
                     yield from _sessions_in(folder, self.skipped)
 
     def parse(self, ref: SessionRef) -> Session:
-        return _Parser(ref).run()
+        return _Parser(ref).run()[0]
+
+    def parse_resumable(
+        self, ref: SessionRef, previous: Session | None, token: bytes | None
+    ) -> tuple[Session, bytes | None]:
+        """`parse`, going on from where a resume point left off when the session's last
+        file only grew since (a live session: its main file, when it has no subagent files);
+        a resume point for next time when the session may still be growing."""
+        keep = is_live(ref.mtime)
+        resumed = resume(ref.paths, token) if token else None
+        if resumed is None or not isinstance(resumed.parser, _Parser):
+            return _Parser(ref).run(keep=keep)
+        parser = resumed.parser
+        parser.ref = ref
+        last = len(ref.paths) - 1
+        return parser.run(last, resumed.offset, resumed.carried, keep=keep)
 
 
 def _ref(session_id: str, files: list[tuple[Path, FileState | None]]) -> SessionRef:
@@ -327,19 +345,47 @@ class _Parser:
         }
         self.kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
 
-    def run(self) -> Session:
-        for index, path in enumerate(self.ref.paths):
+    def run(
+        self,
+        first: int = 0,
+        start: int = 0,
+        carried: tuple[int, int, int] = (0, 0, 0),
+        keep: bool = False,
+    ) -> tuple[Session, bytes | None]:
+        """Read the files from `first` on (the first of them from byte `start`, its reader
+        carrying what an earlier read skipped); with `keep`, also a resume point taken at the
+        last whole line of the last file, before anything is added up."""
+        token = None
+        paths = self.ref.paths
+        for index in range(first, len(paths)):
+            path = paths[index]
             self.file_index = index
             file_agent = path.stem[len("agent-") :] if path.name.startswith("agent-") else None
             if file_agent:
                 self.session.subagent_files[file_agent] = display(path)
-            for rec in read_jsonl(path, self.issues, skip=b'"type":"progress"'):
+            bad, repaired, oversized = carried if index == first else (0, 0, 0)
+            reader = JsonlReader(
+                path,
+                self.issues,
+                start=start if index == first else 0,
+                skip=b'"type":"progress"',
+                bad=bad,
+                repaired=repaired,
+                oversized=oversized,
+            )
+            for rec in reader.records():
                 self.kinds.see(rec.get("type"))
                 try:
                     self._record(rec, file_agent)
                 except Exception:  # a shape no accessor foresaw: lose the record, not the session
                     self.issues.bad_records += 1
+            if keep and index == len(paths) - 1:
+                token = checkpoint(paths, reader, self)
+            reader.account()
             self.kinds.report(path, self.issues)
+        return self._finish(), token
+
+    def _finish(self) -> Session:
         for request, chars in zip(self.session.requests, self.chars):
             u = request.usage
             request.output_lower_bound = (
