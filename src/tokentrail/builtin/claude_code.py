@@ -22,6 +22,7 @@ from typing import Any
 
 from tokentrail.hookspecs import Adapter, hookimpl
 from tokentrail.logfile import (
+    MAX_REQUEST_TOKENS,
     RecordKinds,
     as_dict,
     as_str,
@@ -212,22 +213,28 @@ def _result_text(content: Any) -> str:
 
 
 def _usage(raw: dict[str, Any], issues: ParseIssues) -> Usage:
-    split = raw.get("cache_creation")
-    if isinstance(split, dict):
+    # `tokens` inlined for the common case (a plausible int): this runs for every line
+    get = raw.get
+    split = get("cache_creation")
+    if type(split) is dict:
+        v = split.get("ephemeral_5m_input_tokens")
+        cw5 = v if type(v) is int and 0 <= v <= MAX_REQUEST_TOKENS else tokens(v, issues)
+        v = split.get("ephemeral_1h_input_tokens")
+        cw1 = v if type(v) is int and 0 <= v <= MAX_REQUEST_TOKENS else tokens(v, issues)
+    elif isinstance(split, dict):
         cw5 = tokens(split.get("ephemeral_5m_input_tokens"), issues)
         cw1 = tokens(split.get("ephemeral_1h_input_tokens"), issues)
     else:
-        cw5, cw1 = tokens(raw.get("cache_creation_input_tokens"), issues), 0
-    server = raw.get("server_tool_use")
+        cw5, cw1 = tokens(get("cache_creation_input_tokens"), issues), 0
+    server = get("server_tool_use")
     web = tokens(server.get("web_search_requests"), issues) if isinstance(server, dict) else 0
-    return Usage(
-        input=tokens(raw.get("input_tokens"), issues),
-        cache_read=tokens(raw.get("cache_read_input_tokens"), issues),
-        cache_write_5m=cw5,
-        cache_write_1h=cw1,
-        output=tokens(raw.get("output_tokens"), issues),
-        web_search_requests=web,
-    )
+    v = get("input_tokens")
+    inp = v if type(v) is int and 0 <= v <= MAX_REQUEST_TOKENS else tokens(v, issues)
+    v = get("cache_read_input_tokens")
+    read = v if type(v) is int and 0 <= v <= MAX_REQUEST_TOKENS else tokens(v, issues)
+    v = get("output_tokens")
+    out = v if type(v) is int and 0 <= v <= MAX_REQUEST_TOKENS else tokens(v, issues)
+    return Usage(inp, read, cw5, cw1, out, 0, web)
 
 
 def _prompt_kind(text: str) -> str:
@@ -315,10 +322,11 @@ class _Parser:
             file_agent = path.stem[len("agent-") :] if path.name.startswith("agent-") else None
             if file_agent:
                 self.session.subagent_files[file_agent] = display(path)
+            see, record = self.kinds.see, self._record
             for rec in read_jsonl(path, self.issues, skip=b'"type":"progress"'):
-                self.kinds.see(rec.get("type"))
+                see(rec.get("type"))
                 try:
-                    self._record(rec, file_agent)
+                    record(rec, file_agent)
                 except Exception:  # a shape no accessor foresaw: lose the record, not the session
                     self.issues.bad_records += 1
             self.kinds.report(path, self.issues)
@@ -331,7 +339,7 @@ class _Parser:
         return self.session
 
     def _record(self, rec: dict[str, Any], file_agent: str | None) -> None:
-        if file_agent is None:
+        if file_agent is None and rec.get("isSidechain") is True:
             self.sidechains.see(rec)
         kind = rec.get("type")
         if not isinstance(kind, str):
@@ -366,7 +374,13 @@ class _Parser:
         content: list[Any] = msg["content"] if isinstance(msg.get("content"), list) else []
         if isinstance(raw, dict):
             index = self._request(rec, ts, msg, raw, file_agent)
-            self.chars[index] += sum(_block_chars(b) for b in content if isinstance(b, dict))
+            chars = self.chars
+            for b in content:
+                # only `chars > PLACEHOLDER_MIN_CHARS` is ever asked: past it, stop counting
+                if chars[index] > PLACEHOLDER_MIN_CHARS:
+                    break
+                if isinstance(b, dict):
+                    chars[index] += _block_chars(b)
         if index < 0:
             return
         for block in content:
