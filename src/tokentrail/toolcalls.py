@@ -65,7 +65,8 @@ def describe_call(
             command = shell_command(args[key])
             if command:
                 break
-    files = tuple(str(args[k]) for k in _PATH_KEYS if isinstance(args.get(k), str))
+    get = args.get
+    files = tuple([str(v) for k in _PATH_KEYS if isinstance(v := get(k), str)])
     patch = args.get("input") if name == "apply_patch" else args.get("patch", args.get("patchText"))
     if isinstance(patch, str):
         files = files + tuple(m.strip() for m in _PATCH_FILE.findall(patch))

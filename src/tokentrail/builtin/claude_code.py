@@ -315,6 +315,7 @@ class _Parser:
             "pr-link": self._pr_link,
         }
         self.kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
+        self.place: tuple[str | None, str | None] | None = None  # last note_place arguments
 
     def run(self) -> Session:
         for index, path in enumerate(self.ref.paths):
@@ -352,10 +353,19 @@ class _Parser:
             return  # summary, progress, snapshots, queue operations and unknown types
         s = self.session
         ts = parse_ts(rec.get("timestamp"))
-        s.note_time(ts)
-        cwd, branch = as_str(rec.get("cwd")), as_str(rec.get("gitBranch"))
+        if ts is not None:  # Session.note_time, inlined: this runs for every line
+            if s.start is None or ts < s.start:
+                s.start = ts
+            if s.end is None or ts > s.end:
+                s.end = ts
+        cwd, branch = rec.get("cwd"), rec.get("gitBranch")
+        cwd = cwd if type(cwd) is str and cwd else as_str(cwd)
         if (rec.get("isSidechain") is not True and file_agent is None) or (s.cwd is None and cwd):
-            s.note_place(cwd, branch)
+            branch = branch if type(branch) is str and branch else as_str(branch)
+            place = (cwd, branch)
+            if place != self.place:  # noting the place just noted changes nothing
+                s.note_place(cwd, branch)
+                self.place = place
         handler(rec, ts, file_agent)
 
     def _subagent(self, rec: dict[str, Any], file_agent: str | None) -> str | None:
