@@ -384,13 +384,7 @@ class _Parser:
         content: list[Any] = msg["content"] if isinstance(msg.get("content"), list) else []
         if isinstance(raw, dict):
             index = self._request(rec, ts, msg, raw, file_agent)
-            chars = self.chars
-            for b in content:
-                # only `chars > PLACEHOLDER_MIN_CHARS` is ever asked: past it, stop counting
-                if chars[index] > PLACEHOLDER_MIN_CHARS:
-                    break
-                if isinstance(b, dict):
-                    chars[index] += _block_chars(b)
+            self.chars[index] += sum(_block_chars(b) for b in content if isinstance(b, dict))
         if index < 0:
             return
         for block in content:
