@@ -65,7 +65,8 @@ def describe_call(
             command = shell_command(args[key])
             if command:
                 break
-    files = tuple(str(args[k]) for k in _PATH_KEYS if isinstance(args.get(k), str))
+    get = args.get
+    files = tuple([str(v) for k in _PATH_KEYS if isinstance(v := get(k), str)])
     patch = args.get("input") if name == "apply_patch" else args.get("patch", args.get("patchText"))
     if isinstance(patch, str):
         files = files + tuple(m.strip() for m in _PATCH_FILE.findall(patch))
@@ -89,6 +90,7 @@ def describe_call(
 _NEW_TEXT_KEYS = ("new_string", "content", "new_source", "newString", "new_str", "file_text")
 _OLD_TEXT_KEYS = ("old_string", "oldString", "old_str")
 MAX_LINE_HASHES = 400
+_ALNUM = re.compile(r"[^\W_]")  # a character str.isalnum() accepts (\w is those and "_")
 
 
 def line_hash(line: str) -> str | None:
@@ -96,16 +98,18 @@ def line_hash(line: str) -> str | None:
     lines too plain to tell changes apart (`}`, `end`, blank). Only these fingerprints are
     kept, never the text: they let attribution find the agent's change in a commit's diff."""
     text = "".join(line.split())
-    if len(text) < 6 or not any(ch.isalnum() for ch in text):
+    if len(text) < 6 or not (text[0].isalnum() or _ALNUM.search(text)):
         return None
     return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=5).hexdigest()
 
 
 def _hashes(lines: Iterable[str], minus: set[str] | frozenset[str] = frozenset()) -> list[str]:
     out: list[str] = []
+    kept: set[str] = set()
     for line in lines:
         h = line_hash(line)
-        if h is not None and h not in minus and h not in out:
+        if h is not None and h not in minus and h not in kept:
+            kept.add(h)
             out.append(h)
             if len(out) >= MAX_LINE_HASHES:
                 break

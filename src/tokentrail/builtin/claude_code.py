@@ -22,6 +22,7 @@ from typing import Any
 
 from tokentrail.hookspecs import Adapter, hookimpl
 from tokentrail.logfile import (
+    MAX_REQUEST_TOKENS,
     FileState,
     JsonlReader,
     RecordKinds,
@@ -248,22 +249,28 @@ def _result_text(content: Any) -> str:
 
 
 def _usage(raw: dict[str, Any], issues: ParseIssues) -> Usage:
-    split = raw.get("cache_creation")
-    if isinstance(split, dict):
+    # `tokens` inlined for the common case (a plausible int): this runs for every line
+    get = raw.get
+    split = get("cache_creation")
+    if type(split) is dict:
+        v = split.get("ephemeral_5m_input_tokens")
+        cw5 = v if type(v) is int and 0 <= v <= MAX_REQUEST_TOKENS else tokens(v, issues)
+        v = split.get("ephemeral_1h_input_tokens")
+        cw1 = v if type(v) is int and 0 <= v <= MAX_REQUEST_TOKENS else tokens(v, issues)
+    elif isinstance(split, dict):
         cw5 = tokens(split.get("ephemeral_5m_input_tokens"), issues)
         cw1 = tokens(split.get("ephemeral_1h_input_tokens"), issues)
     else:
-        cw5, cw1 = tokens(raw.get("cache_creation_input_tokens"), issues), 0
-    server = raw.get("server_tool_use")
+        cw5, cw1 = tokens(get("cache_creation_input_tokens"), issues), 0
+    server = get("server_tool_use")
     web = tokens(server.get("web_search_requests"), issues) if isinstance(server, dict) else 0
-    return Usage(
-        input=tokens(raw.get("input_tokens"), issues),
-        cache_read=tokens(raw.get("cache_read_input_tokens"), issues),
-        cache_write_5m=cw5,
-        cache_write_1h=cw1,
-        output=tokens(raw.get("output_tokens"), issues),
-        web_search_requests=web,
-    )
+    v = get("input_tokens")
+    inp = v if type(v) is int and 0 <= v <= MAX_REQUEST_TOKENS else tokens(v, issues)
+    v = get("cache_read_input_tokens")
+    read = v if type(v) is int and 0 <= v <= MAX_REQUEST_TOKENS else tokens(v, issues)
+    v = get("output_tokens")
+    out = v if type(v) is int and 0 <= v <= MAX_REQUEST_TOKENS else tokens(v, issues)
+    return Usage(inp, read, cw5, cw1, out, 0, web)
 
 
 def _prompt_kind(text: str) -> str:
@@ -344,6 +351,7 @@ class _Parser:
             "pr-link": self._pr_link,
         }
         self.kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
+        self.place: tuple[str | None, str | None] | None = None  # last note_place arguments
 
     def run(
         self,
@@ -373,10 +381,11 @@ class _Parser:
                 repaired=repaired,
                 oversized=oversized,
             )
+            see, record = self.kinds.see, self._record
             for rec in reader.records():
-                self.kinds.see(rec.get("type"))
+                see(rec.get("type"))
                 try:
-                    self._record(rec, file_agent)
+                    record(rec, file_agent)
                 except Exception:  # a shape no accessor foresaw: lose the record, not the session
                     self.issues.bad_records += 1
             if keep and index == len(paths) - 1:
@@ -395,7 +404,7 @@ class _Parser:
         return self.session
 
     def _record(self, rec: dict[str, Any], file_agent: str | None) -> None:
-        if file_agent is None:
+        if file_agent is None and rec.get("isSidechain") is True:
             self.sidechains.see(rec)
         kind = rec.get("type")
         if not isinstance(kind, str):
@@ -408,10 +417,19 @@ class _Parser:
             return  # summary, progress, snapshots, queue operations and unknown types
         s = self.session
         ts = parse_ts(rec.get("timestamp"))
-        s.note_time(ts)
-        cwd, branch = as_str(rec.get("cwd")), as_str(rec.get("gitBranch"))
+        if ts is not None:  # Session.note_time, inlined: this runs for every line
+            if s.start is None or ts < s.start:
+                s.start = ts
+            if s.end is None or ts > s.end:
+                s.end = ts
+        cwd, branch = rec.get("cwd"), rec.get("gitBranch")
+        cwd = cwd if type(cwd) is str and cwd else as_str(cwd)
         if (rec.get("isSidechain") is not True and file_agent is None) or (s.cwd is None and cwd):
-            s.note_place(cwd, branch)
+            branch = branch if type(branch) is str and branch else as_str(branch)
+            place = (cwd, branch)
+            if place != self.place:  # noting the place just noted changes nothing
+                s.note_place(cwd, branch)
+                self.place = place
         handler(rec, ts, file_agent)
 
     def _subagent(self, rec: dict[str, Any], file_agent: str | None) -> str | None:

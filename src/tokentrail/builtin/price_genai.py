@@ -142,20 +142,39 @@ class _FloatRates:
 def _cost(starts: list[int], bands: list[tuple[float | None, ...]], u: Usage) -> float | None:
     """A request's price from compiled rates; None when a rate it needs is missing
     (then genai-prices decides how it falls back)."""
-    rate = bands[bisect_left(starts, u.prompt_tokens)]
+    rate = bands[bisect_left(starts, u.input + u.cache_read + u.cache_write_5m + u.cache_write_1h)]
     total = 0.0
-    for count, r in (
-        (u.input, rate[0]),
-        (u.output, rate[1]),
-        (u.cache_read, rate[2]),
-        (u.cache_write_5m, rate[3]),
-        (u.cache_write_1h, rate[4]),
-        (u.web_search_requests, rate[5]),
-    ):
-        if count:
-            if r is None:
-                return None
-            total += count * r
+    # unrolled (every request is priced here); the same sum in the same order
+    count = u.input
+    if count:
+        if rate[0] is None:
+            return None
+        total += count * rate[0]
+    count = u.output
+    if count:
+        if rate[1] is None:
+            return None
+        total += count * rate[1]
+    count = u.cache_read
+    if count:
+        if rate[2] is None:
+            return None
+        total += count * rate[2]
+    count = u.cache_write_5m
+    if count:
+        if rate[3] is None:
+            return None
+        total += count * rate[3]
+    count = u.cache_write_1h
+    if count:
+        if rate[4] is None:
+            return None
+        total += count * rate[4]
+    count = u.web_search_requests
+    if count:
+        if rate[5] is None:
+            return None
+        total += count * rate[5]
     return total + (rate[6] or 0.0)
 
 
@@ -264,9 +283,9 @@ def _prices_for(model: str, provider: str | None) -> Compiled | object | None:
 
 def _on(compiled: Compiled, when: datetime) -> tuple[list[int], list[tuple[float | None, ...]]]:
     """genai-prices' rule: the last price whose start day has come, else the first."""
-    if when.tzinfo is not None:
+    if when.tzinfo is not None and when.tzinfo is not timezone.utc:
         when = when.astimezone(timezone.utc)
-    day = when.date().toordinal()
+    day = when.toordinal()
     for start, starts, bands in reversed(compiled):
         if start is None or day >= start:
             return starts, bands
