@@ -4,12 +4,16 @@ the fake third-party plugin package and an environment that sees it."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pickle
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -17,6 +21,30 @@ from tests.cli_run import AGENT_DIR_VARIABLES, isolated_env
 from tests.teamrepos import Team, build_team
 
 FAKE_PLUGIN_SRC = Path(__file__).parent / "fake_plugin"
+T = TypeVar("T")
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """pyproject's addopts ask pytest-xdist for two workers; without xdist (`-p no:xdist`, or
+    not installed) those options are accepted and the suite runs in this one process."""
+    if pluginmanager.has_plugin("xdist"):
+        return
+    group = parser.getgroup("xdist", "stand-ins while pytest-xdist is disabled")
+    group.addoption("--numprocesses", action="store", default=None, help="ignored")
+    group.addoption("--dist", action="store", default="no", help="ignored")
+    group.addoption("--no-loadscope-reorder", action="store_true", help="ignored")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "early: a slow test file, collected first so the xdist workers end together"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files marked `early` first (whole files, in their own order): with `--dist loadfile`
+    a slow file started last would leave one worker running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("early") is None)
 
 
 @pytest.fixture(scope="session")
@@ -45,13 +73,38 @@ def isolated_home(
     get_plugin_manager.cache_clear()
 
 
+def once_per_run(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], T]
+) -> T:
+    """`build(folder)` once per test run, into a new folder: with pytest-xdist, the first
+    worker to ask builds it (the others wait on a lock) and every worker gets the same
+    value back (pickled). Only for set-up that tests read and never change."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        return build(tmp_path_factory.mktemp(name))
+    shared = tmp_path_factory.getbasetemp().parent  # this run's, shared by its workers
+    with (shared / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = shared / f"{name}.pickle"
+        if done.exists():
+            value: T = pickle.loads(done.read_bytes())
+            return value
+        value = build(Path(tempfile.mkdtemp(prefix=f"{name}-", dir=shared)))
+        done.write_bytes(pickle.dumps(value))
+        return value
+
+
 @pytest.fixture(scope="session")
 def fake_plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tests/fake_plugin installed with pip into a private folder, never into the venv.
+    """tests/fake_plugin installed with pip into a private folder, never into the venv
+    (once per test run, shared by the xdist workers: tests only import from it).
 
     Built from a copy so setuptools' build/ and *.egg-info never land in the work tree.
     """
-    base = tmp_path_factory.mktemp("fake_plugin")
+    return once_per_run(tmp_path_factory, "fake_plugin", _install_fake_plugin)
+
+
+def _install_fake_plugin(base: Path) -> Path:
     source = base / "src"
     shutil.copytree(FAKE_PLUGIN_SRC, source)
     site = base / "site"
@@ -93,11 +146,17 @@ def plugin_env(fake_plugin_site: Path, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
+def team(tmp_path_factory: pytest.TempPathFactory) -> Team:
     """The three repositories, built once per test run (tests only read them)."""
-    with pytest.MonkeyPatch.context() as mp:
-        home = tmp_path_factory.mktemp("team-home")
-        mp.setenv("HOME", str(home))
-        mp.setenv("TOKENTRAIL_PLUGINS", "")
-        mp.setenv("TOKENTRAIL_CACHE_DIR", str(home / "cache"))
-        yield build_team(tmp_path_factory.mktemp("team"))
+
+    def build(folder: Path) -> Team:
+        with pytest.MonkeyPatch.context() as mp:
+            home = folder / "home"
+            home.mkdir()
+            mp.setenv("HOME", str(home))
+            mp.setenv("TOKENTRAIL_PLUGINS", "")
+            mp.setenv("TOKENTRAIL_CACHE_DIR", str(home / "cache"))
+            (folder / "team").mkdir()
+            return build_team(folder / "team")
+
+    return once_per_run(tmp_path_factory, "team", build)

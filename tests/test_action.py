@@ -30,6 +30,8 @@ from tests.gitrepo import git_env
 from tests.merges import Dev, developer, host
 from tokentrail.demo.repo import Demo
 
+pytestmark = pytest.mark.early  # a slow file: started first (see tests/conftest.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
 EXPR = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")

@@ -4,6 +4,7 @@ built-ins reached only through the public hooks; commands kept thin."""
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import re
 import runpy
@@ -19,6 +20,7 @@ SRC = ROOT / "src" / "tokentrail"
 DOCS = ROOT / "docs"
 
 
+@functools.cache  # parsed once for the tests below, which only read the trees
 def _modules() -> dict[str, ast.Module]:
     return {
         str(path.relative_to(SRC)): ast.parse(path.read_text(encoding="utf-8"))

@@ -18,6 +18,8 @@ from tokentrail.demo.repo import build_demo
 from tokentrail.notes import note_line, notes_ref, push_notes, read_note, write_notes
 from tokentrail.pipeline import build_receipt, note_commits
 
+pytestmark = pytest.mark.early  # a slow file: started first (see tests/conftest.py)
+
 REF = notes_ref({})
 
 

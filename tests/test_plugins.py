@@ -28,6 +28,8 @@ from tokentrail.model import Usage
 from tokentrail.plugins import PRINTED, TokentrailPluginManager
 from tokentrail.pricing import Pricer
 
+pytestmark = pytest.mark.early  # a slow file: started first (see tests/conftest.py)
+
 FAKE_PRICE = 0.000002  # tests/fake_plugin: $ per token for fake-model-1
 # A real Claude Code session (Sonnet 4, 4 API calls, every prompt far below any price tier).
 CLAUDE_LOG = CORPUS / (

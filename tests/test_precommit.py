@@ -24,6 +24,8 @@ import pytest
 
 from tests.gitrepo import Feature, at, feature_branch, git_env
 
+pytestmark = pytest.mark.early  # a slow file: started first (see tests/conftest.py)
+
 CHECKOUT = Path(__file__).resolve().parents[1]
 PRE_COMMIT = str(Path(sys.executable).parent / "pre-commit")
 
@@ -48,6 +50,19 @@ def _config(rev: str, args: list[str] | None = None) -> str:
     )
 
 
+def _dependencies() -> bytes:
+    """What the wheelhouse holds wheels for: tokentrail's dependencies and build requirements
+    (an edit elsewhere in pyproject.toml, such as the test extra, needs no new wheels)."""
+    pyproject = (CHECKOUT / "pyproject.toml").read_bytes()
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: the whole file, as a stricter key
+        return pyproject
+    doc = tomllib.loads(pyproject.decode())
+    wanted = [doc["build-system"]["requires"], doc["project"]["dependencies"]]
+    return repr(wanted).encode()
+
+
 def wheelhouse() -> Path:
     """Wheels of tokentrail's dependencies (and setuptools to build it), kept per set of
     dependencies and Python version; built on first use."""
@@ -55,8 +70,7 @@ def wheelhouse() -> Path:
     import os
     import tempfile
 
-    pyproject = (CHECKOUT / "pyproject.toml").read_bytes()
-    tag = hashlib.sha256(pyproject + sys.version.encode()).hexdigest()[:12]
+    tag = hashlib.sha256(_dependencies() + sys.version.encode()).hexdigest()[:12]
     folder = Path(tempfile.gettempdir()) / f"tokentrail-test-wheels-{tag}"
     if (folder / ".complete").exists():
         return folder

@@ -15,6 +15,8 @@ import pytest
 
 from tests.gitrepo import ClaudeLog, Env, GitRepo, at
 
+pytestmark = pytest.mark.early  # a slow file: started first (see tests/conftest.py)
+
 
 @dataclass
 class Dev:

@@ -134,6 +134,18 @@ def test_progress_waits_then_redraws_one_line_and_wipes_it_when_done() -> None:
     assert out.getvalue() == drawn  # nothing left to wipe
 
 
+def test_progress_without_escapes_rewrites_and_wipes_with_spaces() -> None:
+    """NO_COLOR / --no-color: the same line, but no escape sequence ever reaches the terminal."""
+    out = io.StringIO()
+    bar = Progress(out, "reading:", delay=0.0, rate=1e9, escapes=False)
+    for done in (9, 10, 11):
+        bar(done, 12)
+    assert out.getvalue() == "\rreading: 9/12\rreading: 10/12\rreading: 11/12"
+    bar(12, 12)
+    assert out.getvalue().endswith(f"\r{' ' * len('reading: 11/12')}\r")
+    assert "\033" not in out.getvalue() and "\n" not in out.getvalue()
+
+
 def test_progress_stays_silent_for_short_work() -> None:
     out = io.StringIO()
     bar = Progress(out, "reading:", delay=60.0)

@@ -249,16 +249,26 @@ def plain(text: str) -> str:
 class Progress:
     """`label done/total` on one stderr line, rewritten in place: shown only once the work
     has taken longer than `delay` seconds, at most `rate` times a second, and wiped when
-    the work is done."""
+    the work is done. Without `escapes` (NO_COLOR, --no-color) the line is rewritten and
+    wiped with carriage returns and spaces alone: no escape sequence is ever written."""
 
-    def __init__(self, stream: IO[str], label: str, delay: float = 1.0, rate: float = 10.0):
+    def __init__(
+        self,
+        stream: IO[str],
+        label: str,
+        delay: float = 1.0,
+        rate: float = 10.0,
+        escapes: bool = True,
+    ):
         self.stream = stream
         self.label = label
         self.delay = delay
         self.interval = 1.0 / rate
+        self.escapes = escapes
         self.started: float | None = None
         self.shown_at = 0.0
         self.drawn = False
+        self.width = 0  # the longest line drawn (what a wipe without escapes must cover)
 
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()
@@ -272,12 +282,17 @@ class Progress:
         if now - self.shown_at < self.interval:
             return
         self.shown_at = now
-        self.stream.write(f"\r{self.label} {done:,}/{total:,}\033[K")
+        line = f"{self.label} {done:,}/{total:,}"
+        if self.escapes:
+            self.stream.write(f"\r{line}\033[K")
+        else:
+            self.stream.write(f"\r{line.ljust(self.width)}")
+        self.width = max(self.width, len(line))
         self.stream.flush()
         self.drawn = True
 
     def close(self) -> None:
         if self.drawn:
-            self.stream.write("\r\033[K")
+            self.stream.write("\r\033[K" if self.escapes else f"\r{' ' * self.width}\r")
             self.stream.flush()
             self.drawn = False

@@ -16,6 +16,8 @@ from tests.merges import PR, SERVER, Dev, Hosted, developer, host
 from tokentrail.cli import cli
 from tokentrail.notes import DEFAULT_REF, read_note
 
+pytestmark = pytest.mark.early  # a slow file: started first (see tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Dev:

@@ -76,12 +76,13 @@ def color_for(stream: Any) -> bool:
 @contextlib.contextmanager
 def progress_on_stderr(quiet: bool) -> Iterator[None]:
     """Files parsed of total on stderr while logs are read, when stderr is a terminal and
-    the command is neither quiet nor printing JSON."""
+    the command is neither quiet nor printing JSON; drawn without escape sequences when
+    colour is off (NO_COLOR, --no-color)."""
     stream = sys.stderr
     if quiet or not term.is_tty(stream):
         yield
         return
-    bar = term.Progress(stream, PROGRESS_LABEL)
+    bar = term.Progress(stream, PROGRESS_LABEL, escapes=color_for(stream))
     try:
         with progress.reporting(bar):
             yield
