@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -33,6 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,28 @@ def make_repo(repo: Path) -> None:
         _git(repo, "commit", "-q", "-m", f"change {i}", when=f"{day}T12:00:00+00:00")
 
 
+_LAST_TIME = re.compile(rb'"timestamp":\s*"([^"]+)"')
+
+
+def age_logs(logs: Path) -> int:
+    """Give every log the modification time of its last record, as an agent's own writes
+    leave it (a freshly generated home would otherwise look like all of it was written in
+    the last minutes, which no real home does: tokentrail keeps resume points only for
+    logs written within a day). Returns how many files were touched."""
+    touched = 0
+    for path in logs.rglob("*.jsonl"):
+        with path.open("rb") as fh:
+            fh.seek(max(path.stat().st_size - 65536, 0))
+            found = _LAST_TIME.findall(fh.read())
+        if not found:
+            continue
+        when = datetime.fromisoformat(found[-1].decode().replace("Z", "+00:00")).timestamp()
+        if abs(path.stat().st_mtime - when) > 1:
+            os.utime(path, (when, when))
+            touched += 1
+    return touched
+
+
 def home(n: int, out: Path) -> tuple[Path, Path, dict[str, Any]]:
     """(repo, log tree, manifest), generated on first use."""
     root = out / f"check-{n}"
@@ -93,6 +117,7 @@ def home(n: int, out: Path) -> tuple[Path, Path, dict[str, Any]]:
         generate_mod.TARGET_REPO = str(repo)  # read by the writers (forked workers)
         manifest = generate_mod.generate(n, logs)
     make_repo(repo)
+    age_logs(logs)
     return repo, logs, manifest
 
 

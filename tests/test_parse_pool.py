@@ -107,8 +107,8 @@ class AppendsWhileRead(ClaudeCodeAdapter):
     def __init__(self, line: bytes) -> None:
         self.line = line
 
-    def parse(self, ref: SessionRef) -> Any:
-        result = super().parse(ref)
+    def parse_resumable(self, ref: SessionRef, previous: Any, token: Any) -> Any:
+        result = super().parse_resumable(ref, previous, token)
         if self.line:
             with ref.path.open("ab") as fh:
                 fh.write(self.line)
