@@ -527,3 +527,36 @@ def test_rows_stored_ready_for_output_are_still_redacted_when_they_need_it(
     db = sqlite3.connect(tmp_path / "cache" / "index.sqlite3")
     flags = dict(db.execute("SELECT sid, ready FROM sessions").fetchall())
     assert flags == {"clean": 1, "leaky": 0}
+
+
+def test_the_overlap_of_sessions_follows_new_and_grown_logs(tmp_path: Path) -> None:
+    """Which sessions share calls is worked out again only for the sessions stored since
+    it was last known: a new session with copies of an older one's calls, then the older
+    one growing a copy of the new one's call, both count each call once, as a fresh parse
+    does, and the kept set covers the exact one."""
+    env = claude_env(tmp_path)
+    folder = tmp_path / "claude" / "projects" / "-work-app"
+
+    def call(n: int, session: str) -> list[dict[str, Any]]:
+        return claude_call(n, f"2026-02-10T12:0{n}:00.000Z", "claude-sonnet-4-5", session=session)
+
+    write_jsonl(folder / "first.jsonl", [line for n in (1, 2, 3) for line in call(n, "first")])
+    assert listing(env)["skipped"]["duplicate_requests"] == 0
+    second = [line for n in (1, 2, 4, 5) for line in call(n, "second")]
+    write_jsonl(folder / "second.jsonl", second)
+    doc = listing(env)
+    assert doc["sessions"] == fresh_parse(env)["sessions"]
+    assert doc["skipped"]["duplicate_requests"] == 2
+    with (folder / "first.jsonl").open("a") as log:  # the older log grows
+        log.writelines(json.dumps(line) + "\n" for line in call(5, "first"))
+    doc = listing(env)
+    assert doc["sessions"] == fresh_parse(env)["sessions"]
+    assert doc["skipped"]["duplicate_requests"] == 3
+    index = Index(tmp_path / "cache" / "index.sqlite3")
+    try:
+        kept = index.overlapping()
+        assert kept >= index._overlapping_all() and len(kept) == 2
+        assert index.db is not None
+        assert not index.db.execute("SELECT 1 FROM memo WHERE kind = 'dirty'").fetchall()
+    finally:
+        index.close()

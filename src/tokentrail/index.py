@@ -71,6 +71,7 @@ SCHEMA = 4  # 2: request provider, agent cost, sent; tool call added, read range
 # 4: listing rows also stored as output takes them (`ready`)
 APPLICATION_ID = 0x746B7472  # "tktr"
 BUSY_TIMEOUT_S = 30.0
+_FEW_CHANGED = 64  # sessions stored since the overlap was known: compared one by one
 _CHUNK = 500  # values per `IN (...)` list
 _MANY = 2000  # above this many keys, one scan of the table instead of lookups
 
@@ -737,36 +738,75 @@ class Index:
                     (sid, *contents),
                 )
                 ids.append(sid)
-            # request keys changed: what overlaps across sessions must be looked at again
+            # request keys changed: what overlaps across sessions must be looked at again,
+            # for these sessions (`overlapping`)
             db.execute(
                 "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(k) DO UPDATE "
                 "SET v = CAST(v AS INTEGER) + 1"
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO memo VALUES ('dirty', ?, X'')", [(str(i),) for i in ids]
             )
         return ids
 
     def overlapping(self) -> set[int]:
         """Sessions holding a request key that another session (or the session itself,
         twice) also holds: the only ones cross-session dedup can drop requests from. A
-        superset after deletions; computed once per change of the stored keys."""
+        superset after deletions. Kept from one change of the stored keys to the next: only
+        the sessions stored since (a log that grew) are compared with the others."""
         assert self.db is not None
         row = self.db.execute("SELECT v FROM meta WHERE k = 'generation'").fetchone()
         generation = row[0] if row is not None else "0"
-        stored = self.memo("overlap", generation)
-        if stored is not None:
-            return set(key_hashes(stored))
-        rows = [
-            (sid, key_hashes(blob))
-            for sid, blob in self.db.execute("SELECT id, keys FROM sessions")
-        ]
-        counts = Counter(h for _, hashes in rows for h in hashes)
-        dups = {h for h, n in counts.items() if n > 1}
-        found = {sid for sid, hashes in rows if not dups.isdisjoint(hashes)}
+        stored = self.db.execute("SELECT key, value FROM memo WHERE kind = 'overlap'").fetchone()
+        if stored is not None and stored[0] == generation:
+            return set(key_hashes(stored[1]))
+        dirty = [int(r[0]) for r in self.db.execute("SELECT key FROM memo WHERE kind = 'dirty'")]
+        if stored is not None and len(dirty) <= _FEW_CHANGED:
+            found = set(key_hashes(stored[1])) | self._overlapping_with(set(dirty))
+        else:
+            found = self._overlapping_all()
         with contextlib.suppress(sqlite3.Error), self.transaction():
             self.db.execute("DELETE FROM memo WHERE kind = 'overlap'")
             self.db.execute(
                 "INSERT INTO memo VALUES ('overlap', ?, ?)",
                 (generation, array("q", sorted(found)).tobytes()),
             )
+            # only the markers read here: a writer may have added more meanwhile
+            self.db.executemany(
+                "DELETE FROM memo WHERE kind = 'dirty' AND key = ?", [(str(i),) for i in dirty]
+            )
+        return found
+
+    def _overlapping_all(self) -> set[int]:
+        assert self.db is not None
+        scan = self.db.execute("SELECT id, keys FROM sessions")
+        rows = [(sid, key_hashes(blob)) for sid, blob in scan]
+        counts = Counter(h for _, hashes in rows for h in hashes)
+        dups = {h for h, n in counts.items() if n > 1}
+        return {sid for sid, hashes in rows if not dups.isdisjoint(hashes)}
+
+    def _overlapping_with(self, changed: set[int]) -> set[int]:
+        """The sessions that share a key with one of the `changed` ones, and those of them
+        that share one with another session or hold one twice. (Two unchanged sessions
+        overlap now exactly when they did before.)"""
+        assert self.db is not None
+        found: set[int] = set()
+        mine: dict[int, set[int]] = {}
+        for sid, blob in self._select(
+            "SELECT id, keys FROM sessions WHERE id IN ({})", sorted(changed)
+        ):
+            hashes = key_hashes(blob)
+            mine[sid] = set(hashes)
+            if len(mine[sid]) != len(hashes):
+                found.add(sid)
+        every = set().union(*mine.values())
+        for sid, blob in self.db.execute("SELECT id, keys FROM sessions"):
+            hashes = key_hashes(blob)
+            if every.isdisjoint(hashes):
+                continue
+            for other, theirs in mine.items():
+                if other != sid and not theirs.isdisjoint(hashes):
+                    found.update((sid, other))
         return found
 
     def reprice(
