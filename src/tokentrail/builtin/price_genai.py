@@ -144,37 +144,18 @@ def _cost(starts: list[int], bands: list[tuple[float | None, ...]], u: Usage) ->
     (then genai-prices decides how it falls back)."""
     rate = bands[bisect_left(starts, u.input + u.cache_read + u.cache_write_5m + u.cache_write_1h)]
     total = 0.0
-    # unrolled (every request is priced here); the same sum in the same order
-    count = u.input
-    if count:
-        if rate[0] is None:
-            return None
-        total += count * rate[0]
-    count = u.output
-    if count:
-        if rate[1] is None:
-            return None
-        total += count * rate[1]
-    count = u.cache_read
-    if count:
-        if rate[2] is None:
-            return None
-        total += count * rate[2]
-    count = u.cache_write_5m
-    if count:
-        if rate[3] is None:
-            return None
-        total += count * rate[3]
-    count = u.cache_write_1h
-    if count:
-        if rate[4] is None:
-            return None
-        total += count * rate[4]
-    count = u.web_search_requests
-    if count:
-        if rate[5] is None:
-            return None
-        total += count * rate[5]
+    for count, r in (
+        (u.input, rate[0]),
+        (u.output, rate[1]),
+        (u.cache_read, rate[2]),
+        (u.cache_write_5m, rate[3]),
+        (u.cache_write_1h, rate[4]),
+        (u.web_search_requests, rate[5]),
+    ):
+        if count:
+            if r is None:
+                return None
+            total += count * r
     return total + (rate[6] or 0.0)
 
 
