@@ -13,7 +13,8 @@ import pytest
 from tests.cli_run import CORPUS, invoke, isolated_env, tokentrail_json
 from tests.logs import codex_rollout, write_jsonl
 from tokentrail.builtin.codex import CodexAdapter
-from tokentrail.model import Session
+from tokentrail.logfile import resume
+from tokentrail.model import Session, SessionRef
 
 UUID = "019c8a4c-ed82-79a1-aa28-7738fc5ab61a"
 
@@ -330,3 +331,35 @@ def test_broken_rollouts_hide_nothing_and_hang_nothing(tmp_path: Path) -> None:
     assert f"{fifo}: a FIFO: not read; its sessions are not counted" in doc["warnings"]
     text = invoke("sessions", env={"CODEX_HOME": tmp_path / "codex"})
     assert f"tokentrail: warning: {fifo}: a FIFO: not read" in text.stderr
+
+
+def test_a_grown_rollout_read_from_its_resume_point_equals_a_whole_read(tmp_path: Path) -> None:
+    """Every real rollout cut at a line end and inside a line, read, grown back and read
+    from the resume point: the same session, issues and warnings included, as one read of
+    the whole."""
+    adapter = CodexAdapter()
+    rollouts = sorted((CORPUS / "codex").rglob("*.jsonl"))
+    assert len(rollouts) >= 5
+    resumed_reads = 0
+    for n, source in enumerate(rollouts):
+        log = tmp_path / f"rollout-{n}.jsonl"
+        whole = source.read_bytes()
+        log.write_bytes(whole)
+        expected = adapter.parse(ref_of(log))
+        line_end = whole.find(b"\n", len(whole) // 4) + 1
+        for cut in sorted({line_end, len(whole) // 2, len(whole)} - {0}):
+            log.write_bytes(whole[:cut])
+            first, token = adapter.parse_resumable(ref_of(log), None, None)
+            assert token is not None, source  # written just now: may still grow
+            log.write_bytes(whole)
+            ref = ref_of(log)
+            assert resume(ref.paths, token) is not None, (source, cut)
+            again, _ = adapter.parse_resumable(ref, first, token)
+            assert again == expected, (source, cut)
+            resumed_reads += 1
+    assert resumed_reads >= 2 * len(rollouts)
+
+
+def ref_of(log: Path) -> SessionRef:
+    st = log.stat()
+    return SessionRef(agent="codex", id=log.stem, path=log, size=st.st_size, mtime=st.st_mtime)

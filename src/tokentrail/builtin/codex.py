@@ -29,18 +29,21 @@ from tokentrail.logfile import (
     MAX_TIME,
     MAX_TOTAL_TOKENS,
     MIN_TIME,
+    JsonlReader,
     RecordKinds,
     as_dict,
     as_float,
     as_int,
     as_list,
     as_str,
+    checkpoint,
     count_or_none,
     display,
     first_line,
+    is_live,
     parse_ts,
-    read_jsonl,
     regular_state,
+    resume,
     text_len,
     tokens,
     walk_files,
@@ -141,7 +144,19 @@ class CodexAdapter:
                 )
 
     def parse(self, ref: SessionRef) -> Session:
-        return _Parser(ref).run()
+        return _Parser(ref).run()[0]
+
+    def parse_resumable(
+        self, ref: SessionRef, previous: Session | None, token: bytes | None
+    ) -> tuple[Session, bytes | None]:
+        """`parse`, going on from where a resume point left off when the rollout only grew
+        since; a resume point for next time when it may still be growing."""
+        keep = is_live(ref.mtime)
+        resumed = resume(ref.paths, token) if token else None
+        if resumed is None or not isinstance(resumed.parser, _Parser):
+            return _Parser(ref).run(keep=keep)
+        resumed.parser.ref = ref
+        return resumed.parser.run(resumed.offset, resumed.carried, keep=keep)
 
 
 def _text_size(value: Any) -> tuple[int, str]:
@@ -225,16 +240,30 @@ class _Parser:
         self.weekly: RateWindow | None = None  # the last weekly-window report
         self.legacy_prompts: list[Prompt] = []  # event_msg/user_message (Codex < 0.148)
         self.item_prompts: list[Prompt] = []  # event_msg/item_completed UserMessage
+        self.kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
 
-    def run(self) -> Session:
-        kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
-        for rec in read_jsonl(self.ref.path, self.issues):
-            kinds.see(rec.get("type"))
+    def run(
+        self, start: int = 0, carried: tuple[int, int, int] = (0, 0, 0), keep: bool = False
+    ) -> tuple[Session, bytes | None]:
+        """Read the rollout from byte `start` (its reader carrying what an earlier read
+        skipped); with `keep`, also a resume point at its last whole line."""
+        bad, repaired, oversized = carried
+        path = self.ref.path
+        reader = JsonlReader(
+            path, self.issues, start=start, bad=bad, repaired=repaired, oversized=oversized
+        )
+        for rec in reader.records():
+            self.kinds.see(rec.get("type"))
             try:
                 self._record(rec)
             except Exception:  # a shape no accessor foresaw: lose the record, not the session
                 self.issues.bad_records += 1
-        kinds.report(self.ref.path, self.issues)
+        token = checkpoint((path,), reader, self) if keep else None
+        reader.account()
+        self.kinds.report(path, self.issues)
+        return self._finish(), token
+
+    def _finish(self) -> Session:
         # Builds that write both prompt records say the same thing twice: prefer the new.
         self.session.prompts = self.item_prompts or self.legacy_prompts
         last = max(len(self.session.requests) - 1, 0)
