@@ -16,7 +16,8 @@ from tests.cli_run import isolated_env, tokentrail
 from tests.logs import claude_call, write_jsonl
 from tokentrail.builtin.claude_code import ClaudeCodeAdapter
 from tokentrail.demo import Bash, Filler, Reply, write_claude_session
-from tokentrail.index import Index, file_state
+from tokentrail.index import Index
+from tokentrail.logfile import file_state
 from tokentrail.model import SessionRef
 from tokentrail.parse_pool import MIN_BYTES, MIN_FILES, Job, parse_all, workers
 from tokentrail.plugins import get_plugin_manager

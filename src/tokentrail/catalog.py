@@ -24,8 +24,8 @@ from typing import Any
 from tokentrail import __version__
 from tokentrail.figures import cost_units, session_row, totals, units_to_usd
 from tokentrail.hookspecs import Adapter
-from tokentrail.index import Index, IndexCorrupt, Listed, file_state, key_hashes, storable
-from tokentrail.logfile import display, heads
+from tokentrail.index import Index, IndexCorrupt, Listed, key_hashes, storable
+from tokentrail.logfile import FileState, display, file_state, heads
 from tokentrail.model import (
     MODEL_VERSION,
     AgentCommit,
@@ -251,7 +251,7 @@ def sync(
     return _Synced([*ids, *sorted(gone)], gone, secondary, discovered)
 
 
-def _states(ref: SessionRef) -> list[tuple[int, int, int, int]] | None:
+def _states(ref: SessionRef) -> list[FileState] | None:
     """The state of every file of the session: discovery's own stat results when they
     cover them all, else from the file system."""
     if ref.states is not None and len(ref.states) == 1 + len(ref.extra_paths):

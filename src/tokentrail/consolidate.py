@@ -35,7 +35,7 @@ from tokentrail.config import load_config
 from tokentrail.errors import TokentrailError
 from tokentrail.notes import notes_ref, read_note, write_note
 from tokentrail.redact import redact
-from tokentrail.scope import open_repo, repo_root, run_git
+from tokentrail.scope import open_repo, run_git
 
 ZERO = "0" * 40
 MAX_LOOKUPS = 100  # commits of one push asked about (one API call each, newest first)
@@ -293,7 +293,7 @@ def consolidate(
     token_env: str,
 ) -> dict[str, Any]:
     """Consolidate every PR the event merged; the document `--json` prints."""
-    git = Git(repo_root(open_repo(None)), notes_ref(load_config(), ref), remote)
+    git = Git(open_repo(None).root, notes_ref(load_config(), ref), remote)
     doc: dict[str, Any] = {"kind": "consolidate", "event": event_name, "merges": []}
     todo: list[tuple[PullRequest, list[str] | None]] = []
     if isinstance(event.get("pull_request"), dict):

@@ -21,7 +21,7 @@ from tokentrail.errors import TokentrailError
 from tokentrail.githooks import status as hook_status
 from tokentrail.notes import notes_ref, pick_remote, ref_exists
 from tokentrail.plugins import TokentrailPluginManager
-from tokentrail.scope import current_branch, open_repo, repo_root, run_git
+from tokentrail.scope import current_branch, open_repo, run_git
 
 REMOTE_TIMEOUT = 15  # seconds to wait for `git ls-remote`
 
@@ -181,7 +181,7 @@ def diagnose(pm: TokentrailPluginManager, ask_remote: bool = True) -> dict[str, 
     """The doctor document for the working directory."""
     try:
         repo = open_repo(None)
-        root: Path | None = repo_root(repo)
+        root: Path | None = repo.root
         branch = current_branch(repo)
     except TokentrailError:
         root, branch = None, None

@@ -40,7 +40,7 @@ import sqlite3
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -68,7 +68,7 @@ from tokentrail.model import (
 
 SCHEMA = 4  # 2: request provider, agent cost, sent; tool call added, read range; prompt kind
 # 3: every ParseIssues counter; the agent's own cost, PR links and rate limits; limit_pct
-# 4: listing rows also stored as output takes them (`ready`)
+# 4: whether output may take a listing row as it is (`ready`); key hashes checked apart
 APPLICATION_ID = 0x746B7472  # "tktr"
 BUSY_TIMEOUT_S = 30.0
 _FEW_CHANGED = 64  # sessions stored since the overlap was known: compared one by one
@@ -450,6 +450,11 @@ def _add_body(session: Session, body: bytes) -> None:
     session.compactions = [Compaction(_ts(c[0]), c[1], c[2], c[3]) for c in b["compactions"]]
 
 
+def _row_check(row: bytes, units: str | None, issues: bytes | None, ready: bool) -> int:
+    """What a listing reads of a session, checked: its row, cost, issues and output flag."""
+    return _checksum(row, units, issues, str(ready))
+
+
 def _checksum(*blobs: bytes | str | None) -> int:
     crc = 0
     for blob in blobs:
@@ -540,7 +545,7 @@ class Entry:
         """(what a listing reads, what loading a whole session reads, the key hashes that
         only deduplication reads)."""
         return (
-            _checksum(self.row, self.units, self.issues, str(self.ready)),
+            _row_check(self.row, self.units, self.issues, self.ready),
             _checksum(self.head, self.body, self.requests),
             _checksum(self.keys),
         )
@@ -837,7 +842,7 @@ class Index:
                     ready,
                     units_text,
                     keys,
-                    _checksum(row_blob, units_text, current[2], str(ready)),
+                    _row_check(row_blob, units_text, current[2], ready),
                     _checksum(current[0], current[1], requests),
                     _checksum(keys),
                     sid,
@@ -897,7 +902,7 @@ class Index:
             else self._select(columns + " WHERE id IN ({})", list(wanted))
         )
         for r in rows:
-            if _checksum(r[4], r[5], r[7], str(bool(r[10]))) != r[8]:
+            if _row_check(r[4], r[5], r[7], bool(r[10])) != r[8]:
                 raise IndexCorrupt(f"session {r[2]}: stored data does not verify")
             issues = None
             if r[7] is not None:
@@ -1110,15 +1115,3 @@ def clear() -> list[str]:
 def _resolved(cwd: str) -> str:
     path = resolved_cwd(cwd)
     return str(path) if path is not None else ""
-
-
-def file_state(paths: Iterable[Path]) -> list[tuple[int, int, int, int]] | None:
-    """(device, inode, size, mtime_ns) of each file, None when one cannot be read."""
-    out = []
-    for path in paths:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        out.append((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
-    return out

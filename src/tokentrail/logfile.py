@@ -18,7 +18,7 @@ import re
 import stat
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
@@ -102,13 +102,7 @@ def is_regular(path: Path) -> bool:
 
 def irregular(path: Path) -> str | None:
     """Why `path` (symlinks followed) is not a readable regular file; None when it is."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as exc:
-        return _os_reason(exc)
-    except ValueError:
-        return "an unusable name"
-    return None if stat.S_ISREG(mode) else _kind(mode)
+    return regular_state(path)[0]
 
 
 def _lines(fh: IO[bytes], limit: int) -> Iterator[bytes]:
@@ -337,14 +331,9 @@ def checkpoint(paths: Sequence[Path], reader: JsonlReader, parser: object) -> by
     of every byte of the last one up to that line. None when a file cannot be read."""
     import pickle
 
-    others = []
-    for path in paths[:-1]:
-        try:
-            others.append(state_of(os.stat(path)))
-        except (OSError, ValueError):
-            return None
-    digest = _prefix_digest(paths[-1], reader.device, reader.inode, reader.offset)
-    if digest is None:
+    others = file_state(paths[:-1])
+    digest = _prefix_digest(paths[-1], reader.offset, (reader.device, reader.inode))
+    if others is None or digest is None:
         return None
     carried = (reader.bad, reader.repaired, reader.oversized)
     payload = pickle.dumps(
@@ -369,25 +358,17 @@ def resume(paths: Sequence[Path], token: bytes) -> Resumed | None:
         return None
     if fmt != RESUME_FORMAT or names != [str(p) for p in paths]:
         return None
-    for path, state in zip(paths[:-1], others):
-        try:
-            if state_of(os.stat(path)) != state:
-                return None
-        except (OSError, ValueError):
-            return None
-    try:
-        st = os.stat(paths[-1])
-    except (OSError, ValueError):
-        return None
-    if _prefix_digest(paths[-1], st.st_dev, st.st_ino, offset) != digest:
+    if file_state(paths[:-1]) != others or _prefix_digest(paths[-1], offset) != digest:
         return None
     bad, repaired, oversized = carried
     return Resumed(parser, offset, (bad, repaired, oversized))
 
 
-def _prefix_digest(path: Path, device: int, inode: int, offset: int) -> bytes | None:
-    """A digest of the first `offset` bytes of `path`, if it is still that file (device and
-    inode) and at least that long."""
+def _prefix_digest(
+    path: Path, offset: int, identity: tuple[int, int] | None = None
+) -> bytes | None:
+    """A digest of the first `offset` bytes of `path`, if it is at least that long (and
+    still the file of that device and inode, when `identity` names them)."""
     import hashlib
 
     fh, _ = open_regular(path)  # never waits on a FIFO put in the log's place
@@ -396,7 +377,7 @@ def _prefix_digest(path: Path, device: int, inode: int, offset: int) -> bytes | 
     try:
         with fh:
             st = os.fstat(fh.fileno())
-            if (st.st_dev, st.st_ino) != (device, inode) or st.st_size < offset:
+            if st.st_size < offset or identity not in (None, (st.st_dev, st.st_ino)):
                 return None
             digest = hashlib.blake2b(digest_size=16)
             left = offset
@@ -423,11 +404,9 @@ def first_line(
     line: bytes | None = None
     memo = heads.memo
     if memo is not None:
+        state = state or stat_state(path)
         if state is None:
-            try:
-                state = state_of(os.stat(path))
-            except (OSError, ValueError):
-                return None
+            return None
         known = memo.get(str(path))
         if known is not None and known[0] == state:
             line = known[1]
@@ -469,6 +448,25 @@ FileState = tuple[int, int, int, int]  # (device, inode, size, mtime_ns): change
 
 def state_of(st: os.stat_result) -> FileState:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def stat_state(path: Path | str) -> FileState | None:
+    """The state of the file at `path`, None when it cannot be read."""
+    try:
+        return state_of(os.stat(path))
+    except (OSError, ValueError):
+        return None
+
+
+def file_state(paths: Iterable[Path]) -> list[FileState] | None:
+    """The state of each file, None when one cannot be read."""
+    out = []
+    for path in paths:
+        state = stat_state(path)
+        if state is None:
+            return None
+        out.append(state)
+    return out
 
 
 class _Heads:

@@ -20,7 +20,8 @@ from typing import Any
 
 from tokentrail.figures import cost_units, session_row
 from tokentrail.hookspecs import Adapter
-from tokentrail.index import Entry, Index, file_state, storable
+from tokentrail.index import Entry, Index, storable
+from tokentrail.logfile import file_state
 from tokentrail.model import Price, Request, Session, SessionRef, Usage
 from tokentrail.plugins import (
     BUILTIN_PLUGINS,

@@ -27,7 +27,6 @@ from tokentrail.scope import (
     DEFAULT_BRANCH_CANDIDATES,
     git_fields,
     open_repo,
-    repo_root,
     run_git,
 )
 
@@ -234,7 +233,7 @@ def repo_name(root: Path) -> str:
 def read_repo_notes(path: Path, ref: str) -> RepoNotes:
     """All tokentrail note lines of the repository at `path`, with the git facts of the
     commits they hang on. The one place the roll-up reads notes."""
-    root = repo_root(open_repo(path))
+    root = open_repo(path).root
     default = default_branch(root)
     repo = RepoNotes(repo_name(root), root, ref, default)
     listing = run_git(root, "notes", f"--ref={ref}", "list", check=False)

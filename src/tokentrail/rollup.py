@@ -30,7 +30,7 @@ from tokentrail.logfile import parse_ts
 from tokentrail.notes import fetch_notes, line_to_row, pick_remote, rid_set
 from tokentrail.receipt import sum_rows
 from tokentrail.repo_notes import NotedCommit, RepoNotes, read_repo_notes
-from tokentrail.scope import open_repo, repo_root, run_git
+from tokentrail.scope import open_repo, run_git
 
 ROLLUP_VERSION = 1
 BREAKDOWNS = ("repo", "author", "agent", "model", "week", "pr")
@@ -641,7 +641,7 @@ def fetch_all(paths: list[Path], ref: str) -> dict[str, str]:
     """Fetch each repository's branches and notes from its remote: what happened, per root."""
     status: dict[str, str] = {}
     for path in paths:
-        root = repo_root(open_repo(path))
+        root = open_repo(path).root
         try:
             remote = pick_remote(root, None)
         except TokentrailError as exc:

@@ -130,8 +130,7 @@ class Repo:
 
 
 def open_repo(path: Path | None = None) -> Repo:
-    """The repository `path` (or the working directory) is in. Plain `git rev-parse`, not a
-    library: a hook pays for every import, and git is started anyway."""
+    """The repository `path` (or the working directory) is in, from one `git rev-parse`."""
     where = (path or Path.cwd()).resolve()
     out = ""
     if where.is_dir():
@@ -143,10 +142,6 @@ def open_repo(path: Path | None = None) -> Repo:
             "not_a_repo", f"{where} is not inside a git repository; run this in your project"
         )
     return Repo(Path(top).resolve(), shallow == "true")
-
-
-def repo_root(repo: Repo) -> Path:
-    return repo.root
 
 
 def _sha(repo: Repo, rev: str) -> str | None:
@@ -190,7 +185,7 @@ def find_scope(
     is used as-is when it is an ancestor, else through the merge-base too.
     """
     repo = open_repo(path)
-    root = repo_root(repo)
+    root = repo.root
     head_sha = _sha(repo, head)
     if head_sha is None:
         if head == "HEAD":
@@ -283,7 +278,7 @@ def range_commits(path: Path | None, spec: str) -> tuple[Path, list[BranchCommit
     a, b = _sha(repo, start or "HEAD"), _sha(repo, end or "HEAD")
     if a is None or b is None:
         raise TokentrailError("unknown_rev", f"{spec!r}: {start if a is None else end} is unknown")
-    root = repo_root(repo)
+    root = repo.root
     return root, list_commits(root, a, b)
 
 
@@ -292,4 +287,4 @@ def resolve_rev(path: Path | None, rev: str) -> tuple[Path, str]:
     sha = _sha(repo, rev)
     if sha is None:
         raise TokentrailError("unknown_rev", f"{rev!r} does not name a commit")
-    return repo_root(repo), sha
+    return repo.root, sha

@@ -22,7 +22,6 @@ from typing import Any
 
 from tokentrail.hookspecs import Adapter, hookimpl
 from tokentrail.logfile import (
-    MAX_REQUEST_TOKENS,
     FileState,
     JsonlReader,
     RecordKinds,
@@ -39,7 +38,7 @@ from tokentrail.logfile import (
     resume,
     scan_dir,
     scan_entries,
-    state_of,
+    stat_state,
     suffix,
     text_len,
     tokens,
@@ -168,13 +167,6 @@ def _ref(session_id: str, files: list[tuple[Path, FileState | None]]) -> Session
     )
 
 
-def _state(path: str) -> FileState | None:
-    try:
-        return state_of(os.stat(path))
-    except (OSError, ValueError):
-        return None
-
-
 def _sessions_in(folder: Path, skipped: list[str]) -> Iterator[SessionRef]:
     """Main files with their `<id>/subagents/` files; 2.0-style flat `agent-*.jsonl` files
     join the session named by their own `sessionId`; orphans become sessions of their own.
@@ -205,7 +197,7 @@ def _sessions_in(folder: Path, skipped: list[str]) -> Iterator[SessionRef]:
         if not logs:
             continue
         subagents = folder / entry.name / "subagents"
-        files = [(subagents / sub.name, _state(sub.path)) for sub in logs]
+        files = [(subagents / sub.name, stat_state(sub.path)) for sub in logs]
         mains.setdefault(entry.name, []).extend(files)
     for path, state in flat_agents:
         head = first_line(path) or {}
@@ -249,28 +241,22 @@ def _result_text(content: Any) -> str:
 
 
 def _usage(raw: dict[str, Any], issues: ParseIssues) -> Usage:
-    # `tokens` inlined for the common case (a plausible int): this runs for every line
-    get = raw.get
-    split = get("cache_creation")
-    if type(split) is dict:
-        v = split.get("ephemeral_5m_input_tokens")
-        cw5 = v if type(v) is int and 0 <= v <= MAX_REQUEST_TOKENS else tokens(v, issues)
-        v = split.get("ephemeral_1h_input_tokens")
-        cw1 = v if type(v) is int and 0 <= v <= MAX_REQUEST_TOKENS else tokens(v, issues)
-    elif isinstance(split, dict):
+    split = raw.get("cache_creation")
+    if isinstance(split, dict):
         cw5 = tokens(split.get("ephemeral_5m_input_tokens"), issues)
         cw1 = tokens(split.get("ephemeral_1h_input_tokens"), issues)
     else:
-        cw5, cw1 = tokens(get("cache_creation_input_tokens"), issues), 0
-    server = get("server_tool_use")
+        cw5, cw1 = tokens(raw.get("cache_creation_input_tokens"), issues), 0
+    server = raw.get("server_tool_use")
     web = tokens(server.get("web_search_requests"), issues) if isinstance(server, dict) else 0
-    v = get("input_tokens")
-    inp = v if type(v) is int and 0 <= v <= MAX_REQUEST_TOKENS else tokens(v, issues)
-    v = get("cache_read_input_tokens")
-    read = v if type(v) is int and 0 <= v <= MAX_REQUEST_TOKENS else tokens(v, issues)
-    v = get("output_tokens")
-    out = v if type(v) is int and 0 <= v <= MAX_REQUEST_TOKENS else tokens(v, issues)
-    return Usage(inp, read, cw5, cw1, out, 0, web)
+    return Usage(
+        input=tokens(raw.get("input_tokens"), issues),
+        cache_read=tokens(raw.get("cache_read_input_tokens"), issues),
+        cache_write_5m=cw5,
+        cache_write_1h=cw1,
+        output=tokens(raw.get("output_tokens"), issues),
+        web_search_requests=web,
+    )
 
 
 def _prompt_kind(text: str) -> str:
@@ -351,7 +337,6 @@ class _Parser:
             "pr-link": self._pr_link,
         }
         self.kinds = RecordKinds(AGENT, KNOWN_RECORD_TYPES)
-        self.place: tuple[str | None, str | None] | None = None  # last note_place arguments
 
     def run(
         self,
@@ -404,7 +389,7 @@ class _Parser:
         return self.session
 
     def _record(self, rec: dict[str, Any], file_agent: str | None) -> None:
-        if file_agent is None and rec.get("isSidechain") is True:
+        if file_agent is None:
             self.sidechains.see(rec)
         kind = rec.get("type")
         if not isinstance(kind, str):
@@ -417,19 +402,10 @@ class _Parser:
             return  # summary, progress, snapshots, queue operations and unknown types
         s = self.session
         ts = parse_ts(rec.get("timestamp"))
-        if ts is not None:  # Session.note_time, inlined: this runs for every line
-            if s.start is None or ts < s.start:
-                s.start = ts
-            if s.end is None or ts > s.end:
-                s.end = ts
-        cwd, branch = rec.get("cwd"), rec.get("gitBranch")
-        cwd = cwd if type(cwd) is str and cwd else as_str(cwd)
+        s.note_time(ts)
+        cwd, branch = as_str(rec.get("cwd")), as_str(rec.get("gitBranch"))
         if (rec.get("isSidechain") is not True and file_agent is None) or (s.cwd is None and cwd):
-            branch = branch if type(branch) is str and branch else as_str(branch)
-            place = (cwd, branch)
-            if place != self.place:  # noting the place just noted changes nothing
-                s.note_place(cwd, branch)
-                self.place = place
+            s.note_place(cwd, branch)
         handler(rec, ts, file_agent)
 
     def _subagent(self, rec: dict[str, Any], file_agent: str | None) -> str | None:

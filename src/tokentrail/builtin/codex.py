@@ -280,12 +280,7 @@ class _Parser:
             return
         kind = rec.get("type")
         ts = parse_ts(rec.get("timestamp"))
-        if ts is not None:  # Session.note_time, inlined: this runs for every line
-            s = self.session
-            if s.start is None or ts < s.start:
-                s.start = ts
-            if s.end is None or ts > s.end:
-                s.end = ts
+        self.session.note_time(ts)
         if kind == "session_meta":
             self._meta(payload)
         elif kind == "turn_context":

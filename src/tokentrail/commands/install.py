@@ -9,7 +9,7 @@ from tokentrail.config import load_config
 from tokentrail.githooks import install as do_install
 from tokentrail.githooks import uninstall as do_uninstall
 from tokentrail.notes import notes_ref
-from tokentrail.scope import open_repo, repo_root
+from tokentrail.scope import open_repo
 
 
 @click.command()
@@ -18,7 +18,7 @@ from tokentrail.scope import open_repo, repo_root
 @handle_errors
 def install(ref: str | None, as_json: bool, fmt: str | None) -> None:
     """Install the post-commit and pre-push hooks (chaining existing ones)."""
-    root = repo_root(open_repo(None))
+    root = open_repo(None).root
     emit(do_install(root, notes_ref(load_config(), ref)), as_json, fmt)
 
 
@@ -27,5 +27,5 @@ def install(ref: str | None, as_json: bool, fmt: str | None) -> None:
 @handle_errors
 def uninstall(as_json: bool, fmt: str | None) -> None:
     """Remove tokentrail's hooks and restore the hooks that were there before."""
-    root = repo_root(open_repo(None))
+    root = open_repo(None).root
     emit(do_uninstall(root), as_json, fmt)

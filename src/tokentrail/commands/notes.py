@@ -26,11 +26,11 @@ from tokentrail.notes import (
     read_note,
     write_note,
 )
-from tokentrail.scope import open_repo, range_commits, repo_root, resolve_rev
+from tokentrail.scope import open_repo, range_commits, resolve_rev
 
 
 def _root() -> Path:
-    return repo_root(open_repo(None))
+    return open_repo(None).root
 
 
 @click.group("notes")
